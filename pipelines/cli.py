@@ -1,0 +1,66 @@
+"""The `shipyard` command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from pipelines import logs
+from pipelines.errors import ShipyardError
+
+
+def _models_table(args: argparse.Namespace) -> None:
+    from models.image_classifiers import table
+
+    rows = table(args.model)
+    if args.json:
+        print(json.dumps([row.__dict__ for row in rows], indent=2))
+        return
+    print(f"{args.model}: ImageNet head (1000 classes); multiply-adds and parameters counted "
+          "from the built Keras graph")
+    print()
+    print("| model | alpha | resolution | million mult-adds | parameters |")
+    print("| --- | --- | --- | ---: | ---: |")
+    for r in rows:
+        alpha = "-" if r.alpha is None else f"{r.alpha:g}"
+        print(f"| {r.model} | {alpha} | {r.resolution} | {r.macs_millions:,.1f} | {r.params:,} |")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shipyard", description="Train, compress and ship Keras models with TFX.")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow / TFX / Beam logs and full tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    models = commands.add_parser("models", help="model families and their complexity tables")
+    models_cmds = models.add_subparsers(dest="models_command", required=True, metavar="COMMAND")
+    tbl = models_cmds.add_parser(
+        "table",
+        help="multiply-adds and parameters of each variant (the paper's model-choice table)")
+    tbl.add_argument("model", choices=["mobilenet_v1", "inception_v3"])
+    tbl.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    tbl.set_defaults(handler=_models_table)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logs.configure(args.verbose)
+    try:
+        args.handler(args)
+    except ShipyardError as e:
+        if args.verbose:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Serving-side pieces: TF Serving warm-up records and (later) the model server."""
+import os
+
+# TFMO rejects Keras 3 models: TensorFlow must pick Keras 2 before anything imports it.
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
