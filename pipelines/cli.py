@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     tbl.add_argument("model", choices=["mobilenet_v1", "inception_v3"])
     tbl.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     tbl.set_defaults(handler=_models_table)
+
+    from pipelines import commands as pipeline_commands
+
+    pipeline_commands.add_commands(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""TFX module code of the image-classification pipeline (Transform and Trainer)."""

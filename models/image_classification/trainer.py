@@ -1,0 +1,124 @@
+"""TFX Trainer module: MobileNet v1 / Inception v3 on the Transform output, exported with
+signatures that take raw encoded images (serving_default) or tf.Examples (classify)."""
+from __future__ import annotations
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+from typing import Any
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from models import image_classifiers
+from models.image_classification.features import IMAGE_KEY, LABEL_KEY, LABEL_VOCABULARY
+from models.training import fit_steps
+from serving.warmup import write_predict_warmup
+
+EVAL_BATCHES_MAX = 50
+
+
+def _dataset(fn_args: tfx.components.FnArgs, files: list[str], tft_output: tft.TFTransformOutput,
+             batch_size: int, shuffle: bool) -> tf.data.Dataset:
+    """Transformed examples, parsed once and cached in memory (parsing dominated the step
+    time), reshuffled every epoch, repeated forever."""
+    options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=LABEL_KEY,
+                                             shuffle=False, num_epochs=1)
+    dataset = fn_args.data_accessor.tf_dataset_factory(
+        files, options, tft_output.transformed_metadata.schema).unbatch().cache()
+    if shuffle:
+        dataset = dataset.shuffle(4096, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).repeat().prefetch(tf.data.AUTOTUNE)
+
+
+def build_model(config: dict[str, Any], num_classes: int) -> keras.Model:
+    model = image_classifiers.build(
+        config["model"], resolution=config["resolution"], alpha=config.get("alpha", 1.0),
+        depth_multiplier=config.get("depth_multiplier", 1), dropout=config.get("dropout", 1e-3),
+        classes=num_classes)
+    # Keras' 0.99 batch-norm momentum needs thousands of steps before the moving statistics
+    # used at inference are usable; short runs on small data need a faster average.
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = config.get("batch_norm_momentum", 0.9)
+    if config.get("weights_file"):
+        model.load_weights(config["weights_file"], by_name=True, skip_mismatch=True)
+    model.compile(optimizer=keras.optimizers.Adam(config.get("learning_rate", 1e-3)),
+                  loss="sparse_categorical_crossentropy",
+                  metrics=["sparse_categorical_accuracy"])
+    return model
+
+
+def _signatures(model: keras.Model, tft_output: tft.TFTransformOutput, labels: list[str],
+                top_k: int) -> dict[str, Any]:
+    model.tft_layer = tft_output.transform_features_layer()
+    label_table = tf.constant(labels)
+    top_k = min(top_k, len(labels))
+    raw_spec = tft_output.raw_feature_spec()
+    raw_spec.pop(LABEL_KEY, None)
+
+    def predict_images(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        features = model.tft_layer({IMAGE_KEY: tf.reshape(image_bytes, [-1, 1])})
+        return {"probabilities": model(features[IMAGE_KEY], training=False)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_images(image_bytes):
+        probabilities = predict_images(image_bytes)["probabilities"]
+        scores, ids = tf.math.top_k(probabilities, k=top_k)
+        return {"probabilities": probabilities, "top_k_ids": ids, "top_k_scores": scores,
+                "top_k_labels": tf.gather(label_table, ids)}
+
+    def parse(serialized):
+        features = tf.io.parse_example(serialized, raw_spec)
+        return tf.reshape(features[IMAGE_KEY], [-1])
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def classify(serialized):
+        probabilities = predict_images(parse(serialized))["probabilities"]
+        batch = tf.shape(probabilities)[0]
+        return {"classes": tf.tile(label_table[tf.newaxis], [batch, 1]), "scores": probabilities}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def from_examples(serialized):
+        return predict_images(parse(serialized))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(serialized):
+        features = tf.io.parse_example(serialized, tft_output.raw_feature_spec())
+        return model.tft_layer(features)
+
+    return {"serving_default": serve_images, "classify": classify,
+            "from_examples": from_examples, "transform_features": transform_features}
+
+
+def _warmup_image(resolution: int) -> bytes:
+    """A mid-grey PNG of the model's input size: warm-up needs a valid request, not real data."""
+    grey = tf.fill([resolution, resolution, 3], tf.constant(128, tf.uint8))
+    return tf.io.encode_png(grey).numpy()
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Trains the configured classifier and exports the serving SavedModel."""
+    config = fn_args.custom_config
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    labels = [line.decode() if isinstance(line, bytes) else line
+              for line in tft_output.vocabulary_by_name(LABEL_VOCABULARY)]
+    batch_size = config.get("batch_size", 64)
+    train_ds = _dataset(fn_args, fn_args.train_files, tft_output, batch_size, shuffle=True)
+    eval_ds = _dataset(fn_args, fn_args.eval_files, tft_output, batch_size, shuffle=False)
+
+    model = build_model(config, num_classes=len(labels))
+    print(f"    {model.name}: {model.count_params():,} parameters, {len(labels)} classes, "
+          f"{fn_args.train_steps} steps of batch {batch_size}", flush=True)
+    fit_steps(model, train_ds, eval_ds, fn_args.train_steps,
+              min(fn_args.eval_steps, EVAL_BATCHES_MAX), log_dir=fn_args.model_run_dir,
+              backup_dir=config.get("backup_dir"), epochs=config.get("epochs", 4))
+
+    signatures = _signatures(model, tft_output, labels, config.get("top_k", 5))
+    model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
+    write_predict_warmup(fn_args.serving_model_dir,
+                         {"image_bytes": [_warmup_image(config["resolution"])]})

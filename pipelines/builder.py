@@ -1,0 +1,73 @@
+"""The TFX pipeline every Shipyard family shares; a family supplies only its module code,
+its configuration and its evaluation config.
+
+ExampleGen → StatisticsGen → SchemaGen → ExampleValidator → DataGate → Transform → Trainer
+→ Evaluator (vs the latest blessed model) → Pusher.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from tfx import v1 as tfx
+
+from components import atomic_pusher
+from components.data_gate import DataGate
+from pipelines.spec import FamilyModules, PipelinePaths
+
+
+def create_pipeline(paths: PipelinePaths, data_root: str, family: FamilyModules,
+                    beam_args: list[str] | None = None,
+                    enable_cache: bool = True) -> tfx.dsl.Pipeline:
+    output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+        tfx.proto.SplitConfig.Split(name="train", hash_buckets=4),
+        tfx.proto.SplitConfig.Split(name="eval", hash_buckets=1)]))
+    example_gen = tfx.components.ImportExampleGen(input_base=data_root,
+                                                  output_config=output_config)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    # The schema is learned on the train split only, so that the eval split is checked against
+    # it: a label or a feature shape never seen in training shows up as an anomaly.
+    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
+                                          infer_feature_shape=True, exclude_splits=["eval"])
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
+    components: list[Any] = [example_gen, statistics_gen, schema_gen, example_validator,
+                             data_gate]
+
+    trainer_inputs: dict[str, Any] = {"examples": example_gen.outputs["examples"]}
+    if family.preprocessing_fn:
+        transform = tfx.components.Transform(
+            examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+            preprocessing_fn=family.preprocessing_fn, custom_config=family.custom_config)
+        transform.add_upstream_node(data_gate)
+        components.append(transform)
+        trainer_inputs = {"examples": transform.outputs["transformed_examples"],
+                          "transform_graph": transform.outputs["transform_graph"]}
+    trainer = tfx.components.Trainer(
+        run_fn=family.run_fn, schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=family.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=family.eval_steps),
+        custom_config=family.custom_config, **trainer_inputs)
+    trainer.add_upstream_node(data_gate)
+
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"], eval_config=family.eval_config)
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=paths.serving)),
+        custom_executor_spec=atomic_pusher.EXECUTOR_SPEC)
+    components += [trainer, baseline, evaluator, pusher]
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=paths.pipeline_name, pipeline_root=paths.root, components=components,
+        enable_cache=enable_cache,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            paths.metadata),
+        beam_pipeline_args=beam_args or [])

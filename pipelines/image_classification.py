@@ -1,0 +1,118 @@
+"""Image classification: MobileNet v1 or Inception v3 on images with class labels."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from pipelines import image_data, sample_data
+from pipelines.errors import ShipyardError
+from pipelines.registry import PipelineDefinition, register
+from pipelines.spec import FamilyModules, PipelinePaths
+
+NAME = "image-classification"
+ACCURACY = "sparse_categorical_accuracy"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="mobilenet_v1", choices=["mobilenet_v1", "inception_v3"])
+    parser.add_argument("--alpha", type=float, default=0.25,
+                        help="MobileNet width multiplier α (default 0.25)")
+    parser.add_argument("--depth-multiplier", type=int, default=1,
+                        help="MobileNet depthwise channel multiplier")
+    parser.add_argument("--resolution", type=int, default=None,
+                        help="input size in pixels (default 32 for MobileNet, 75 for Inception v3)")
+    parser.add_argument("--dropout", type=float, default=1e-3)
+    parser.add_argument("--data-dir", default=None,
+                        help="folder of class sub-folders of JPEG/PNG images, or of TFRecord "
+                             "files of tf.Examples (image, label); default: bundled digits")
+    parser.add_argument("--train-steps", type=int, default=1500)
+    parser.add_argument("--eval-steps", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--min-accuracy", type=float, default=0.8,
+                        help="blessing threshold on eval accuracy (also: no regression vs the "
+                             "latest blessed model)")
+    parser.add_argument("--min-images-per-class", type=int, default=5)
+    parser.add_argument("--weights", default=None,
+                        help="optional local Keras weights file (.h5) to initialise the model")
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.resolution is None:
+        args.resolution = 75 if args.model == "inception_v3" else 32
+    minimum = 75 if args.model == "inception_v3" else 32
+    if args.resolution < minimum:
+        raise ShipyardError(f"--resolution {args.resolution} is too small for {args.model} "
+                            f"(minimum {minimum})")
+    if not 0 < args.alpha <= 4:
+        raise ShipyardError(f"--alpha must be in (0, 4], got {args.alpha}")
+    for flag in ("train_steps", "eval_steps", "batch_size", "depth_multiplier",
+                 "min_images_per_class"):
+        if getattr(args, flag) < 1:
+            raise ShipyardError(f"--{flag.replace('_', '-')} must be at least 1, "
+                                f"got {getattr(args, flag)}")
+    if not 0 <= args.dropout < 1:
+        raise ShipyardError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if not 0 <= args.min_accuracy <= 1:
+        raise ShipyardError(f"--min-accuracy must be in [0, 1], got {args.min_accuracy}")
+    if args.learning_rate <= 0:
+        raise ShipyardError(f"--learning-rate must be positive, got {args.learning_rate}")
+    if args.weights and not os.path.isfile(args.weights):
+        raise ShipyardError(f"weights file not found: {args.weights}")
+
+
+def eval_config(min_accuracy: float, top_k: int):
+    import tensorflow_model_analysis as tfma
+
+    accuracy_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_accuracy}),
+        # Not worse than the latest blessed model (skipped when there is none yet).
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -1e-10}))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name="from_examples", label_key="label",
+                                    prediction_key="probabilities",
+                                    preprocessing_function_names=["transform_features"])],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["label"])],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name="ExampleCount"),
+            # Blessing looks at the overall slice; per-class slices are reported, not gated.
+            tfma.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=[
+                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                             threshold=accuracy_threshold)]),
+            tfma.MetricConfig(class_name="SparseTopKCategoricalAccuracy",
+                              config=f'{{"k": {top_k}, "name": "top_{top_k}_accuracy"}}'),
+        ])])
+
+
+def prepare(args: argparse.Namespace, paths: PipelinePaths) -> tuple[str, FamilyModules]:
+    _check(args)
+    if args.data_dir:
+        data_root = image_data.prepare(args.data_dir, paths.data_cache, args.min_images_per_class)
+    else:
+        data_root = sample_data.build_digits(os.path.join(paths.data_cache, "digits"))
+    top_k = 3
+    custom_config = {
+        "model": args.model, "alpha": args.alpha, "depth_multiplier": args.depth_multiplier,
+        "resolution": args.resolution, "dropout": args.dropout, "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate, "top_k": top_k,
+        "weights_file": os.path.abspath(args.weights) if args.weights else None,
+        "backup_dir": os.path.join(paths.checkpoints, "backup"),
+    }
+    family = FamilyModules(
+        preprocessing_fn="models.image_classification.preprocessing.preprocessing_fn",
+        run_fn="models.image_classification.trainer.run_fn",
+        eval_config=eval_config(args.min_accuracy, top_k), custom_config=custom_config,
+        train_steps=args.train_steps, eval_steps=args.eval_steps)
+    return data_root, family
+
+
+def serve_hint(serving_dir: str) -> str:
+    return (f"tensorflow_model_server --rest_api_port=8501 --model_name=image_classification "
+            f"--model_base_path={os.path.abspath(serving_dir)}")
+
+
+register(PipelineDefinition(
+    name=NAME, help="MobileNet v1 / Inception v3 image classifier (default: bundled digits)",
+    add_arguments=add_arguments, prepare=prepare, headline_metric=ACCURACY,
+    serve_hint=serve_hint))

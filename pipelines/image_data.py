@@ -1,0 +1,125 @@
+"""Users' image data: a folder of class sub-folders of JPEG/PNG files, or TFRecords of
+tf.Examples. Checked up front so that problems surface as one-line errors, not deep in Beam."""
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from collections.abc import Iterable
+
+from pipelines.errors import ShipyardError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+TFRECORD_PATTERNS = ("*.tfrecord", "*.tfrecord.gz", "*.tfrecords", "*.tfrec")
+
+
+def example_bytes(encoded_image: bytes, label: str) -> bytes:
+    import tensorflow as tf
+
+    feature = {
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded_image])),
+        "label": tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode()])),
+    }
+    example = tf.train.Example(features=tf.train.Features(feature=feature))
+    return example.SerializeToString(deterministic=True)  # map order is otherwise arbitrary
+
+
+def write_tfrecords(records: Iterable[bytes], path: str) -> None:
+    """Writes records to `path` atomically (a crash never leaves a truncated file behind)."""
+    import tensorflow as tf
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = f"{path}.partial"
+    try:
+        with tf.io.TFRecordWriter(partial) as writer:
+            for record in records:
+                writer.write(record)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def find_tfrecords(data_dir: str) -> list[str]:
+    return sorted(f for p in TFRECORD_PATTERNS for f in glob.glob(os.path.join(data_dir, p)))
+
+
+def _check_tfrecords(files: list[str], image_key: str, label_key: str) -> None:
+    import tensorflow as tf
+
+    compression = "GZIP" if files[0].endswith(".gz") else ""
+    try:
+        records = list(tf.data.TFRecordDataset(files[:1], compression_type=compression).take(1))
+    except tf.errors.OpError as e:
+        raise ShipyardError(f"{files[0]}: not a readable TFRecord file ({e.message})") from None
+    if not records:
+        raise ShipyardError(f"{files[0]}: TFRecord file holds no records")
+    try:
+        example = tf.train.Example.FromString(records[0].numpy())
+    except Exception:  # protobuf raises DecodeError, a private type
+        raise ShipyardError(f"{files[0]}: records are not tf.Examples") from None
+    for key in (image_key, label_key):
+        if key not in example.features.feature:
+            raise ShipyardError(f"{files[0]}: tf.Example has no feature '{key}' "
+                                f"(found: {', '.join(sorted(example.features.feature))})")
+
+
+def _class_folders(data_dir: str) -> dict[str, list[str]]:
+    classes = {}
+    for name in sorted(os.listdir(data_dir)):
+        folder = os.path.join(data_dir, name)
+        if os.path.isdir(folder) and not name.startswith("."):
+            classes[name] = sorted(
+                os.path.join(folder, f) for f in os.listdir(folder)
+                if f.lower().endswith(IMAGE_EXTENSIONS))
+    return classes
+
+
+def _check_image(path: str) -> bytes:
+    from PIL import Image, UnidentifiedImageError
+
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        import io
+
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise ShipyardError(f"unreadable image {path}: {e}") from None
+    return data
+
+
+def prepare(data_dir: str, cache_dir: str, min_images_per_class: int,
+            image_key: str = "image", label_key: str = "label") -> str:
+    """Checks `data_dir` and returns a directory of TFRecords of tf.Examples for ExampleGen."""
+    if not os.path.isdir(data_dir):
+        raise ShipyardError(f"data directory not found: {data_dir}")
+    tfrecords = find_tfrecords(data_dir)
+    if tfrecords:
+        _check_tfrecords(tfrecords, image_key, label_key)
+        return os.path.abspath(data_dir)
+
+    classes = _class_folders(data_dir)
+    if not classes or not any(classes.values()):
+        raise ShipyardError(
+            f"{data_dir} is empty: expected one sub-folder of JPEG/PNG images per class, "
+            f"or TFRecord files ({', '.join(TFRECORD_PATTERNS)}) of tf.Examples")
+    if len(classes) < 2:
+        raise ShipyardError(f"{data_dir}: found one class ({next(iter(classes))}); "
+                            "classification needs at least two class sub-folders")
+    for name, files in classes.items():
+        if len(files) < min_images_per_class:
+            raise ShipyardError(
+                f"class '{name}' has {len(files)} image(s); each class needs at least "
+                f"{min_images_per_class} (--min-images-per-class)")
+
+    listing = "\n".join(f"{p}:{os.path.getsize(p)}:{os.path.getmtime(p)}"
+                        for files in classes.values() for p in files)
+    digest = hashlib.sha256(listing.encode()).hexdigest()[:16]
+    out_dir = os.path.join(cache_dir, f"{os.path.basename(os.path.abspath(data_dir))}-{digest}")
+    out_path = os.path.join(out_dir, "images.tfrecord")
+    if not os.path.exists(out_path):
+        write_tfrecords((example_bytes(_check_image(p), name)
+                         for name, files in classes.items() for p in files), out_path)
+    return out_dir

@@ -1,0 +1,61 @@
+"""The end-of-run report: metrics, blessing, model size, where the pushed model is, how to serve."""
+from __future__ import annotations
+
+import json
+import os
+
+from pipelines.metadata import RunSummary, load_metrics
+
+
+def directory_size(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(root, f))
+               for root, _, files in os.walk(path) for f in files)
+
+
+def build(run: RunSummary, headline_metric: str, serve_command: str) -> dict:
+    metrics = load_metrics(run.evaluation_uri) if run.evaluation_uri else {}
+    model_dir = os.path.join(run.model_uri, "Format-Serving") if run.model_uri else None
+    return {
+        "pipeline": run.pipeline, "run_id": run.run_id, "status": run.status,
+        "metrics": metrics.get("overall", {}),
+        "per_slice": {k: v for k, v in metrics.items() if k != "overall"},
+        "headline_metric": headline_metric, "blessed": run.blessed,
+        "model_size_bytes": directory_size(model_dir) if model_dir and os.path.isdir(model_dir)
+        else None,
+        "pushed_to": run.pushed_to,
+        "serve_command": serve_command if run.pushed_to else None,
+    }
+
+
+def render(report: dict) -> str:
+    lines = [f"\n{report['pipeline']} — run {report['run_id']}: {report['status']}", ""]
+    metrics = report["metrics"]
+    if metrics:
+        lines.append("| metric | value |")
+        lines.append("| --- | ---: |")
+        for name, value in sorted(metrics.items()):
+            lines.append(f"| {name} | {value:.4f} |" if name != "example_count"
+                         else f"| {name} | {int(value)} |")
+        lines.append("")
+    headline = report["headline_metric"]
+    if report["per_slice"]:
+        worst = sorted(report["per_slice"].items(), key=lambda kv: kv[1].get(headline, 0))[:3]
+        lines.append("weakest slices: " + ", ".join(
+            f"{k} {v.get(headline, float('nan')):.3f}" for k, v in worst))
+    if report["model_size_bytes"] is not None:
+        lines.append(f"model size: {report['model_size_bytes'] / 1e6:.2f} MB (SavedModel)")
+    blessed = {True: "yes", False: "NO (below threshold or worse than the last blessed model)",
+               None: "not evaluated"}[report["blessed"]]
+    lines.append(f"blessed: {blessed}")
+    if report["pushed_to"]:
+        lines.append(f"pushed to: {report['pushed_to']}")
+        lines.append(f"serve it: {report['serve_command']}")
+    else:
+        lines.append("pushed: nothing (only blessed models are pushed)")
+    return "\n".join(lines)
+
+
+def write(report: dict, path: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2, default=str)

@@ -1,0 +1,47 @@
+"""What a model family plugs into the shared pipeline, and where a run writes (no TFX import,
+so the CLI starts fast)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+
+@dataclasses.dataclass
+class FamilyModules:
+    """What a model family plugs into the shared pipeline."""
+
+    preprocessing_fn: str | None  # dotted path; None skips Transform
+    run_fn: str  # dotted path of the Trainer's run_fn
+    eval_config: Any  # tfma.EvalConfig
+    custom_config: dict[str, Any]
+    train_steps: int
+    eval_steps: int
+
+
+@dataclasses.dataclass
+class PipelinePaths:
+    """Where a run reads and writes, all under one output directory."""
+
+    output_dir: str
+    pipeline_name: str
+
+    @property
+    def root(self) -> str:
+        return os.path.join(self.output_dir, "pipelines", self.pipeline_name)
+
+    @property
+    def metadata(self) -> str:
+        return os.path.join(self.output_dir, "metadata.sqlite")
+
+    @property
+    def serving(self) -> str:
+        return os.path.join(self.output_dir, "serving", self.pipeline_name.replace("-", "_"))
+
+    @property
+    def data_cache(self) -> str:
+        return os.path.join(self.output_dir, "data")
+
+    @property
+    def checkpoints(self) -> str:
+        return os.path.join(self.output_dir, "checkpoints", self.pipeline_name)

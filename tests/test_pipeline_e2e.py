@@ -1,0 +1,101 @@
+"""The image-classification pipeline end to end on the bundled digits, with a tiny step budget:
+a blessed MobileNet is pushed atomically, loads in a fresh process and classifies raw PNG bytes;
+a re-run reuses every cached step; `shipyard runs` reads both runs back from ML Metadata."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.metadata import list_runs
+
+pytestmark = pytest.mark.e2e
+ARGS = ["run", "image-classification", "--train-steps", "400", "--min-accuracy", "0.5"]
+
+
+@pytest.fixture(scope="module")
+def output_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("shipyard")
+    assert main([*ARGS, "--output-dir", str(out)]) == 0
+    return out
+
+
+def _versions(output_dir):
+    base = output_dir / "serving" / "image_classification"
+    return sorted(os.listdir(base))
+
+
+def test_pushes_one_complete_numeric_version(output_dir):
+    (version,) = _versions(output_dir)  # no staging directory left behind
+    assert version.isdigit()
+    model = output_dir / "serving" / "image_classification" / version
+    assert (model / "saved_model.pb").is_file()
+    assert (model / "assets.extra" / "tf_serving_warmup_requests").is_file()
+    (run,) = list_runs(str(output_dir / "metadata.sqlite"), "image-classification")
+    assert run.status == "COMPLETE" and run.blessed is True
+    assert run.pushed_to == str(model)
+    report_files = os.listdir(output_dir / "pipelines" / "image-classification" / "reports")
+    report = json.loads((output_dir / "pipelines" / "image-classification" / "reports" /
+                         report_files[0]).read_text())
+    assert report["metrics"]["sparse_categorical_accuracy"] >= 0.5
+    assert report["metrics"]["example_count"] > 300
+    assert {f"label={d}" for d in range(10)} <= set(report["per_slice"])
+
+
+FRESH_PROCESS = textwrap.dedent("""
+    import os, sys, io, json
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import numpy as np, tensorflow as tf
+    from PIL import Image
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    pngs, labels = [], []
+    for image, target in list(zip(digits.images, digits.target))[::9]:
+        buf = io.BytesIO()
+        Image.fromarray(np.round(image * 255 / 16).astype(np.uint8), "L").save(buf, "PNG")
+        pngs.append(buf.getvalue()); labels.append(str(target))
+    model = tf.saved_model.load(sys.argv[1])
+    out = model.signatures["serving_default"](image_bytes=tf.constant(pngs))
+    top = [l.decode() for l in out["top_k_labels"].numpy()[:, 0]]
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[pngs[0]]))}))
+    cls = model.signatures["classify"](inputs=tf.constant([example.SerializeToString()]))
+    print(json.dumps({
+        "accuracy": float(np.mean([t == l for t, l in zip(top, labels)])),
+        "prob_shape": list(out["probabilities"].shape),
+        "prob_sum": float(out["probabilities"].numpy().sum(axis=1).mean()),
+        "top_k": list(out["top_k_ids"].shape),
+        "classes": [c.decode() for c in cls["classes"].numpy()[0]],
+        "scores_shape": list(cls["scores"].shape),
+    }))
+""")
+
+
+def test_saved_model_classifies_png_bytes_in_a_fresh_process(output_dir):
+    model = output_dir / "serving" / "image_classification" / _versions(output_dir)[0]
+    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(model)],
+                            capture_output=True, text=True, timeout=300, check=True)
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    n = len(range(0, 1797, 9))
+    assert out["prob_shape"] == [n, 10] and out["top_k"] == [n, 3]
+    assert out["prob_sum"] == pytest.approx(1.0, abs=1e-4)
+    assert out["accuracy"] > 0.5
+    assert sorted(out["classes"]) == [str(d) for d in range(10)]
+    assert out["scores_shape"] == [1, 10]
+
+
+def test_rerun_reuses_cached_steps_and_runs_are_listed(output_dir, capsys):
+    assert main([*ARGS, "--output-dir", str(output_dir)]) == 0
+    first, second = list_runs(str(output_dir / "metadata.sqlite"), "image-classification")
+    assert second.components["Trainer"] == "CACHED"
+    assert second.components["Transform"] == "CACHED"
+    assert len(_versions(output_dir)) == 1  # the cached Pusher pushed nothing new
+    capsys.readouterr()
+    assert main(["runs", "--output-dir", str(output_dir)]) == 0
+    out = capsys.readouterr().out
+    assert first.run_id in out and second.run_id in out
+    assert out.count("| image-classification |") == 2
