@@ -104,7 +104,7 @@ def _warmup_image(resolution: int) -> bytes:
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Trains the configured classifier and exports the serving SavedModel."""
     config = fn_args.custom_config
-    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     labels = [line.decode() if isinstance(line, bytes) else line
               for line in tft_output.vocabulary_by_name(LABEL_VOCABULARY)]
     batch_size = config.get("batch_size", 64)
