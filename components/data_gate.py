@@ -18,7 +18,7 @@ def summarize(anomalies_by_split: dict[str, anomalies_pb2.Anomalies]) -> str:
     problems = []
     for split, anomalies in sorted(anomalies_by_split.items()):
         for feature, info in sorted(anomalies.anomaly_info.items()):
-            reason = info.short_description or info.description
+            reason = info.description or info.short_description  # the long one names values
             problems.append(f"{split} split: feature '{feature}': {reason}")
         if anomalies.HasField("dataset_anomaly_info"):
             info = anomalies.dataset_anomaly_info

@@ -16,8 +16,10 @@ from pipelines.spec import FamilyModules, PipelinePaths
 
 
 def create_pipeline(paths: PipelinePaths, data_root: str, family: FamilyModules,
-                    beam_args: list[str] | None = None,
-                    enable_cache: bool = True) -> tfx.dsl.Pipeline:
+                    beam_args: list[str] | None = None, enable_cache: bool = True,
+                    schema_file: str | None = None) -> tfx.dsl.Pipeline:
+    """The shared pipeline. With `schema_file` (a curated schema.pbtxt) data is validated
+    against it instead of a schema inferred from this run's train split."""
     output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
         tfx.proto.SplitConfig.Split(name="train", hash_buckets=4),
         tfx.proto.SplitConfig.Split(name="eval", hash_buckets=1)]))
@@ -26,8 +28,11 @@ def create_pipeline(paths: PipelinePaths, data_root: str, family: FamilyModules,
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # The schema is learned on the train split only, so that the eval split is checked against
     # it: a label or a feature shape never seen in training shows up as an anomaly.
-    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
-                                          infer_feature_shape=True, exclude_splits=["eval"])
+    if schema_file:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
+    else:
+        schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
+                                              infer_feature_shape=True, exclude_splits=["eval"])
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])

@@ -32,10 +32,13 @@ def run_pipeline(args: argparse.Namespace) -> dict:
 
     definition = registry.get(args.pipeline)
     paths = PipelinePaths(os.path.abspath(args.output_dir), definition.name)
+    if args.schema and not os.path.isfile(args.schema):
+        raise ShipyardError(f"schema file not found: {args.schema}")
     data_root, family = definition.prepare(args, paths)
     quiet_tensorflow()
     pipeline = builder.create_pipeline(paths, data_root, family, beam_args=args.beam_arg,
-                                       enable_cache=not args.no_cache)
+                                       enable_cache=not args.no_cache,
+                                       schema_file=args.schema and os.path.abspath(args.schema))
     print(f"{definition.name}: data {data_root}\n  pipeline root {paths.root}")
     try:
         runner_local.run(pipeline, verbose=args.verbose)
@@ -83,6 +86,9 @@ def add_commands(commands) -> None:
                             help="pipeline root, ML Metadata, serving base (default %(default)s)")
         parser.add_argument("--beam-arg", action="append", default=[],
                             help="Beam pipeline argument, repeatable (--beam-arg=--runner=...)")
+        parser.add_argument("--schema", default=None,
+                            help="curated schema.pbtxt to validate the data against (default: "
+                                 "inferred from the train split)")
         parser.add_argument("--no-cache", action="store_true", help="re-run every component")
         parser.set_defaults(handler=run_pipeline)
 

@@ -115,6 +115,6 @@ def test_anomaly_summary_is_readable():
     missing = anomalies_pb2.Anomalies()
     missing.anomaly_info["image"].short_description = "Column dropped"
     text = summarize({"eval": anomalies, "train": missing, "other": anomalies_pb2.Anomalies()})
-    assert text == ("eval split: feature 'label': Unexpected string values; "
-                    "train split: feature 'image': Column dropped")
+    assert text == ("eval split: feature 'label': Examples contain values missing from the "
+                    "schema: horse (~1%).; train split: feature 'image': Column dropped")
     assert summarize({"train": anomalies_pb2.Anomalies()}) == ""

@@ -99,3 +99,31 @@ def test_rerun_reuses_cached_steps_and_runs_are_listed(output_dir, capsys):
     out = capsys.readouterr().out
     assert first.run_id in out and second.run_id in out
     assert out.count("| image-classification |") == 2
+    assert "| COMPLETE |" in out
+
+
+CURATED_SCHEMA = """
+feature { name: "image" type: BYTES presence { min_fraction: 1.0 min_count: 1 }
+          shape { dim { size: 1 } } }
+feature { name: "label" type: BYTES domain: "label"
+          presence { min_fraction: 1.0 min_count: 1 } shape { dim { size: 1 } } }
+string_domain { name: "label" value: "0" value: "1" value: "2" value: "3" value: "4"
+                value: "5" value: "6" value: "7" value: "8" }
+"""
+
+
+def test_anomalies_stop_the_run_before_training(output_dir, tmp_path, capsys):
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text(CURATED_SCHEMA)  # a curated schema that has never seen the digit 9
+    versions = _versions(output_dir)
+    capsys.readouterr()
+    code = main([*ARGS, "--output-dir", str(output_dir), "--schema", str(schema)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert err.startswith("error: data validation failed: eval split: feature 'label': ")
+    assert "values missing from the schema: 9" in err
+    last = list_runs(str(output_dir / "metadata.sqlite"), "image-classification")[-1]
+    assert last.status == "FAILED" and last.components["DataGate"] == "FAILED"
+    assert "Trainer" not in last.components and "Transform" not in last.components
+    assert _versions(output_dir) == versions
