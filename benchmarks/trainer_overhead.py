@@ -80,7 +80,8 @@ def main() -> None:
     from tfx.types import standard_artifacts
 
     from models.image_classification import trainer
-    from models.training import fit_steps
+    from models.image_classification.features import LABEL_KEY
+    from models.training import fit_steps, transformed_dataset
 
     examples = standard_artifacts.Examples()
     examples.uri, examples.split_names = examples_uri, '["train", "eval"]'
@@ -95,11 +96,14 @@ def main() -> None:
     import tensorflow_transform as tft
 
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    train_ds = trainer._dataset(fn_args, fn_args.train_files, tft_output, args.batch_size, True)
-    eval_ds = trainer._dataset(fn_args, fn_args.eval_files, tft_output, args.batch_size, False)
+    train_ds = transformed_dataset(fn_args, fn_args.train_files, tft_output, LABEL_KEY,
+                                   args.batch_size, True)
+    eval_ds = transformed_dataset(fn_args, fn_args.eval_files, tft_output, LABEL_KEY,
+                                  args.batch_size, False)
     # The same examples in memory for the bare fit.
     images, labels = [], []
-    for x, y in trainer._dataset(fn_args, fn_args.train_files, tft_output, 256, False).take(6):
+    for x, y in transformed_dataset(fn_args, fn_args.train_files, tft_output, LABEL_KEY,
+                                        256, False).take(6):
         images.append(x["image"].numpy())
         labels.append(y.numpy())
     # Whole batches only, so every counted step is `batch_size` examples on both paths.

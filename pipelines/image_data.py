@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import io
 import os
 from collections.abc import Iterable
 
@@ -81,8 +82,6 @@ def _check_image(path: str) -> bytes:
     with open(path, "rb") as f:
         data = f.read()
     try:
-        import io
-
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError) as e:

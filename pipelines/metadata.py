@@ -40,6 +40,8 @@ def list_runs(metadata_path: str, pipeline: str | None = None) -> list[RunSummar
     pipeline_of_execution = {
         e.id: ctx.name for ctx in store.get_contexts_by_type("pipeline")
         for e in store.get_executions_by_context(ctx.id)}
+    execution_types = {t.id: t.name for t in store.get_execution_types()}
+    artifact_types = {t.id: t.name for t in store.get_artifact_types()}
     runs = []
     for context in store.get_contexts_by_type("pipeline_run"):
         executions = store.get_executions_by_context(context.id)
@@ -47,16 +49,17 @@ def list_runs(metadata_path: str, pipeline: str | None = None) -> list[RunSummar
         pipeline_name = names.pop() if names else "?"
         if pipeline and pipeline_name != pipeline:
             continue
-        runs.append(_summarize(store, context, executions, pipeline_name))
+        runs.append(_summarize(store, context, executions, pipeline_name, execution_types,
+                               artifact_types))
     runs.sort(key=lambda r: r.started)
     return runs
 
 
-def _summarize(store, context, executions, pipeline_name: str) -> RunSummary:
-    types = {t.id: t.name for t in store.get_execution_types()}
+def _summarize(store, context, executions, pipeline_name: str, execution_types: dict[int, str],
+               artifact_types: dict[int, str]) -> RunSummary:
     components: dict[str, str] = {}
     for e in executions:
-        node = types.get(e.type_id, "?").rsplit(".", 1)[-1]
+        node = execution_types.get(e.type_id, "?").rsplit(".", 1)[-1]
         components[node] = _STATE_NAMES.get(e.last_known_state, "UNKNOWN")
     states = set(components.values())
     if "FAILED" in states:
@@ -70,7 +73,6 @@ def _summarize(store, context, executions, pipeline_name: str) -> RunSummary:
     output_ids = [ev.artifact_id for ev in store.get_events_by_execution_ids(
         [e.id for e in executions]) if ev.type in (
             metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
-    artifact_types = {t.id: t.name for t in store.get_artifact_types()}
     for artifact in store.get_artifacts_by_id(output_ids):
         kind = artifact_types.get(artifact.type_id)
         props = artifact.custom_properties
