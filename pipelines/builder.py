@@ -15,11 +15,17 @@ from components.data_gate import DataGate
 from pipelines.spec import FamilyModules, PipelinePaths
 
 
-def create_pipeline(paths: PipelinePaths, data_root: str, family: FamilyModules,
+def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
                     beam_args: list[str] | None = None, enable_cache: bool = True,
-                    schema_file: str | None = None) -> tfx.dsl.Pipeline:
-    """The shared pipeline. With `schema_file` (a curated schema.pbtxt) data is validated
-    against it instead of a schema inferred from this run's train split."""
+                    schema_file: str | None = None,
+                    metadata_path: str | None = None) -> tfx.dsl.Pipeline:
+    """The shared pipeline, for every orchestrator.
+
+    `data_root` is a folder of tf.Example TFRecords (or a RuntimeParameter of one, for
+    Kubeflow). With `schema_file` (a curated schema.pbtxt) data is validated against it
+    instead of a schema inferred from this run's train split. `metadata_path` is the SQLite
+    ML Metadata store of local and Airflow runs (Kubeflow brings its own).
+    """
     output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
         tfx.proto.SplitConfig.Split(name="train", hash_buckets=4),
         tfx.proto.SplitConfig.Split(name="eval", hash_buckets=1)]))
@@ -62,7 +68,7 @@ def create_pipeline(paths: PipelinePaths, data_root: str, family: FamilyModules,
     ).with_id("latest_blessed_model_resolver")
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["model"], eval_config=family.eval_config)
+        baseline_model=baseline.outputs["model"], eval_config=family.eval_config())
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
@@ -73,6 +79,6 @@ def create_pipeline(paths: PipelinePaths, data_root: str, family: FamilyModules,
     return tfx.dsl.Pipeline(
         pipeline_name=paths.pipeline_name, pipeline_root=paths.root, components=components,
         enable_cache=enable_cache,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            paths.metadata),
+        metadata_connection_config=metadata_path and
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path),
         beam_pipeline_args=beam_args or [])

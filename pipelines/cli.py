@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from pipelines import logs
+from pipelines.config import config_file_argument
 from pipelines.errors import ShipyardError
 
 
@@ -27,7 +28,8 @@ def _models_table(args: argparse.Namespace) -> None:
         print(f"| {r.model} | {alpha} | {r.resolution} | {r.macs_millions:,.1f} | {r.params:,} |")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(user_config: str | None = None) -> argparse.ArgumentParser:
+    """The command line; `user_config` (a --config file) supplies the pipelines' defaults."""
     parser = argparse.ArgumentParser(
         prog="shipyard", description="Train, compress and ship Keras models with TFX.")
     parser.add_argument("--verbose", action="store_true",
@@ -45,18 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     from pipelines import commands as pipeline_commands
 
-    pipeline_commands.add_commands(commands)
+    pipeline_commands.add_commands(commands, user_config)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logs.configure(args.verbose)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv
     try:
+        parser = build_parser(config_file_argument(argv))
+        args = parser.parse_args(argv)
+        logs.configure(args.verbose)
         args.handler(args)
     except ShipyardError as e:
-        if args.verbose:
+        if verbose:
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2

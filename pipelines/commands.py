@@ -1,15 +1,15 @@
-"""`shipyard run PIPELINE` and `shipyard runs`, built from the pipeline registry."""
+"""`shipyard run | compile | config show PIPELINE` and `shipyard runs`, built from the registry."""
 from __future__ import annotations
 
 import argparse
 import datetime
 import os
 
-from pipelines import registry
+from pipelines import config, registry
 from pipelines.errors import ShipyardError
-from pipelines.spec import PipelinePaths
+from pipelines.spec import FamilyModules, PipelinePaths
 
-DEFAULT_OUTPUT = "shipyard-output"
+TARGETS = ("kubeflow", "airflow")
 
 
 def _pipeline_failure(error: Exception) -> ShipyardError | None:
@@ -25,6 +25,18 @@ def _pipeline_failure(error: Exception) -> ShipyardError | None:
     return None
 
 
+def pipeline_family(definition: registry.PipelineDefinition, args: argparse.Namespace,
+                    paths: PipelinePaths) -> FamilyModules:
+    """The family's modules, with the settings every Trainer shares (distribution)."""
+    if args.cpu_devices < 1:
+        raise ShipyardError(f"--cpu-devices must be at least 1, got {args.cpu_devices}")
+    if args.cpu_devices > 1 and args.strategy != "mirrored":
+        raise ShipyardError("--cpu-devices applies to --strategy mirrored only")
+    family = definition.family(args, paths)
+    family.custom_config.update(strategy=args.strategy, tpu=args.tpu)
+    return family
+
+
 def run_pipeline(args: argparse.Namespace) -> dict:
     from pipelines import builder, report, runner_local
     from pipelines.logs import quiet_tensorflow
@@ -34,11 +46,17 @@ def run_pipeline(args: argparse.Namespace) -> dict:
     paths = PipelinePaths(os.path.abspath(args.output_dir), definition.name)
     if args.schema and not os.path.isfile(args.schema):
         raise ShipyardError(f"schema file not found: {args.schema}")
-    data_root, family = definition.prepare(args, paths)
+    family = pipeline_family(definition, args, paths)
+    data_root = definition.prepare_data(args, paths)
+    if args.strategy == "mirrored" and args.cpu_devices > 1:
+        from models.training import use_logical_cpu_devices
+
+        # The Trainer runs in this process: split the CPU before any component starts TF.
+        use_logical_cpu_devices(args.cpu_devices)
     quiet_tensorflow()
-    pipeline = builder.create_pipeline(paths, data_root, family, beam_args=args.beam_arg,
-                                       enable_cache=not args.no_cache,
-                                       schema_file=args.schema and os.path.abspath(args.schema))
+    pipeline = builder.create_pipeline(
+        paths, data_root, family, beam_args=args.beam_args, enable_cache=not args.no_cache,
+        schema_file=args.schema and os.path.abspath(args.schema), metadata_path=paths.metadata)
     print(f"{definition.name}: data {data_root}\n  pipeline root {paths.root}")
     try:
         runner_local.run(pipeline, verbose=args.verbose)
@@ -54,6 +72,31 @@ def run_pipeline(args: argparse.Namespace) -> dict:
     return result
 
 
+def compile_pipeline(args: argparse.Namespace) -> None:
+    from pipelines import compiler
+
+    definition = registry.get(args.pipeline)
+    settings = config.effective(args, definition.name)
+    if args.target == "kubeflow":
+        if not args.image:
+            raise ShipyardError("--target kubeflow needs --image (the container image that "
+                                "has Shipyard installed; see the Dockerfile)")
+        compiler.compile_kubeflow(definition, settings, args.pipeline_root, args.data_root,
+                                  args.image, args.output)
+    else:
+        compiler.compile_airflow(definition, settings, args.pipeline_root, args.data_root,
+                                 args.output)
+    print(f"{definition.name}: {args.target} pipeline written to {args.output}")
+
+
+def show_config(args: argparse.Namespace) -> None:
+    definition = registry.get(args.pipeline)
+    # Checks every value, and fills in what depends on others (e.g. the model's resolution).
+    pipeline_family(definition, args, PipelinePaths(os.path.abspath(args.output_dir),
+                                                    definition.name))
+    print(config.render(config.effective(args, definition.name)), end="")
+
+
 def list_past_runs(args: argparse.Namespace) -> None:
     from pipelines.metadata import list_runs, load_metrics
 
@@ -62,37 +105,60 @@ def list_past_runs(args: argparse.Namespace) -> None:
     if not runs:
         print(f"no runs recorded in {metadata}")
         return
-    print("| started | pipeline | run | status | accuracy | blessed | pushed |")
+    headlines = {d.name: d.headline_metric for d in registry.all_pipelines()}
+    print("| started | pipeline | run | status | metric | blessed | pushed |")
     print("| --- | --- | --- | --- | ---: | --- | --- |")
     for r in runs:
         started = datetime.datetime.fromtimestamp(r.started).strftime("%Y-%m-%d %H:%M:%S")
         metrics = load_metrics(r.evaluation_uri).get("overall", {}) if r.evaluation_uri else {}
-        headline = registry.get(r.pipeline).headline_metric \
-            if r.pipeline in {d.name for d in registry.all_pipelines()} else ""
-        value = f"{metrics[headline]:.4f}" if headline in metrics else "-"
+        headline = headlines.get(r.pipeline, "")
+        value = f"{headline} {metrics[headline]:.4f}" if headline in metrics else "-"
         blessed = {True: "yes", False: "no", None: "-"}[r.blessed]
         pushed = os.path.basename(r.pushed_to) if r.pushed_to else "-"
         print(f"| {started} | {r.pipeline} | {r.run_id} | {r.status} | {value} | {blessed} "
               f"| {pushed} |")
 
 
-def add_commands(commands) -> None:
-    run = commands.add_parser("run", help="run a pipeline end to end (TFX LocalDagRunner)")
-    pipelines = run.add_subparsers(dest="pipeline", required=True, metavar="PIPELINE")
+def _pipeline_parsers(commands, command: str, help_text: str, user_config: str | None):
+    """One sub-command per registered pipeline, its defaults from the pipeline's config."""
+    parser = commands.add_parser(command, help=help_text)
+    pipelines = parser.add_subparsers(dest="pipeline", required=True, metavar="PIPELINE")
     for definition in registry.all_pipelines():
-        parser = pipelines.add_parser(definition.name, help=definition.help)
-        definition.add_arguments(parser)
-        parser.add_argument("--output-dir", default=DEFAULT_OUTPUT,
-                            help="pipeline root, ML Metadata, serving base (default %(default)s)")
-        parser.add_argument("--beam-arg", action="append", default=[],
-                            help="Beam pipeline argument, repeatable (--beam-arg=--runner=...)")
-        parser.add_argument("--schema", default=None,
-                            help="curated schema.pbtxt to validate the data against (default: "
-                                 "inferred from the train split)")
-        parser.add_argument("--no-cache", action="store_true", help="re-run every component")
-        parser.set_defaults(handler=run_pipeline)
+        sub = pipelines.add_parser(definition.name, help=definition.help)
+        definition.add_arguments(sub)
+        config.add_common_arguments(sub)
+        config.apply_defaults(sub, definition.name, user_config)
+        yield sub
+
+
+def add_commands(commands, user_config: str | None = None) -> None:
+    for sub in _pipeline_parsers(commands, "run", "run a pipeline end to end (TFX "
+                                 "LocalDagRunner)", user_config):
+        sub.set_defaults(handler=run_pipeline)
+
+    for sub in _pipeline_parsers(commands, "compile", "compile a pipeline for Kubeflow "
+                                 "Pipelines / Vertex AI or Airflow", user_config):
+        sub.add_argument("--target", choices=TARGETS, required=True)
+        sub.add_argument("--output", required=True, metavar="FILE",
+                         help="pipeline spec (.json) for kubeflow, DAG module (.py) for airflow")
+        sub.add_argument("--pipeline-root", required=True, metavar="URI",
+                         help="where the pipeline writes on the target (gs://…, /gcs/…, a "
+                              "mounted volume): artifacts, serving base, checkpoints")
+        sub.add_argument("--data-root", required=True, metavar="URI",
+                         help="folder of tf.Example TFRecords on the target (a run-time "
+                              "parameter of the Kubeflow pipeline)")
+        sub.add_argument("--image", help="container image for kubeflow (see Dockerfile)")
+        sub.set_defaults(handler=compile_pipeline)
+
+    config_parser = commands.add_parser("config", help="pipeline configuration")
+    config_cmds = config_parser.add_subparsers(dest="config_command", required=True,
+                                               metavar="COMMAND")
+    for sub in _pipeline_parsers(config_cmds, "show", "print the effective configuration "
+                                 "(config files, then flags)", user_config):
+        sub.set_defaults(handler=show_config)
 
     runs = commands.add_parser("runs", help="list past runs from ML Metadata")
     runs.add_argument("pipeline", nargs="?", help="only this pipeline")
-    runs.add_argument("--output-dir", default=DEFAULT_OUTPUT)
+    runs.add_argument("--output-dir", default=config.common()["output_dir"])
     runs.set_defaults(handler=list_past_runs)
+

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 
 from pipelines import image_data, sample_data
@@ -14,26 +15,26 @@ ACCURACY = "sparse_categorical_accuracy"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="mobilenet_v1", choices=["mobilenet_v1", "inception_v3"])
-    parser.add_argument("--alpha", type=float, default=0.25,
-                        help="MobileNet width multiplier α (default 0.25)")
-    parser.add_argument("--depth-multiplier", type=int, default=1,
+    """The pipeline's flags; their defaults are in pipelines/configs/image-classification.yaml."""
+    parser.add_argument("--model", choices=["mobilenet_v1", "inception_v3"])
+    parser.add_argument("--alpha", type=float, help="MobileNet width multiplier α")
+    parser.add_argument("--depth-multiplier", type=int,
                         help="MobileNet depthwise channel multiplier")
-    parser.add_argument("--resolution", type=int, default=None,
+    parser.add_argument("--resolution", type=int,
                         help="input size in pixels (default 32 for MobileNet, 75 for Inception v3)")
-    parser.add_argument("--dropout", type=float, default=1e-3)
-    parser.add_argument("--data-dir", default=None,
+    parser.add_argument("--dropout", type=float)
+    parser.add_argument("--data-dir",
                         help="folder of class sub-folders of JPEG/PNG images, or of TFRecord "
                              "files of tf.Examples (image, label); default: bundled digits")
-    parser.add_argument("--train-steps", type=int, default=1500)
-    parser.add_argument("--eval-steps", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--min-accuracy", type=float, default=0.8,
+    parser.add_argument("--train-steps", type=int)
+    parser.add_argument("--eval-steps", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--min-accuracy", type=float,
                         help="blessing threshold on eval accuracy (also: no regression vs the "
                              "latest blessed model)")
-    parser.add_argument("--min-images-per-class", type=int, default=5)
-    parser.add_argument("--weights", default=None,
+    parser.add_argument("--min-images-per-class", type=int)
+    parser.add_argument("--weights",
                         help="optional local Keras weights file (.h5) to initialise the model")
 
 
@@ -57,7 +58,7 @@ def _check(args: argparse.Namespace) -> None:
         raise ShipyardError(f"--min-accuracy must be in [0, 1], got {args.min_accuracy}")
     if args.learning_rate <= 0:
         raise ShipyardError(f"--learning-rate must be positive, got {args.learning_rate}")
-    if args.weights and not os.path.isfile(args.weights):
+    if args.weights and "://" not in args.weights and not os.path.isfile(args.weights):
         raise ShipyardError(f"weights file not found: {args.weights}")
 
 
@@ -85,26 +86,29 @@ def eval_config(min_accuracy: float, top_k: int):
         ])])
 
 
-def prepare(args: argparse.Namespace, paths: PipelinePaths) -> tuple[str, FamilyModules]:
+def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
     _check(args)
-    if args.data_dir:
-        data_root = image_data.prepare(args.data_dir, paths.data_cache, args.min_images_per_class)
-    else:
-        data_root = sample_data.build_digits(os.path.join(paths.data_cache, "digits"))
     top_k = 3
     custom_config = {
         "model": args.model, "alpha": args.alpha, "depth_multiplier": args.depth_multiplier,
         "resolution": args.resolution, "dropout": args.dropout, "batch_size": args.batch_size,
         "learning_rate": args.learning_rate, "top_k": top_k,
-        "weights_file": os.path.abspath(args.weights) if args.weights else None,
+        "weights_file": args.weights and (args.weights if "://" in args.weights
+                                          else os.path.abspath(args.weights)),
         "backup_dir": os.path.join(paths.checkpoints, "backup"),
     }
-    family = FamilyModules(
+    return FamilyModules(
         preprocessing_fn="models.image_classification.preprocessing.preprocessing_fn",
         run_fn="models.image_classification.trainer.run_fn",
-        eval_config=eval_config(args.min_accuracy, top_k), custom_config=custom_config,
+        eval_config=functools.partial(eval_config, args.min_accuracy, top_k),
+        custom_config=custom_config,
         train_steps=args.train_steps, eval_steps=args.eval_steps)
-    return data_root, family
+
+
+def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:
+    if args.data_dir:
+        return image_data.prepare(args.data_dir, paths.data_cache, args.min_images_per_class)
+    return sample_data.build_digits(os.path.join(paths.data_cache, "digits"))
 
 
 def serve_hint(serving_dir: str) -> str:
@@ -114,5 +118,6 @@ def serve_hint(serving_dir: str) -> str:
 
 register(PipelineDefinition(
     name=NAME, help="MobileNet v1 / Inception v3 image classifier (default: bundled digits)",
-    add_arguments=add_arguments, prepare=prepare, headline_metric=ACCURACY,
+    add_arguments=add_arguments, family=family, prepare_data=prepare_data,
+    headline_metric=ACCURACY,
     serve_hint=serve_hint))

@@ -1,7 +1,8 @@
-"""The registry of pipelines that the CLI and the runners share.
+"""The registry of pipelines that the CLI and every runner (local, Kubeflow, Airflow) share.
 
-A pipeline registers its name, its command-line options, how it turns them into the family's
-modules (checking the user's data on the way) and which metric its report leads with.
+A pipeline registers its name, its command-line options (their defaults live in
+`pipelines/configs/<name>.yaml`), how its settings become the family's modules, how its local
+data is made ready, and which metric its report leads with.
 """
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ class PipelineDefinition:
     name: str
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
-    # Checks and prepares the inputs (one-line ShipyardError on bad input); returns the data
-    # root for ExampleGen and the family's modules.
-    prepare: Callable[[argparse.Namespace, PipelinePaths], tuple[str, FamilyModules]]
+    # Checks the settings (one-line ShipyardError on a bad value) and returns the family's
+    # modules. Touches no data, so that a pipeline compiles on a machine without it.
+    family: Callable[[argparse.Namespace, PipelinePaths], FamilyModules]
+    # Makes the local data ready (bundled sample or the user's files, checked) and returns
+    # the directory of tf.Example TFRecords that ExampleGen imports.
+    prepare_data: Callable[[argparse.Namespace, PipelinePaths], str]
     headline_metric: str
     serve_hint: Callable[[str], str]
 

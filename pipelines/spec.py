@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from typing import Any
 
 
@@ -13,7 +14,7 @@ class FamilyModules:
 
     preprocessing_fn: str | None  # dotted path; None skips Transform
     run_fn: str  # dotted path of the Trainer's run_fn
-    eval_config: Any  # tfma.EvalConfig
+    eval_config: Callable[[], Any]  # builds the tfma.EvalConfig (TFMA is slow to import)
     custom_config: dict[str, Any]
     train_steps: int
     eval_steps: int

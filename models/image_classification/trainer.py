@@ -12,27 +12,18 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
-from tfx_bsl.public import tfxio
 
 from models import image_classifiers
 from models.image_classification.features import IMAGE_KEY, LABEL_KEY, LABEL_VOCABULARY
-from models.training import fit_steps
+from models.training import (
+    backup_dir_for,
+    distribution_strategy,
+    fit_steps,
+    transformed_dataset,
+)
 from serving.warmup import write_predict_warmup
 
 EVAL_BATCHES_MAX = 50
-
-
-def _dataset(fn_args: tfx.components.FnArgs, files: list[str], tft_output: tft.TFTransformOutput,
-             batch_size: int, shuffle: bool) -> tf.data.Dataset:
-    """Transformed examples, parsed once and cached in memory (parsing dominated the step
-    time), reshuffled every epoch, repeated forever."""
-    options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=LABEL_KEY,
-                                             shuffle=False, num_epochs=1)
-    dataset = fn_args.data_accessor.tf_dataset_factory(
-        files, options, tft_output.transformed_metadata.schema).unbatch().cache()
-    if shuffle:
-        dataset = dataset.shuffle(4096, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).repeat().prefetch(tf.data.AUTOTUNE)
 
 
 def build_model(config: dict[str, Any], num_classes: int) -> keras.Model:
@@ -108,17 +99,29 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     labels = [line.decode() if isinstance(line, bytes) else line
               for line in tft_output.vocabulary_by_name(LABEL_VOCABULARY)]
     batch_size = config.get("batch_size", 64)
-    train_ds = _dataset(fn_args, fn_args.train_files, tft_output, batch_size, shuffle=True)
-    eval_ds = _dataset(fn_args, fn_args.eval_files, tft_output, batch_size, shuffle=False)
+    train_ds = transformed_dataset(fn_args, fn_args.train_files, tft_output, LABEL_KEY,
+                                   batch_size, shuffle=True)
+    eval_ds = transformed_dataset(fn_args, fn_args.eval_files, tft_output, LABEL_KEY,
+                                  batch_size, shuffle=False)
 
-    model = build_model(config, num_classes=len(labels))
+    strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
+    with strategy.scope():
+        model = build_model(config, num_classes=len(labels))
+    if strategy.num_replicas_in_sync > 1:
+        print(f"    {type(strategy).__name__} over {strategy.num_replicas_in_sync} replicas",
+              flush=True)
     print(f"    {model.name}: {model.count_params():,} parameters, {len(labels)} classes, "
           f"{fn_args.train_steps} steps of batch {batch_size}", flush=True)
     fit_steps(model, train_ds, eval_ds, fn_args.train_steps,
               min(fn_args.eval_steps, EVAL_BATCHES_MAX), log_dir=fn_args.model_run_dir,
-              backup_dir=config.get("backup_dir"), epochs=config.get("epochs", 4))
+              backup_dir=config.get("backup_dir") and backup_dir_for(
+                  config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
+              epochs=config.get("epochs", 4))
 
     signatures = _signatures(model, tft_output, labels, config.get("top_k", 5))
-    model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
+    # No optimizer slots (a third of the size, useless to serving) and no per-layer traces
+    # (tracing every layer of Inception v3 took a minute; the layers rebuild from config).
+    model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures,
+               include_optimizer=False, save_traces=False)
     write_predict_warmup(fn_args.serving_model_dir,
                          {"image_bytes": [_warmup_image(config["resolution"])]})
