@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
@@ -58,12 +59,16 @@ def read_meta_graph(path: str) -> meta_graph_pb2.MetaGraphDef:
                            "Could not find SavedModel .pb or .pbtxt at supplied export "
                            f"directory path: {path}")
     saved_model = saved_model_pb2.SavedModel()
-    with open(pb_path, "rb") as f:
+    with open(pb_path, "rb") as f, warnings.catch_warnings():
+        # The pure-Python protobuf only warns on some garbage; treat that as corrupt too.
+        warnings.simplefilter("error")
         try:
             saved_model.ParseFromString(f.read())
         except Exception:  # noqa: BLE001 - protobuf raises DecodeError or RuntimeWarning kinds
-            raise ServingError(grpc.StatusCode.DATA_LOSS,
-                               f"Could not parse SavedModel proto at {pb_path}") from None
+            saved_model.Clear()
+    if not saved_model.meta_graphs:
+        raise ServingError(grpc.StatusCode.DATA_LOSS,
+                           f"Could not parse SavedModel proto at {pb_path}")
     for meta_graph in saved_model.meta_graphs:
         if "serve" in meta_graph.meta_info_def.tags:
             return meta_graph
