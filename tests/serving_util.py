@@ -36,6 +36,7 @@ def save_tiny_model(export_dir: str, k: float = 2.0, warmup: bool = False) -> st
         def __init__(self):
             super().__init__()
             self.k = tf.Variable(k, dtype=tf.float32)
+            self.calls = tf.Variable(0, dtype=tf.int64)
 
         @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
         def predict(self, x):
@@ -49,6 +50,11 @@ def save_tiny_model(export_dir: str, k: float = 2.0, warmup: bool = False) -> st
                                       tf.TensorSpec([None], tf.int32, name="b")])
         def add(self, a, b):
             return {"c": a + b}
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+        def count(self, x):
+            # Counts calls, so tests can see warm-up replays.
+            return {"calls": tf.fill(tf.shape(x), self.calls.assign_add(1))}
 
         def _x(self, serialized):
             parsed = tf.io.parse_example(
@@ -69,11 +75,12 @@ def save_tiny_model(export_dir: str, k: float = 2.0, warmup: bool = False) -> st
     module = Tiny()
     tf.saved_model.save(module, export_dir, signatures={
         "serving_default": module.predict, "echo": module.echo, "add": module.add,
-        "classify": module.classify, "regress": module.regress})
+        "classify": module.classify, "regress": module.regress,
+        "count": module.count})
     if warmup:
         from serving.warmup import write_predict_warmup
 
-        write_predict_warmup(export_dir, {"x": [[1.0, 2.0]]}, repeats=3)
+        write_predict_warmup(export_dir, {"x": [1.0]}, signature_name="count", repeats=3)
     return export_dir
 
 
