@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pipelines import commands as pipeline_commands
 
     pipeline_commands.add_commands(commands)
+
+    from serving import cli as serving_commands
+
+    serving_commands.add_commands(commands)
     return parser
 
 

@@ -14,18 +14,18 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from tensorflow_serving.config import model_server_config_pb2
 
 from serving import config as config_lib
-from serving.batching import BatchScheduler
 from serving.errors import ServingError
-from serving.grpc_server import build_grpc_server
-from serving.loader import Servable
-from serving.manager import ModelManager
 from serving.metrics import Metrics
-from serving.rest import RestApi, RestServer
+
+if TYPE_CHECKING:
+    from serving.loader import Servable
+    from serving.rest import RestServer
 
 log = logging.getLogger("serving.server")
 
@@ -42,6 +42,10 @@ class ModelServer:
                             config_lib.single_model_config(options.model_name,
                                                            options.model_base_path))
         self.model_config = model_config
+        # TensorFlow is imported only now, so a bad config is refused without that cost.
+        from serving.batching import BatchScheduler
+        from serving.manager import ModelManager
+
         self.monitoring = (config_lib.load_monitoring_config(options.monitoring_config_file)
                            if options.monitoring_config_file else config_lib.MonitoringConfig())
         self.metrics = Metrics()
@@ -75,6 +79,9 @@ class ModelServer:
         self.metrics.count_request(model or "", version, api, entrypoint, status, seconds * 1e6)
 
     def start(self) -> ModelServer:
+        from serving.grpc_server import build_grpc_server
+        from serving.rest import RestApi, RestServer
+
         self.manager.start(self.options.file_system_poll_wait_seconds)
         self.grpc, self.grpc_port = build_grpc_server(
             self, self.options.host, self.options.port, self.options.grpc_max_threads,
@@ -119,6 +126,40 @@ class ModelServer:
             self.scheduler.stop()
 
 
+def serve_until_signalled(server: ModelServer, announce: bool = True,
+                          on_ready: Callable[[ModelServer], None] | None = None) -> int:
+    """Starts the server, runs until SIGTERM / SIGINT, then stops it cleanly. Exit status."""
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        log.info("signal %d: shutting down", signum)
+        done.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            server.start()
+        except (ServingError, OSError) as e:
+            print(f"error: {getattr(e, 'message', e)}", file=sys.stderr)
+            server.stop(0)
+            return 1
+        host = server.options.host
+        if announce:
+            # A machine-readable line so that wrappers (infra validation, tests) find the ports.
+            print(f"READY grpc={host}:{server.grpc_port} rest={host}:{server.rest_port}",
+                  flush=True)
+        if on_ready is not None:
+            on_ready(server)
+        while not done.wait(0.5):
+            pass
+        server.stop()
+        log.info("stopped")
+        return 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                                                    "%(message)s")
@@ -128,32 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config_lib.ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    done = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        log.info("signal %d: shutting down", signum)
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        server.start()
-    except ServingError as e:
-        print(f"error: {e.message}", file=sys.stderr)
-        server.stop(0)
-        return 1
-    except OSError as e:
-        print(f"error: {e}", file=sys.stderr)
-        server.stop(0)
-        return 1
-    # A machine-readable line so that wrappers (infra validation, tests) find the ports.
-    print(f"READY grpc={options.host}:{server.grpc_port} rest={options.host}:{server.rest_port}",
-          flush=True)
-    while not done.wait(0.5):
-        pass
-    server.stop()
-    log.info("stopped")
-    return 0
+    return serve_until_signalled(server)
 
 
 if __name__ == "__main__":
