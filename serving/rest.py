@@ -229,6 +229,7 @@ class RestApi:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
+    disable_nagle_algorithm = True  # headers and body go in separate writes
     server_version = "ShipyardModelServer"
     sys_version = ""
 
