@@ -230,6 +230,7 @@ class RestApi:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
     disable_nagle_algorithm = True  # headers and body go in separate writes
+    timeout = 120  # a client that stalls mid-request releases its thread
     server_version = "ShipyardModelServer"
     sys_version = ""
 
