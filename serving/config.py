@@ -69,6 +69,8 @@ class ServerOptions:
     max_request_bytes: int = 64 << 20
     rest_api_enable_cors_support: bool = False
     allow_version_labels_for_unavailable_models: bool = False
+    tensorflow_intra_op_parallelism: int = 0
+    tensorflow_inter_op_parallelism: int = 0
 
 
 # --- a small reader for protobuf text format (files whose protos pip does not ship) ----------
@@ -305,6 +307,12 @@ def build_flag_parser() -> argparse.ArgumentParser:
                    default=d.rest_api_enable_cors_support)
     p.add_argument("--allow_version_labels_for_unavailable_models", type=_flag_bool, nargs="?",
                    const=True, default=d.allow_version_labels_for_unavailable_models)
+    p.add_argument("--tensorflow_intra_op_parallelism", type=int,
+                   default=d.tensorflow_intra_op_parallelism,
+                   help="threads inside one op (0: TensorFlow's default, one per core)")
+    p.add_argument("--tensorflow_inter_op_parallelism", type=int,
+                   default=d.tensorflow_inter_op_parallelism,
+                   help="ops run in parallel (0: TensorFlow's default)")
     return p
 
 

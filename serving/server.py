@@ -30,6 +30,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("serving.server")
 
 
+def _configure_tensorflow_threads(options: config_lib.ServerOptions) -> None:
+    import tensorflow as tf
+
+    try:
+        if options.tensorflow_intra_op_parallelism:
+            tf.config.threading.set_intra_op_parallelism_threads(
+                options.tensorflow_intra_op_parallelism)
+        if options.tensorflow_inter_op_parallelism:
+            tf.config.threading.set_inter_op_parallelism_threads(
+                options.tensorflow_inter_op_parallelism)
+    except RuntimeError:
+        log.warning("TensorFlow is already initialised; thread flags ignored in this process")
+
+
 class ModelServer:
     """Everything one server runs; `start()` returns once the initial versions are loaded."""
 
@@ -43,6 +57,7 @@ class ModelServer:
                                                            options.model_base_path))
         self.model_config = model_config
         # TensorFlow is imported only now, so a bad config is refused without that cost.
+        _configure_tensorflow_threads(options)
         from serving.batching import BatchScheduler
         from serving.manager import ModelManager
 
