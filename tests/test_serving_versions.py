@@ -239,3 +239,24 @@ def test_multi_model_config_file():
             (400, {"error": "Tensor name: y has no shape information "})
         assert http(server, "POST", "/v1/models/keras_sequential_saved_model_save:predict",
                     {"instances": [[1.0]]})[0] == 200
+
+
+def test_model_config_file_is_polled(tmp_path, templates):
+    for name in ("a", "b"):
+        copy_version(templates[1 if name == "a" else 2], str(tmp_path / name), 1)
+    config_file = tmp_path / "models.config"
+
+    def write(names: list[str]) -> None:
+        entries = " ".join(f'config {{ name: "{n}" base_path: "{tmp_path / n}" }}' for n in names)
+        config_file.write_text(f"model_config_list {{ {entries} }}")
+
+    write(["a"])
+    with running_server(model_config_file=str(config_file),
+                        model_config_file_poll_wait_seconds=1,
+                        file_system_poll_wait_seconds=0) as server:
+        assert http(server, "GET", "/v1/models/b")[0] == 404
+        write(["b"])
+        assert _wait_for(lambda: _states(server, "b") == {"1": "AVAILABLE"})
+        assert http(server, "POST", "/v1/models/b:predict", {"instances": [[1.0, 0.0]]})[1] == \
+            {"predictions": [{"total": 1.0, "y": [3.0, 1.0]}]}
+        assert _wait_for(lambda: http(server, "GET", "/v1/models/a")[0] == 404)
