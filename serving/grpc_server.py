@@ -12,12 +12,13 @@ import grpc
 from google.protobuf import text_format
 from tensorflow_serving.apis import (
     model_management_pb2,
+    model_pb2,
     model_service_pb2_grpc,
     prediction_service_pb2_grpc,
 )
 
 from serving import handlers
-from serving.errors import ServingError
+from serving.errors import ServingError, invalid
 
 log = logging.getLogger("serving.grpc")
 
@@ -66,16 +67,16 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         return self._on(request, handlers.metadata_on, "metadata", context)
 
     def MultiInference(self, request, context):  # noqa: N802
-        spec = request.tasks[0].model_spec if request.tasks else None
+        spec = request.tasks[0].model_spec if request.tasks else model_pb2.ModelSpec()
 
         def run() -> Any:
-            if spec is None:
-                raise handlers.invalid("Found no tasks in MultiInferenceRequest.")
+            if not request.tasks:
+                raise invalid("Found no tasks in MultiInferenceRequest.")
             servable = self.manager.servable(spec)
+            self.server.note_version(servable)
             return handlers.multi_inference_on(servable, request)
-        from tensorflow_serving.apis import model_pb2
 
-        return _call(self.server, "multi_inference", context, spec or model_pb2.ModelSpec(), run)
+        return _call(self.server, "multi_inference", context, spec, run)
 
 
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
