@@ -78,6 +78,9 @@ def test_batching_parameters_and_monitoring_files(tmp_path):
     path.write_text("max_batch_size { value: 8 \n")
     with pytest.raises(ConfigError, match="invalid batching parameters file"):
         load_batching_parameters(str(path))
+
+
+def test_tf_serving_monitoring_config():
     monitoring = load_monitoring_config(tfserving_data("monitoring_config.txt"))
     assert (monitoring.enable, monitoring.path) == (True, "/monitoring/prometheus/metrics")
 
