@@ -24,6 +24,7 @@ lock: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m benchmarks.trainer_overhead
+	$(VENV)/bin/python -m benchmarks.serving_overhead
 
 clean:
 	rm -rf $(VENV) shipyard-output

@@ -2,7 +2,8 @@
 its configuration and its evaluation config.
 
 ExampleGen → StatisticsGen → SchemaGen → ExampleValidator → DataGate → Transform → Trainer
-→ Evaluator (vs the latest blessed model) → Pusher.
+→ Evaluator (vs the latest blessed model) and ServingInfraValidator (the model server loads
+the candidate and answers its warm-up requests) → Pusher (only with both blessings).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tfx import v1 as tfx
 
 from components import atomic_pusher
 from components.data_gate import DataGate
+from components.infra_validator import ServingInfraValidator
 from pipelines.spec import FamilyModules, PipelinePaths
 
 
@@ -69,12 +71,14 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"], eval_config=family.eval_config())
+    infra_validator = ServingInfraValidator(model=trainer.outputs["model"])
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=infra_validator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=paths.serving)),
         custom_executor_spec=atomic_pusher.EXECUTOR_SPEC)
-    components += [trainer, baseline, evaluator, pusher]
+    components += [trainer, baseline, evaluator, infra_validator, pusher]
 
     return tfx.dsl.Pipeline(
         pipeline_name=paths.pipeline_name, pipeline_root=paths.root, components=components,

@@ -48,6 +48,10 @@ def build_parser(user_config: str | None = None) -> argparse.ArgumentParser:
     from pipelines import commands as pipeline_commands
 
     pipeline_commands.add_commands(commands, user_config)
+
+    from serving import cli as serving_commands
+
+    serving_commands.add_commands(commands)
     return parser
 
 

@@ -112,8 +112,10 @@ def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:
 
 
 def serve_hint(serving_dir: str) -> str:
-    return (f"tensorflow_model_server --rest_api_port=8501 --model_name=image_classification "
-            f"--model_base_path={os.path.abspath(serving_dir)}")
+    output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
+    return (f"shipyard serve --output-dir {output_dir}   (or TF Serving: tensorflow_model_server "
+            f"--rest_api_port=8501 --model_name=image_classification "
+            f"--model_base_path={os.path.abspath(serving_dir)})")
 
 
 register(PipelineDefinition(

@@ -21,6 +21,9 @@ class RunSummary:
     pushed_to: str | None
     evaluation_uri: str | None
     model_uri: str | None
+    # The model server loaded the candidate and answered its warm-up (None: not checked).
+    infra_blessed: bool | None = None
+    infra_reason: str | None = None
 
 
 def open_store(path: str) -> metadata_store.MetadataStore:
@@ -69,7 +72,7 @@ def _summarize(store, context, executions, pipeline_name: str, execution_types: 
     else:
         status = "RUNNING" if states else "EMPTY"
 
-    blessed = pushed_to = evaluation_uri = model_uri = None
+    blessed = pushed_to = evaluation_uri = model_uri = infra_blessed = infra_reason = None
     output_ids = [ev.artifact_id for ev in store.get_events_by_execution_ids(
         [e.id for e in executions]) if ev.type in (
             metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
@@ -78,6 +81,9 @@ def _summarize(store, context, executions, pipeline_name: str, execution_types: 
         props = artifact.custom_properties
         if kind == "ModelBlessing" and "blessed" in props:
             blessed = bool(props["blessed"].int_value)
+        elif kind == "InfraBlessing" and "blessed" in props:
+            infra_blessed = bool(props["blessed"].int_value)
+            infra_reason = props["reason"].string_value if "reason" in props else None
         elif kind == "PushedModel" and props.get("pushed") and props["pushed"].int_value:
             pushed_to = props["pushed_destination"].string_value
         elif kind == "ModelEvaluation":
@@ -87,7 +93,8 @@ def _summarize(store, context, executions, pipeline_name: str, execution_types: 
     started = min((e.create_time_since_epoch for e in executions),
                   default=context.create_time_since_epoch)
     return RunSummary(pipeline_name, context.name, started / 1000.0, status,
-                      components, blessed, pushed_to, evaluation_uri, model_uri)
+                      components, blessed, pushed_to, evaluation_uri, model_uri, infra_blessed,
+                      infra_reason)
 
 
 def load_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:

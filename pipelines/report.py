@@ -20,6 +20,7 @@ def build(run: RunSummary, headline_metric: str, serve_command: str) -> dict:
         "metrics": metrics.get("overall", {}),
         "per_slice": {k: v for k, v in metrics.items() if k != "overall"},
         "headline_metric": headline_metric, "blessed": run.blessed,
+        "infra_validated": run.infra_blessed, "infra_validation": run.infra_reason,
         "model_size_bytes": directory_size(model_dir) if model_dir and os.path.isdir(model_dir)
         else None,
         "pushed_to": run.pushed_to,
@@ -47,11 +48,15 @@ def render(report: dict) -> str:
     blessed = {True: "yes", False: "NO (below threshold or worse than the last blessed model)",
                None: "not evaluated"}[report["blessed"]]
     lines.append(f"blessed: {blessed}")
+    if report["infra_validated"] is not None:
+        verdict = "yes" if report["infra_validated"] else "NO"
+        lines.append(f"infra-validated: {verdict} ({report['infra_validation']})")
     if report["pushed_to"]:
         lines.append(f"pushed to: {report['pushed_to']}")
         lines.append(f"serve it: {report['serve_command']}")
     else:
-        lines.append("pushed: nothing (only blessed models are pushed)")
+        lines.append("pushed: nothing (only models blessed by the Evaluator and the infra "
+                     "validation are pushed)")
     return "\n".join(lines)
 
 

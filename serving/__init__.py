@@ -1,4 +1,4 @@
-"""Serving-side pieces: TF Serving warm-up records and (later) the model server."""
+"""Shipyard's TF-Serving-compatible model server, its config, batching, warm-up and metrics."""
 import os
 
 # TFMO rejects Keras 3 models: TensorFlow must pick Keras 2 before anything imports it.

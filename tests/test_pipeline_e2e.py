@@ -36,6 +36,7 @@ def test_pushes_one_complete_numeric_version(output_dir):
     assert (model / "assets.extra" / "tf_serving_warmup_requests").is_file()
     (run,) = list_runs(str(output_dir / "metadata.sqlite"), "image-classification")
     assert run.status == "COMPLETE" and run.blessed is True
+    assert run.infra_blessed is True and "answered its warm-up requests" in run.infra_reason
     assert run.pushed_to == str(model)
     report_files = os.listdir(output_dir / "pipelines" / "image-classification" / "reports")
     report = json.loads((output_dir / "pipelines" / "image-classification" / "reports" /

@@ -1,0 +1,255 @@
+"""Model-server overhead and batching throughput on MobileNet v1, side by side in one run.
+
+The same SavedModel (MobileNet v1 as the image pipeline trains it: α 0.25, 32 px, 10 classes,
+untrained weights; a float [N, 32, 32, 3] signature) is called:
+  * directly: the loaded signature function in this process (the floor);
+  * over REST and gRPC: `python -m serving.server` in a subprocess, batch 1, one client on a
+    persistent connection / channel; request bodies are built once, the answer is parsed;
+  * with 32 concurrent gRPC clients (closed loop, batch 1 each, asynchronous stub calls)
+    against a server with batching off and on, next to a direct batched call (batch 32).
+Latency: p50 / p99 over interleaved rounds. Writes benchmarks/results/serving_overhead.{json,md}.
+
+    python -m benchmarks.serving_overhead [--requests 400] [--seconds 8]
+"""
+from __future__ import annotations
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse
+import http.client
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLIENTS = 32
+# One batch thread: on 2 cores a second concurrent batch only competes for the same cores.
+BATCHING = ("max_batch_size { value: 32 }\nbatch_timeout_micros { value: 5000 }\n"
+            "max_enqueued_batches { value: 64 }\nnum_batch_threads { value: 1 }\n")
+
+
+def export_model(base: str) -> str:
+    import tensorflow as tf
+
+    from models.mobilenet_v1 import mobilenet_v1
+
+    model = mobilenet_v1(resolution=32, alpha=0.25, classes=10)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 32, 32, 3], tf.float32, name="images")])
+    def serve(images):
+        return {"probabilities": model(images, training=False)}
+
+    path = os.path.join(base, "mobilenet", "1")
+    tf.saved_model.save(model, path, signatures={"serving_default": serve})
+    return path
+
+
+def start_server(base: str, batching_file: str | None, extra_flags: tuple[str, ...] = ()
+                 ) -> tuple[subprocess.Popen, int, int]:
+    args = [sys.executable, "-m", "serving.server", "--port=0", "--rest_api_port=0",
+            "--model_name=mobilenet", f"--model_base_path={base}",
+            "--file_system_poll_wait_seconds=0",
+            "--grpc_max_threads=40"] + list(extra_flags)
+    if batching_file:
+        args += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
+    env = dict(os.environ, PYTHONPATH=REPO)
+    process = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith("READY"):
+            grpc_port = int(line.split("grpc=")[1].split()[0].rsplit(":", 1)[1])
+            rest_port = int(line.split("rest=")[1].rsplit(":", 1)[1])
+            return process, grpc_port, rest_port
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    raise RuntimeError("model server did not start")
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ms = np.array(samples) * 1e3
+    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+            "mean_ms": float(ms.mean()), "n": len(samples)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400, help="latency samples per path")
+    parser.add_argument("--seconds", type=float, default=8.0, help="throughput window")
+    parser.add_argument("--server-flag", action="append", default=[],
+                        help="extra model-server flag, repeatable (e.g. "
+                             "--server-flag=--tensorflow_intra_op_parallelism=1)")
+    args = parser.parse_args()
+
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    work = tempfile.mkdtemp(prefix="serving-bench-")
+    model_dir = export_model(work)
+    base = os.path.dirname(model_dir)
+    batching_file = os.path.join(work, "batching.txt")
+    with open(batching_file, "w") as f:
+        f.write(BATCHING)
+    flags = tuple(args.server_flag)
+    servers = {"off": start_server(base, None, flags),
+               "on": start_server(base, batching_file, flags)}
+    try:
+        rng = np.random.default_rng(0)
+        image = rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)
+        function = tf.saved_model.load(model_dir).signatures["serving_default"]
+
+        def direct() -> None:
+            function(images=tf.constant(image))["probabilities"].numpy()
+
+        _, grpc_port, rest_port = servers["off"]
+        channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = "mobilenet"
+        request.inputs["images"].CopyFrom(tf.make_tensor_proto(image))
+
+        def over_grpc() -> None:
+            tf.make_ndarray(stub.Predict(request, timeout=30).outputs["probabilities"])
+
+        connection = http.client.HTTPConnection("127.0.0.1", rest_port, timeout=30)
+        body = json.dumps({"instances": image.tolist()}).encode()
+
+        def over_rest() -> None:
+            connection.request("POST", "/v1/models/mobilenet:predict", body=body)
+            answer = connection.getresponse().read()
+            np.asarray(json.loads(answer)["predictions"], np.float32)
+
+        paths = {"direct": direct, "grpc": over_grpc, "rest": over_rest}
+        for fn in paths.values():  # warm up (tracing, connections)
+            for _ in range(30):
+                fn()
+        samples: dict[str, list[float]] = {k: [] for k in paths}
+        rounds = 4
+        for _ in range(rounds):  # interleave so drift hits every path alike
+            for name, fn in paths.items():
+                for _ in range(args.requests // rounds):
+                    start = time.perf_counter()
+                    fn()
+                    samples[name].append(time.perf_counter() - start)
+        latency = {k: percentiles(v) for k, v in samples.items()}
+        channel.close()
+        connection.close()
+
+        throughput = {}
+        for mode, (_, port, _) in servers.items():
+            throughput[f"grpc_batching_{mode}"] = concurrent_throughput(port, request,
+                                                                        args.seconds)
+        batch = np.repeat(image, CLIENTS, axis=0)
+        for _ in range(10):
+            function(images=tf.constant(batch))
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < args.seconds / 2:
+            function(images=tf.constant(batch))["probabilities"].numpy()
+            count += CLIENTS
+        throughput["direct_batch_32"] = {"images_per_s": count / (time.perf_counter() - start),
+                                         "failed": 0}
+    finally:
+        for process, _, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=60)
+
+    report = write_report(latency, throughput, args)
+    print(json.dumps(report, indent=2))
+
+
+def concurrent_throughput(port: int, request, seconds: float) -> dict:
+    """32 clients in a closed loop: each sends its next request when its answer arrives.
+
+    The clients are asynchronous calls (stub.Predict.future), not 32 Python threads, so that
+    the load generator's own GIL contention does not cap what the server can show.
+    """
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    for _ in range(20):
+        stub.Predict(request, timeout=30)
+    counts = {"done": 0, "failed": 0, "running": CLIENTS}
+    lock = threading.Condition()
+    stop_at = time.perf_counter() + seconds
+
+    def send() -> None:
+        stub.Predict.future(request, timeout=30).add_done_callback(on_done)
+
+    def on_done(future) -> None:
+        with lock:
+            counts["failed" if future.exception() else "done"] += 1
+            again = time.perf_counter() < stop_at
+            if not again:
+                counts["running"] -= 1
+                lock.notify_all()
+        if again:
+            send()
+
+    start = time.perf_counter()
+    for _ in range(CLIENTS):
+        send()
+    with lock:
+        lock.wait_for(lambda: counts["running"] == 0, timeout=seconds + 60)
+    elapsed = time.perf_counter() - start
+    channel.close()
+    return {"images_per_s": counts["done"] / elapsed, "failed": counts["failed"]}
+
+
+def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> dict:
+    direct = latency["direct"]["p50_ms"]
+    overhead = {k: latency[k]["p50_ms"] - direct for k in ("grpc", "rest")}
+    gain = throughput["grpc_batching_on"]["images_per_s"] / \
+        throughput["grpc_batching_off"]["images_per_s"]
+    report = {
+        "model": "mobilenet_v1 alpha 0.25, 32 px, 10 classes (float [N,32,32,3] signature)",
+        "cores": os.cpu_count(), "load_average_1_5_15": list(os.getloadavg()),
+        "latency_batch_1": latency,
+        "overhead_p50_ms": overhead, "target_grpc_overhead_p50_ms": 1.0,
+        "meets_grpc_overhead_target": overhead["grpc"] <= 1.0,
+        "throughput_32_clients": throughput, "batching_gain": gain,
+        "target_batching_gain": 2.0, "meets_batching_target": gain >= 2.0,
+        "batching_parameters": BATCHING.strip().splitlines(), "requests": args.requests,
+        "seconds": args.seconds}
+    lines = ["| batch-1 path | p50 ms | p99 ms | overhead over direct (p50) |",
+             "| --- | ---: | ---: | ---: |"]
+    for name, label in (("direct", "direct signature call"), ("grpc", "gRPC (official stub)"),
+                        ("rest", "REST (JSON, keep-alive)")):
+        extra = "-" if name == "direct" else f"{overhead[name]:+.2f} ms"
+        lines.append(f"| {label} | {latency[name]['p50_ms']:.2f} | "
+                     f"{latency[name]['p99_ms']:.2f} | {extra} |")
+    lines += ["", f"| {CLIENTS} concurrent gRPC clients, batch 1 | images/s | failed |",
+              "| --- | ---: | ---: |"]
+    for name, label in (("grpc_batching_off", "server batching off"),
+                        ("grpc_batching_on", "server batching on"),
+                        ("direct_batch_32", "direct batched call (32)")):
+        lines.append(f"| {label} | {throughput[name]['images_per_s']:,.0f} | "
+                     f"{throughput[name]['failed']} |")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines += ["", f"gRPC overhead p50 {overhead['grpc']:.2f} ms (target ≤ 1 ms); batching gain "
+                  f"{gain:.2f}× (target ≥ 2×); {os.cpu_count()} cores, load average {load}"]
+    table = "\n".join(lines)
+    out_dir = os.path.join(os.path.dirname(__file__), "results")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "serving_overhead.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    with open(os.path.join(out_dir, "serving_overhead.md"), "w") as f:
+        f.write(table + "\n")
+    print(table)
+    return report
+
+
+if __name__ == "__main__":
+    main()

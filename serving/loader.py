@@ -1,0 +1,206 @@
+"""Loads one SavedModel version into a Servable and replays its warm-up requests."""
+from __future__ import annotations
+
+import os
+import warnings
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow_serving.apis import prediction_log_pb2
+
+from serving.errors import ServingError, failed_precondition, invalid
+
+DEFAULT_SIGNATURE = "serving_default"
+WARMUP_PATH = os.path.join("assets.extra", "tf_serving_warmup_requests")
+MAX_WARMUP_RECORDS = 1000  # TF Serving's limit on warm-up records per version
+
+# Batching hooks in here: (servable, signature name, inputs) -> outputs.
+Runner = Callable[["Servable", str, Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+
+_TF_CODE = {
+    tf.errors.InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
+    tf.errors.NotFoundError: grpc.StatusCode.NOT_FOUND,
+    tf.errors.FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
+    tf.errors.OutOfRangeError: grpc.StatusCode.OUT_OF_RANGE,
+    tf.errors.ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    tf.errors.UnimplementedError: grpc.StatusCode.UNIMPLEMENTED,
+    tf.errors.DataLossError: grpc.StatusCode.DATA_LOSS,
+    tf.errors.DeadlineExceededError: grpc.StatusCode.DEADLINE_EXCEEDED,
+    tf.errors.UnavailableError: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def error_from_exception(e: BaseException) -> ServingError:
+    """A TensorFlow or Python failure as a ServingError with the matching canonical code."""
+    if isinstance(e, ServingError):
+        return e
+    if isinstance(e, tf.errors.OpError):
+        code = next((c for t, c in _TF_CODE.items() if isinstance(e, t)), grpc.StatusCode.UNKNOWN)
+        return ServingError(code, e.message.strip())
+    if isinstance(e, FileNotFoundError):
+        return ServingError(grpc.StatusCode.NOT_FOUND, str(e))
+    if isinstance(e, (ValueError, TypeError)):
+        return invalid(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+    return ServingError(grpc.StatusCode.UNKNOWN, f"{type(e).__name__}: {e}")
+
+
+def read_meta_graph(path: str) -> meta_graph_pb2.MetaGraphDef:
+    """The 'serve' MetaGraphDef from saved_model.pb (keeps signatures that load() hides)."""
+    pb_path = os.path.join(path, "saved_model.pb")
+    if not os.path.isfile(pb_path):
+        raise ServingError(grpc.StatusCode.NOT_FOUND,
+                           "Could not find SavedModel .pb or .pbtxt at supplied export "
+                           f"directory path: {path}")
+    saved_model = saved_model_pb2.SavedModel()
+    with open(pb_path, "rb") as f, warnings.catch_warnings():
+        # The pure-Python protobuf only warns on some garbage; treat that as corrupt too.
+        warnings.simplefilter("error")
+        try:
+            saved_model.ParseFromString(f.read())
+        except Exception:  # noqa: BLE001 - protobuf raises DecodeError or RuntimeWarning kinds
+            saved_model.Clear()
+    if not saved_model.meta_graphs:
+        raise ServingError(grpc.StatusCode.DATA_LOSS,
+                           f"Could not parse SavedModel proto at {pb_path}")
+    for meta_graph in saved_model.meta_graphs:
+        if "serve" in meta_graph.meta_info_def.tags:
+            return meta_graph
+    raise ServingError(grpc.StatusCode.NOT_FOUND,
+                       "Could not find meta graph def matching supplied tags: { serve } in "
+                       + path)
+
+
+class Servable:
+    """One loaded model version: its signature defs and callable signatures."""
+
+    def __init__(self, name: str, version: int, path: str):
+        self.name = name
+        self.version = version
+        self.path = path
+        self.meta_graph = read_meta_graph(path)
+        self.signature_defs = dict(self.meta_graph.signature_def)
+        try:
+            self._loaded = tf.saved_model.load(path, tags=["serve"])
+        except Exception as e:  # noqa: BLE001 - any load failure becomes the version's error
+            raise error_from_exception(e) from None
+        self._functions = dict(self._loaded.signatures)
+        self.runner: Runner | None = None  # set by the batching layer
+
+    def signature(self, name: str) -> meta_graph_pb2.SignatureDef:
+        key = name or DEFAULT_SIGNATURE
+        if key not in self.signature_defs or key not in self._functions:
+            raise failed_precondition(f'Serving signature key "{key}" not found.')
+        return self.signature_defs[key]
+
+    def input_dtypes(self, signature_name: str) -> dict[str, int]:
+        return {k: v.dtype for k, v in self.signature(signature_name).inputs.items()}
+
+    def run(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Runs a signature (through the batcher when batching is on)."""
+        if self.runner is not None:
+            return self.runner(self, signature_name or DEFAULT_SIGNATURE, inputs)
+        return self.call(signature_name, inputs)
+
+    def call(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One direct call of the signature's function, with TF Serving's input checks."""
+        signature = self.signature(signature_name)
+        expected = set(signature.inputs)
+        sent = set(inputs)
+        if sent != expected:
+            extra = ",".join(sorted(sent - expected))
+            missing = ",".join(sorted(expected - sent))
+            message = (f"input size does not match signature: {len(sent)}!={len(expected)} "
+                       f"len({{{','.join(sorted(sent))}}}) != "
+                       f"len({{{','.join(sorted(expected))}}}).")
+            if extra:
+                message += f" Sent extra: {{{extra}}}."
+            if missing:
+                message += f" Missing but required: {{{missing}}}."
+            raise invalid(message)
+        tensors = {}
+        for index, (name, info) in enumerate(sorted(signature.inputs.items())):
+            value = inputs[name]
+            want = tf.dtypes.as_dtype(info.dtype)
+            try:
+                tensor = tf.convert_to_tensor(value)
+            except (TypeError, ValueError) as e:
+                raise error_from_exception(e) from None
+            if tensor.dtype != want:
+                raise invalid(f"Expects arg[{index}] to be {want.name} but "
+                              f"{tensor.dtype.name} is provided")
+            tensors[name] = tensor
+        function = self._functions[signature_name or DEFAULT_SIGNATURE]
+        try:
+            outputs = function(**tensors)
+        except Exception as e:  # noqa: BLE001 - TF reports bad shapes/values as exceptions
+            raise error_from_exception(e) from None
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    def unload(self) -> None:
+        self._functions = {}
+        self._loaded = None
+
+
+def warmup_records(path: str) -> list[prediction_log_pb2.PredictionLog]:
+    """The PredictionLogs in assets.extra/tf_serving_warmup_requests (none if absent)."""
+    file = os.path.join(path, WARMUP_PATH)
+    if not os.path.isfile(file):
+        return []
+    records = []
+    try:
+        for index, raw in enumerate(tf.data.TFRecordDataset(file).as_numpy_iterator()):
+            if index >= MAX_WARMUP_RECORDS:
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"Number of warmup records exceeds the maximum "
+                                   f"({MAX_WARMUP_RECORDS}) at {file}")
+            log = prediction_log_pb2.PredictionLog()
+            log.ParseFromString(raw)
+            records.append(log)
+    except tf.errors.OpError as e:
+        raise ServingError(grpc.StatusCode.DATA_LOSS,
+                           f"Failed to read warmup records {file}: {e.message}") from None
+    return records
+
+
+def replay_warmup(servable: Servable, iterations: int = 1) -> int:
+    """Sends each warm-up record through the servable's request path; any failure fails the load."""
+    from serving import handlers
+
+    records = warmup_records(servable.path)
+    for _ in range(max(1, iterations)):
+        for log in records:
+            kind = log.WhichOneof("log_type")
+            try:
+                if kind == "predict_log":
+                    handlers.predict_on(servable, log.predict_log.request)
+                elif kind == "classify_log":
+                    handlers.classify_on(servable, log.classify_log.request)
+                elif kind == "regress_log":
+                    handlers.regress_on(servable, log.regress_log.request)
+                elif kind == "multi_inference_log":
+                    handlers.multi_inference_on(servable, log.multi_inference_log.request)
+                else:
+                    raise invalid(f"Unsupported log_type for warmup: {kind}")
+            except ServingError as e:
+                raise ServingError(e.code, f"Failed to warm up model {servable.name} version "
+                                           f"{servable.version}: {e.message}") from None
+    return len(records) * max(1, iterations)
+
+
+def load_servable(name: str, version: int, path: str, warmup: bool = True,
+                  warmup_iterations: int = 1, prepare: Callable[[Servable], Any] | None = None
+                  ) -> Servable:
+    """Loads a version; `prepare` (batching) is attached before warm-up so warm-up uses it."""
+    servable = Servable(name, version, path)
+    if prepare is not None:
+        prepare(servable)
+    if warmup:
+        replay_warmup(servable, warmup_iterations)
+    return servable

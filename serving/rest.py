@@ -1,0 +1,326 @@
+"""TF Serving's REST API (http_rest_api_handler.cc) over the standard library's HTTP server."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from google.protobuf import json_format
+from tensorflow.core.example import example_pb2, feature_pb2
+from tensorflow_serving.apis import classification_pb2, model_pb2, regression_pb2
+
+from serving import handlers, tensors
+from serving.errors import ServingError, invalid
+
+log = logging.getLogger("serving.rest")
+
+_PREDICT_RE = re.compile(
+    r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)",
+    re.IGNORECASE)
+_STATUS_RE = re.compile(
+    r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
+    re.IGNORECASE)
+
+
+def model_spec(name: str, version: str | None, label: str | None) -> model_pb2.ModelSpec:
+    spec = model_pb2.ModelSpec(name=name)
+    if version:
+        try:
+            spec.version.value = int(version)
+        except ValueError:
+            raise invalid(f"Failed to convert version: {version} to numeric.") from None
+    if label:
+        spec.version_label = label
+    return spec
+
+
+def parse_json_body(body: bytes) -> dict:
+    if not body.strip():
+        raise invalid("JSON Parse error: The document is empty")
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise invalid(f"JSON Parse error: Invalid encoding in string. at offset: {e.start}"
+                      ) from None
+    except json.JSONDecodeError as e:
+        raise invalid(f"JSON Parse error: {e.msg} at offset: {e.pos}") from None
+    if not isinstance(doc, dict):
+        raise invalid(f"JSON Value: {tensors.debug_json(doc)} Is not object")
+    return doc
+
+
+def _signature_name(doc: dict) -> str:
+    name = doc.get("signature_name", "")
+    if not isinstance(name, str):
+        raise invalid(f"JSON Value: {tensors.debug_json(doc)} not formatted correctly. "
+                      "'signature_name' key must be a string value.")
+    return name
+
+
+# --- JSON examples -> tf.Example (classify / regress) ---------------------------------------
+
+def _add_feature_value(value: Any, name: str, feature: feature_pb2.Feature) -> None:
+    kind = feature.WhichOneof("kind")
+
+    def want(expected: str) -> None:
+        if kind is not None and kind != expected:
+            raise invalid(f"Unexpected element type in feature: {name} expecting type: "
+                          f"{kind.replace('_list', '')}")
+
+    if isinstance(value, bool):
+        want("int64_list")
+        feature.int64_list.value.append(int(value))
+    elif isinstance(value, int):
+        want("int64_list")
+        if not -(1 << 63) <= value < (1 << 63):
+            raise invalid(f"Feature: {name} has uint64_t element. Only int64_t is supported.")
+        feature.int64_list.value.append(value)
+    elif isinstance(value, float):
+        want("float_list")
+        feature.float_list.value.append(value)
+    elif isinstance(value, str):
+        want("bytes_list")
+        feature.bytes_list.value.append(value.encode("utf-8"))
+    elif tensors.is_b64_object(value):
+        want("bytes_list")
+        feature.bytes_list.value.append(tensors.decode_b64(value))
+    else:
+        json_type = {type(None): "NULL", list: "ARRAY", dict: "OBJECT"}.get(type(value), "?")
+        raise invalid(f"Feature: {name} has element with unexpected JSON type: {json_type}")
+
+
+def example_from_json(value: Any) -> example_pb2.Example:
+    if not isinstance(value, dict):
+        json_type = {str: "STRING", list: "ARRAY", type(None): "NULL", bool: "BOOL"}.get(
+            type(value), "NUMBER")
+        raise invalid(f"Example must be JSON object but got JSON {json_type}")
+    example = example_pb2.Example()
+    for name, content in value.items():
+        feature = example.features.feature[name]
+        for item in content if isinstance(content, list) else [content]:
+            _add_feature_value(item, name, feature)
+    return example
+
+
+def fill_examples_request(doc: dict, request: Any, method: str) -> None:
+    request.model_spec.signature_name = _signature_name(doc)
+    if "context" in doc:
+        target = request.input.example_list_with_context
+        target.context.CopyFrom(example_from_json(doc["context"]))
+    else:
+        target = request.input.example_list
+    if "examples" not in doc:
+        raise invalid(f"JSON Value: {tensors.debug_json(doc)} When method is {method}, key "
+                      "'examples' is expected and was not found")
+    examples = doc["examples"]
+    if not isinstance(examples, list):
+        raise invalid(f"JSON Value: {tensors.debug_json(doc)} Expecting 'examples' value to be "
+                      "an list/array")
+    if not examples:
+        raise invalid(f"JSON Value: {tensors.debug_json(doc)} 'examples' value is an empty "
+                      "array")
+    for item in examples:
+        target.examples.add().CopyFrom(example_from_json(item))
+
+
+def _float(x: float) -> str:
+    import numpy as np
+
+    return tensors._float_text(np.float32(x))
+
+
+class RestApi:
+    """The request logic behind the HTTP handler; returns (status, JSON text)."""
+
+    def __init__(self, server: Any):
+        self.server = server  # serving.server.ModelServer
+        self.manager = server.manager
+
+    def handle(self, method: str, path: str, body: bytes) -> tuple[int, str, str, str]:
+        """(http status, body, model name, API name) for one request."""
+        path = urllib.parse.urlsplit(path).path
+        model, api = "", "unknown"
+        try:
+            match = _PREDICT_RE.fullmatch(path) if method == "POST" else \
+                _STATUS_RE.fullmatch(path) if method == "GET" else None
+            if match is None:
+                raise invalid(f"Malformed request: {method} {path}")
+            name, version, label = (urllib.parse.unquote(g) if g else g for g in match.groups()[:3])
+            model = name or ""
+            spec = model_spec(model, version, label)
+            if method == "POST":
+                api = match.group(4).lower()
+                doc = parse_json_body(body)
+                answer = getattr(self, "_" + api)(spec, doc)
+            elif match.group(4):
+                api = "metadata"
+                if not model:
+                    raise invalid("Missing model name in request.")
+                answer = handlers.metadata_json(self.manager.servable(spec))
+            else:
+                api = "status"
+                answer = json_format.MessageToJson(self.manager.status(spec),
+                                                   including_default_value_fields=True, indent=1)
+            return 200, answer, model, api
+        except ServingError as e:
+            return e.http_status, json.dumps({"error": e.message}), model, api
+        except Exception as e:  # noqa: BLE001 - a request never takes the server down
+            log.exception("internal error on %s %s", method, path)
+            return 500, json.dumps({"error": f"Internal error: {type(e).__name__}: {e}"}), \
+                model, api
+
+    def _predict(self, spec: model_pb2.ModelSpec, doc: dict) -> str:
+        signature_name = _signature_name(doc)
+        servable = self.manager.servable(spec)
+        key = signature_name or "serving_default"
+        if key not in servable.signature_defs:
+            raise invalid(f'Serving signature name: "{key}" not found in signature def')
+        dtypes = servable.input_dtypes(key)
+        if not dtypes:
+            raise invalid(f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
+        if "instances" in doc and "inputs" in doc:
+            raise invalid(f"JSON Value: {tensors.debug_json(doc)} Not formatted correctly "
+                          "expecting only one of 'inputs' or 'instances' keys to exist ")
+        if "instances" in doc:
+            instances = doc["instances"]
+            if not isinstance(instances, list):
+                raise invalid(f"JSON Value: {tensors.debug_json(doc)} Expecting 'instances' to "
+                              "be an list/array")
+            if not instances:
+                raise invalid(f"JSON Value: {tensors.debug_json(doc)} No values in 'instances' "
+                              "array")
+            inputs, row = tensors.instances_to_arrays(instances, dtypes), True
+        elif "inputs" in doc:
+            inputs, row = tensors.inputs_to_arrays(doc["inputs"], dtypes), False
+        else:
+            raise invalid("Missing 'inputs' or 'instances' key")
+        outputs = handlers.predict_arrays(servable, key, inputs)
+        self.server.note_version(servable)
+        return tensors.predict_response_json(outputs, row)
+
+    def _classify(self, spec: model_pb2.ModelSpec, doc: dict) -> str:
+        request = classification_pb2.ClassificationRequest(model_spec=spec)
+        fill_examples_request(doc, request, "classify")
+        servable = self.manager.servable(spec)
+        result = handlers.classify_on(servable, request).result
+        if not result.classifications:
+            raise invalid("Cannot convert empty ClassificationResults to JSON")
+        rows = []
+        for c in result.classifications:
+            pairs = ",".join(f"[{json.dumps(x.label)}, {_float(x.score)}]" for x in c.classes)
+            rows.append(f"[{pairs}]")
+        return '{\n    "result": [' + ",".join(rows) + "]\n}"
+
+    def _regress(self, spec: model_pb2.ModelSpec, doc: dict) -> str:
+        request = regression_pb2.RegressionRequest(model_spec=spec)
+        fill_examples_request(doc, request, "regress")
+        servable = self.manager.servable(spec)
+        result = handlers.regress_on(servable, request).result
+        if not result.regressions:
+            raise invalid("Cannot convert empty RegressionResults to JSON")
+        return '{\n    "results": [' + ",".join(_float(r.value) for r in result.regressions) \
+            + "]\n}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
+    disable_nagle_algorithm = True  # headers and body go in separate writes
+    timeout = 120  # a client that stalls mid-request releases its thread
+    server_version = "ShipyardModelServer"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def _send(self, status: int, body: str, content_type: str = "application/json") -> None:
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        if self.server.api.server.options.rest_api_enable_cors_support:
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Allow-Methods", "POST, GET")
+            self.send_header("Access-Control-Allow-Headers", "Content-Type")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _read_body(self) -> bytes | None:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self.close_connection = True
+            self._send(411, json.dumps({"error": "Chunked request bodies are not supported; "
+                                                 "send a Content-Length"}))
+            return None
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        limit = self.server.api.server.options.max_request_bytes
+        if length < 0:
+            self.close_connection = True
+            self._send(400, json.dumps({"error": "Invalid Content-Length header"}))
+            return None
+        if length > limit:
+            self.close_connection = True  # the unread body must not be parsed as a request
+            self._send(413, json.dumps({"error": f"Request body of {length} bytes exceeds the "
+                                                 f"server's limit of {limit} bytes"}))
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self) -> None:
+        api: RestApi = self.server.api
+        body = self._read_body() if self.command == "POST" else b""
+        if body is None:
+            return
+        if self.command == "GET" and self.server.metrics_path and \
+                urllib.parse.urlsplit(self.path).path == self.server.metrics_path:
+            self._send(200, api.server.metrics.render(), "text/plain; version=0.0.4")
+            return
+        if self.command == "GET" and self.headers.get("Content-Length"):
+            self._read_body()
+        start = time.perf_counter()
+        status, text, model, name = api.handle(self.command, self.path, body)
+        api.server.record("REST", model, name, status, time.perf_counter() - start)
+        self._send(status, text)
+
+    do_GET = do_POST = _dispatch
+
+    def _unsupported(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if 0 < length <= self.server.api.server.options.max_request_bytes:
+            self.rfile.read(length)
+        elif length:
+            self.close_connection = True
+        path = urllib.parse.urlsplit(self.path).path
+        self._send(400, json.dumps({"error": f"Malformed request: {self.command} {path}"}))
+
+    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _unsupported
+
+
+class RestServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, api: RestApi, metrics_path: str | None):
+        self.api = api
+        self.metrics_path = metrics_path
+        super().__init__((host, port), _Handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="rest", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()

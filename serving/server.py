@@ -1,0 +1,194 @@
+"""The model server: TF Serving's flags, gRPC + REST, polling, batching, metrics, SIGTERM.
+
+    python -m serving.server --port 8500 --rest_api_port 8501 \
+        --model_name NAME --model_base_path /models/NAME
+"""
+from __future__ import annotations
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from tensorflow_serving.config import model_server_config_pb2
+
+from serving import config as config_lib
+from serving.errors import ServingError
+from serving.metrics import Metrics
+
+if TYPE_CHECKING:
+    from serving.loader import Servable
+    from serving.rest import RestServer
+
+log = logging.getLogger("serving.server")
+
+
+def _configure_tensorflow_threads(options: config_lib.ServerOptions) -> None:
+    import tensorflow as tf
+
+    try:
+        if options.tensorflow_intra_op_parallelism:
+            tf.config.threading.set_intra_op_parallelism_threads(
+                options.tensorflow_intra_op_parallelism)
+        if options.tensorflow_inter_op_parallelism:
+            tf.config.threading.set_inter_op_parallelism_threads(
+                options.tensorflow_inter_op_parallelism)
+    except RuntimeError:
+        log.warning("TensorFlow is already initialised; thread flags ignored in this process")
+
+
+class ModelServer:
+    """Everything one server runs; `start()` returns once the initial versions are loaded."""
+
+    def __init__(self, options: config_lib.ServerOptions,
+                 model_config: model_server_config_pb2.ModelServerConfig | None = None):
+        self.options = options
+        if model_config is None:
+            model_config = (config_lib.load_model_server_config(options.model_config_file)
+                            if options.model_config_file else
+                            config_lib.single_model_config(options.model_name,
+                                                           options.model_base_path))
+        self.model_config = model_config
+        # TensorFlow is imported only now, so a bad config is refused without that cost.
+        _configure_tensorflow_threads(options)
+        from serving.batching import BatchScheduler
+        from serving.manager import ModelManager
+
+        self.monitoring = (config_lib.load_monitoring_config(options.monitoring_config_file)
+                           if options.monitoring_config_file else config_lib.MonitoringConfig())
+        self.metrics = Metrics()
+        self.scheduler = None
+        if options.enable_batching:
+            params = (config_lib.load_batching_parameters(options.batching_parameters_file)
+                      if options.batching_parameters_file else config_lib.BatchingParameters())
+            self.scheduler = BatchScheduler(params, self.metrics)
+        self.manager = ModelManager(
+            model_config, warmup=options.enable_model_warmup,
+            prepare=self.scheduler.attach if self.scheduler else None,
+            release=self.scheduler.release if self.scheduler else None,
+            allow_labels_for_unavailable=options.allow_version_labels_for_unavailable_models)
+        self.grpc = None
+        self.rest: RestServer | None = None
+        self.grpc_port = 0
+        self.rest_port = 0
+        self._config_thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._versions = threading.local()
+
+    # Per-request bookkeeping for metrics: the version that answered (set by the handlers).
+    def note_version(self, servable: Servable) -> None:
+        self._versions.last = str(servable.version)
+
+    def record(self, entrypoint: str, model: str, api: str, http_status: int,
+               seconds: float) -> None:
+        version = getattr(self._versions, "last", "")
+        self._versions.last = ""
+        status = "OK" if http_status == 200 else str(http_status)
+        self.metrics.count_request(model or "", version, api, entrypoint, status, seconds * 1e6)
+
+    def start(self) -> ModelServer:
+        from serving.grpc_server import build_grpc_server
+        from serving.rest import RestApi, RestServer
+
+        self.manager.start(self.options.file_system_poll_wait_seconds)
+        self.grpc, self.grpc_port = build_grpc_server(
+            self, self.options.host, self.options.port, self.options.grpc_max_threads,
+            self.options.max_request_bytes)
+        self.grpc.start()
+        if self.options.rest_api_port >= 0:
+            metrics_path = self.monitoring.path if self.monitoring.enable else None
+            self.rest = RestServer(self.options.host, self.options.rest_api_port,
+                                   RestApi(self), metrics_path)
+            self.rest_port = self.rest.port
+            self.rest.start()
+        if self.options.model_config_file and self.options.model_config_file_poll_wait_seconds > 0:
+            self._config_thread = threading.Thread(target=self._watch_config, daemon=True,
+                                                   name="config-poll")
+            self._config_thread.start()
+        log.info("serving gRPC on %s:%d, REST on %s:%d", self.options.host, self.grpc_port,
+                 self.options.host, self.rest_port)
+        return self
+
+    def _watch_config(self) -> None:
+        wait = self.options.model_config_file_poll_wait_seconds
+        while not self._stopped.wait(wait):
+            try:
+                new = config_lib.load_model_server_config(self.options.model_config_file)
+                if new != self.model_config:
+                    self.manager.reload_config(new)
+                    self.model_config = new
+            except (config_lib.ConfigError, ServingError) as e:
+                log.warning("model config not reloaded: %s", e)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stops taking requests, lets in-flight ones finish (up to `grace` s), unloads."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.rest is not None:
+            self.rest.stop()
+        if self.grpc is not None:
+            self.grpc.stop(grace).wait(grace + 1)
+        self.manager.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+
+
+def serve_until_signalled(server: ModelServer, announce: bool = True,
+                          on_ready: Callable[[ModelServer], None] | None = None) -> int:
+    """Starts the server, runs until SIGTERM / SIGINT, then stops it cleanly. Exit status."""
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        log.info("signal %d: shutting down", signum)
+        done.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            server.start()
+        except (ServingError, OSError) as e:
+            print(f"error: {getattr(e, 'message', e)}", file=sys.stderr)
+            server.stop(0)
+            return 1
+        host = server.options.host
+        if announce:
+            # A machine-readable line so that wrappers (infra validation, tests) find the ports.
+            print(f"READY grpc={host}:{server.grpc_port} rest={host}:{server.rest_port}",
+                  flush=True)
+        if on_ready is not None:
+            on_ready(server)
+        while not done.wait(0.5):
+            pass
+        server.stop()
+        log.info("stopped")
+        return 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # gRPC's poller thread hands each call to a worker thread; with the default 5 ms GIL
+    # switch interval that hand-off alone can cost milliseconds.
+    sys.setswitchinterval(float(os.environ.get("SHIPYARD_SWITCH_INTERVAL", "0.0002")))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                                                   "%(message)s")
+    try:
+        options = config_lib.options_from_flags(argv)
+        server = ModelServer(options)
+    except config_lib.ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return serve_until_signalled(server)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
