@@ -51,9 +51,15 @@ def packaged(pipeline: str) -> dict[str, Any]:
     return config
 
 
+PIPELINE_COMMANDS = ("run", "compile", "config")
+
+
 def config_file_argument(argv: Sequence[str]) -> str | None:
-    """The value of --config in argv, found before the parser exists (it sets the parser's
-    defaults)."""
+    """The value of a pipeline command's --config in argv, found before the parser exists (it
+    sets the parser's defaults). Other commands' --config (e.g. `serve`) is theirs."""
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    if command not in PIPELINE_COMMANDS:
+        return None
     for i, arg in enumerate(argv):
         if arg == "--config" and i + 1 < len(argv):
             return argv[i + 1]
