@@ -11,6 +11,12 @@ from pipelines.spec import FamilyModules, PipelinePaths
 
 NAME = "image-classification"
 ACCURACY = "sparse_categorical_accuracy"
+# Kept in step with models/optimization.py's VARIANTS (not imported: it pulls in TensorFlow).
+MOBILE_VARIANTS = ("float32", "float16", "dynamic", "int8", "qat_int8", "pruned_int8",
+                   "clustered_int8", "pqat_int8", "cqat_int8")
+# Cheap on 2 cores and worth it: the float reference, the smallest file (dynamic), full-integer
+# PTQ and QAT int8 (the accuracy-preserving int8).
+DEFAULT_VARIANTS = ("float32", "dynamic", "int8", "qat_int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +41,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-images-per-class", type=int, default=5)
     parser.add_argument("--weights", default=None,
                         help="optional local Keras weights file (.h5) to initialise the model")
+    mobile = parser.add_argument_group("mobile (TFLite variants, gated on LiteRT)")
+    mobile.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS),
+                        metavar="VARIANT",
+                        help=f"TFLite variants to build (default: {' '.join(DEFAULT_VARIANTS)}); "
+                             f"'none' builds none. Choices: {' '.join(MOBILE_VARIANTS)}")
+    mobile.add_argument("--max-metric-drop", type=float, default=0.02,
+                        help="largest accuracy drop vs the float model a variant may show "
+                             "(absolute, default 0.02)")
+    mobile.add_argument("--max-size-mb", type=float, default=None,
+                        help="largest .tflite file size in MB (default: no limit)")
+    mobile.add_argument("--max-latency-ms", type=float, default=None,
+                        help="largest single-thread p50 latency in ms (default: no limit)")
+    mobile.add_argument("--fine-tune-steps", type=int, default=200,
+                        help="fine-tuning steps of QAT / pruning / clustering (default 200)")
+    mobile.add_argument("--sparsity", type=float, default=0.5,
+                        help="target sparsity of the pruned variants (default 0.5)")
+    mobile.add_argument("--clusters", type=int, default=16,
+                        help="weight clusters per kernel of the clustered variants (default 16)")
+    mobile.add_argument("--tflite-io", default="uint8", choices=["uint8", "int8"],
+                        help="input/output type of the integer models (default uint8, which "
+                             "Android's Task Library loads)")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -59,6 +86,43 @@ def _check(args: argparse.Namespace) -> None:
         raise ShipyardError(f"--learning-rate must be positive, got {args.learning_rate}")
     if args.weights and not os.path.isfile(args.weights):
         raise ShipyardError(f"weights file not found: {args.weights}")
+    _check_mobile(args)
+
+
+def _check_mobile(args: argparse.Namespace) -> None:
+    if args.variants == ["none"]:
+        return
+    unknown = [v for v in args.variants if v not in MOBILE_VARIANTS]
+    if unknown:
+        raise ShipyardError(f"unknown --variants {' '.join(unknown)}; choose from "
+                            f"{', '.join(MOBILE_VARIANTS)} (or 'none')")
+    if not 0 <= args.max_metric_drop <= 1:
+        raise ShipyardError(f"--max-metric-drop must be in [0, 1], got {args.max_metric_drop}")
+    for flag in ("max_size_mb", "max_latency_ms"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            raise ShipyardError(f"--{flag.replace('_', '-')} must be positive, got {value}")
+    if args.fine_tune_steps < 1:
+        raise ShipyardError(f"--fine-tune-steps must be at least 1, got {args.fine_tune_steps}")
+    if not 0 < args.sparsity < 1:
+        raise ShipyardError(f"--sparsity must be in (0, 1), got {args.sparsity}")
+    if args.clusters < 2:
+        raise ShipyardError(f"--clusters must be at least 2, got {args.clusters}")
+
+
+def mobile_config(args: argparse.Namespace) -> dict | None:
+    """The JSON config of the mobile components (components/mobile.py), or None."""
+    if args.variants == ["none"]:
+        return None
+    return {
+        "module": "models.image_classification.mobile",
+        "variants": list(dict.fromkeys(args.variants)), "io_type": args.tflite_io,
+        "batch_size": args.batch_size, "latency_runs": 50,
+        "fine_tune": {"steps": args.fine_tune_steps, "sparsity": args.sparsity,
+                      "clusters": args.clusters, "learning_rate": args.learning_rate / 10},
+        "budgets": {"max_metric_drop": args.max_metric_drop, "max_size_mb": args.max_size_mb,
+                    "max_latency_ms": args.max_latency_ms},
+    }
 
 
 def eval_config(min_accuracy: float, top_k: int):
@@ -103,7 +167,7 @@ def prepare(args: argparse.Namespace, paths: PipelinePaths) -> tuple[str, Family
         preprocessing_fn="models.image_classification.preprocessing.preprocessing_fn",
         run_fn="models.image_classification.trainer.run_fn",
         eval_config=eval_config(args.min_accuracy, top_k), custom_config=custom_config,
-        train_steps=args.train_steps, eval_steps=args.eval_steps)
+        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=mobile_config(args))
     return data_root, family
 
 

@@ -118,6 +118,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
               min(fn_args.eval_steps, EVAL_BATCHES_MAX), log_dir=fn_args.model_run_dir,
               backup_dir=config.get("backup_dir"), epochs=config.get("epochs", 4))
 
+    # The bare Keras model (preprocessed images in, probabilities out) for the mobile
+    # optimiser: TFMO needs the Keras graph, which the serving SavedModel does not give back.
+    keras_dir = os.path.join(os.path.dirname(fn_args.serving_model_dir), "Format-Keras")
+    os.makedirs(keras_dir, exist_ok=True)
+    model.save(os.path.join(keras_dir, "model.keras"))
     signatures = _signatures(model, tft_output, labels, config.get("top_k", 5))
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
     write_predict_warmup(fn_args.serving_model_dir,
