@@ -36,7 +36,7 @@ REPRESENTATIVE_SAMPLES = 200
 
 
 class OptimizedModels(artifact.Artifact):
-    """One Keras model per variant (`<variant>.keras`) and a manifest of the variants."""
+    """One Keras model per variant (`<variant>.h5`) and a manifest of the variants."""
 
     TYPE_NAME = "OptimizedModels"
 
@@ -103,14 +103,16 @@ def optimize_variants(model_uri: str, transform_graph_uri: str, examples_uri: st
         train_ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).batch(
             config.get("batch_size", 64))
     os.makedirs(output_dir, exist_ok=True)
-    model.save(os.path.join(output_dir, "base.keras"))
+    # HDF5, not .keras: a QAT model saved as .keras does not load back in TF 2.16 / TFMO 0.8
+    # ("Layer 'quantize_layer' expected 5 variables, but received 3"); .h5 does.
+    model.save(os.path.join(output_dir, "base.h5"))
     variants = []
     for variant in planned:
-        path = "base.keras"
+        path = "base.h5"
         if variant.technique != "none":
             start = time.monotonic()
             optimized = optimization.optimize(model, variant.technique, train_ds, fine_tune)
-            path = f"{variant.name}.keras"
+            path = f"{variant.name}.h5"
             optimized.save(os.path.join(output_dir, path))
             print(f"    {variant.name}: {variant.technique} fine-tuned {fine_tune.steps} steps "
                   f"(kernel sparsity {optimization.kernel_sparsity(optimized):.2f}, "
