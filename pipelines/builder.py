@@ -3,7 +3,8 @@ its configuration and its evaluation config.
 
 ExampleGen → StatisticsGen → SchemaGen → ExampleValidator → DataGate → Transform → Trainer
 → Evaluator (vs the latest blessed model) and ServingInfraValidator (the model server loads
-the candidate and answers its warm-up requests) → Pusher (only with both blessings).
+the candidate and answers its warm-up requests) → Pusher (only with both blessings); with a
+mobile config, also Optimizer → TFLiteConverter → FidelityGate → MobilePusher.
 """
 from __future__ import annotations
 
@@ -79,6 +80,8 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=paths.serving)),
         custom_executor_spec=atomic_pusher.EXECUTOR_SPEC)
     components += [trainer, baseline, evaluator, infra_validator, pusher]
+    if family.mobile and family.preprocessing_fn:
+        components += _mobile_components(paths, family, transform, trainer, evaluator)
 
     return tfx.dsl.Pipeline(
         pipeline_name=paths.pipeline_name, pipeline_root=paths.root, components=components,
@@ -86,3 +89,27 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
         metadata_connection_config=metadata_path and
         tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path),
         beam_pipeline_args=beam_args or [])
+
+
+def _mobile_components(paths: PipelinePaths, family: FamilyModules, transform, trainer,
+                       evaluator) -> list[Any]:
+    """TFMO variants → .tflite files → LiteRT fidelity gate → atomic mobile bundle."""
+    import json
+
+    from components import mobile
+
+    config = json.dumps({**family.mobile, "base_directory": paths.mobile}, sort_keys=True)
+    transformed = transform.outputs["transformed_examples"]
+    graph = transform.outputs["transform_graph"]
+    optimizer = mobile.Optimizer(model=trainer.outputs["model"], transform_graph=graph,
+                                 examples=transformed, config=config)
+    converter = mobile.TFLiteConverter(
+        optimized_models=optimizer.outputs["optimized_models"], transform_graph=graph,
+        examples=transformed, config=config)
+    gate = mobile.FidelityGate(tflite_models=converter.outputs["tflite_models"],
+                               model=trainer.outputs["model"], transform_graph=graph,
+                               examples=transformed, config=config)
+    pusher = mobile.MobilePusher(
+        tflite_models=converter.outputs["tflite_models"], mobile_blessing=gate.outputs["blessing"],
+        model_blessing=evaluator.outputs["blessing"], config=config)
+    return [optimizer, converter, gate, pusher]

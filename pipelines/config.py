@@ -73,7 +73,8 @@ def _coerce(action: argparse.Action, value: Any, source: str) -> Any:
     key = action.dest
     if value is None:
         return None
-    if getattr(action, "takes_list", False) or isinstance(action, argparse._AppendAction):
+    if (getattr(action, "takes_list", False) or action.nargs in ("*", "+")
+            or isinstance(action, argparse._AppendAction)):
         if not isinstance(value, list):
             raise ShipyardError(f"{source}: '{key}' must be a list")
         return [str(v) for v in value]

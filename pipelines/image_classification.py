@@ -12,6 +12,9 @@ from pipelines.spec import FamilyModules, PipelinePaths
 
 NAME = "image-classification"
 ACCURACY = "sparse_categorical_accuracy"
+# Kept in step with models/optimization.py's VARIANTS (not imported: it pulls in TensorFlow).
+MOBILE_VARIANTS = ("float32", "float16", "dynamic", "int8", "qat_int8", "pruned_int8",
+                   "clustered_int8", "pqat_int8", "cqat_int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +39,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-images-per-class", type=int)
     parser.add_argument("--weights",
                         help="optional local Keras weights file (.h5) to initialise the model")
+    mobile = parser.add_argument_group("mobile (TFLite variants, gated on LiteRT)")
+    mobile.add_argument("--variants", nargs="+", metavar="VARIANT",
+                        help="TFLite variants to build; 'none' builds none. Choices: "
+                             f"{' '.join(MOBILE_VARIANTS)}")
+    mobile.add_argument("--max-metric-drop", type=float,
+                        help="largest accuracy drop vs the float model a variant may show "
+                             "(absolute)")
+    mobile.add_argument("--max-size-mb", type=float,
+                        help="largest .tflite file size in MB (default: no limit)")
+    mobile.add_argument("--max-latency-ms", type=float,
+                        help="largest single-thread p50 latency in ms (default: no limit)")
+    mobile.add_argument("--fine-tune-steps", type=int,
+                        help="fine-tuning steps of QAT / pruning / clustering")
+    mobile.add_argument("--sparsity", type=float,
+                        help="target sparsity of the pruned variants")
+    mobile.add_argument("--clusters", type=int,
+                        help="weight clusters per kernel of the clustered variants")
+    mobile.add_argument("--tflite-io", choices=["uint8", "int8"],
+                        help="input/output type of the integer models (uint8 is what "
+                             "Android's Task Library loads)")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -60,6 +83,43 @@ def _check(args: argparse.Namespace) -> None:
         raise ShipyardError(f"--learning-rate must be positive, got {args.learning_rate}")
     if args.weights and "://" not in args.weights and not os.path.isfile(args.weights):
         raise ShipyardError(f"weights file not found: {args.weights}")
+    _check_mobile(args)
+
+
+def _check_mobile(args: argparse.Namespace) -> None:
+    if args.variants == ["none"]:
+        return
+    unknown = [v for v in args.variants if v not in MOBILE_VARIANTS]
+    if unknown:
+        raise ShipyardError(f"unknown --variants {' '.join(unknown)}; choose from "
+                            f"{', '.join(MOBILE_VARIANTS)} (or 'none')")
+    if not 0 <= args.max_metric_drop <= 1:
+        raise ShipyardError(f"--max-metric-drop must be in [0, 1], got {args.max_metric_drop}")
+    for flag in ("max_size_mb", "max_latency_ms"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            raise ShipyardError(f"--{flag.replace('_', '-')} must be positive, got {value}")
+    if args.fine_tune_steps < 1:
+        raise ShipyardError(f"--fine-tune-steps must be at least 1, got {args.fine_tune_steps}")
+    if not 0 < args.sparsity < 1:
+        raise ShipyardError(f"--sparsity must be in (0, 1), got {args.sparsity}")
+    if args.clusters < 2:
+        raise ShipyardError(f"--clusters must be at least 2, got {args.clusters}")
+
+
+def mobile_config(args: argparse.Namespace) -> dict | None:
+    """The JSON config of the mobile components (components/mobile.py), or None."""
+    if args.variants == ["none"]:
+        return None
+    return {
+        "module": "models.image_classification.mobile",
+        "variants": list(dict.fromkeys(args.variants)), "io_type": args.tflite_io,
+        "batch_size": args.batch_size, "latency_runs": 50,
+        "fine_tune": {"steps": args.fine_tune_steps, "sparsity": args.sparsity,
+                      "clusters": args.clusters, "learning_rate": args.learning_rate / 10},
+        "budgets": {"max_metric_drop": args.max_metric_drop, "max_size_mb": args.max_size_mb,
+                    "max_latency_ms": args.max_latency_ms},
+    }
 
 
 def eval_config(min_accuracy: float, top_k: int):
@@ -102,7 +162,7 @@ def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
         run_fn="models.image_classification.trainer.run_fn",
         eval_config=functools.partial(eval_config, args.min_accuracy, top_k),
         custom_config=custom_config,
-        train_steps=args.train_steps, eval_steps=args.eval_steps)
+        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=mobile_config(args))
 
 
 def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:

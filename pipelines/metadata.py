@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 
 from ml_metadata import metadata_store
@@ -24,6 +25,8 @@ class RunSummary:
     # The model server loaded the candidate and answered its warm-up (None: not checked).
     infra_blessed: bool | None = None
     infra_reason: str | None = None
+    mobile_results: dict | None = None  # the FidelityGate's per-variant results
+    mobile_pushed_to: str | None = None
 
 
 def open_store(path: str) -> metadata_store.MetadataStore:
@@ -73,6 +76,7 @@ def _summarize(store, context, executions, pipeline_name: str, execution_types: 
         status = "RUNNING" if states else "EMPTY"
 
     blessed = pushed_to = evaluation_uri = model_uri = infra_blessed = infra_reason = None
+    mobile_results = mobile_pushed_to = None
     output_ids = [ev.artifact_id for ev in store.get_events_by_execution_ids(
         [e.id for e in executions]) if ev.type in (
             metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
@@ -90,11 +94,16 @@ def _summarize(store, context, executions, pipeline_name: str, execution_types: 
             evaluation_uri = artifact.uri
         elif kind == "Model":
             model_uri = artifact.uri
+        elif kind == "shipyard.MobileBlessing" and "results" in props:
+            mobile_results = json.loads(props["results"].string_value)
+        elif kind == "shipyard.MobileBundle" and props.get("pushed") and props["pushed"].int_value:
+            mobile_pushed_to = props["pushed_destination"].string_value
     started = min((e.create_time_since_epoch for e in executions),
                   default=context.create_time_since_epoch)
     return RunSummary(pipeline_name, context.name, started / 1000.0, status,
-                      components, blessed, pushed_to, evaluation_uri, model_uri, infra_blessed,
-                      infra_reason)
+                      components, blessed, pushed_to, evaluation_uri, model_uri,
+                      infra_blessed=infra_blessed, infra_reason=infra_reason,
+                      mobile_results=mobile_results, mobile_pushed_to=mobile_pushed_to)
 
 
 def load_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:

@@ -25,6 +25,8 @@ def build(run: RunSummary, headline_metric: str, serve_command: str) -> dict:
         else None,
         "pushed_to": run.pushed_to,
         "serve_command": serve_command if run.pushed_to else None,
+        "mobile": run.mobile_results,
+        "mobile_pushed_to": run.mobile_pushed_to,
     }
 
 
@@ -57,7 +59,29 @@ def render(report: dict) -> str:
     else:
         lines.append("pushed: nothing (only models blessed by the Evaluator and the infra "
                      "validation are pushed)")
+    lines += _render_mobile(report)
     return "\n".join(lines)
+
+
+def _render_mobile(report: dict) -> list[str]:
+    """The fidelity gate's table: each TFLite variant next to the float model."""
+    mobile = report.get("mobile")
+    if not mobile:
+        return []
+    reference = mobile["reference_metric"]
+    lines = ["", f"TFLite variants on LiteRT ({mobile['eval_examples']} eval examples, "
+             f"1 thread; float model {mobile['metric_name']} {reference:.4f}):", "",
+             "| variant | metric | drop | size MB | gzip MB | p50 ms | p90 ms | blessed |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for name, r in mobile["variants"].items():
+        verdict = "yes" if r["blessed"] else "no: " + "; ".join(r["reasons"])
+        lines.append(f"| {name} | {r['metric']:.4f} | {reference - r['metric']:+.4f} "
+                     f"| {r['size_bytes'] / 1e6:.3f} | {r['gzip_bytes'] / 1e6:.3f} "
+                     f"| {r['latency_p50_ms']:.3f} | {r['latency_p90_ms']:.3f} | {verdict} |")
+    lines += [f"note: {m}" for m in mobile.get("messages", [])]
+    lines.append(f"mobile bundle: {report['mobile_pushed_to']}" if report.get("mobile_pushed_to")
+                 else "mobile bundle: nothing pushed")
+    return lines
 
 
 def write(report: dict, path: str) -> None:

@@ -18,6 +18,8 @@ class FamilyModules:
     custom_config: dict[str, Any]
     train_steps: int
     eval_steps: int
+    # Mobile targets (components/mobile.py's JSON config); None: no TFLite variants.
+    mobile: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass
@@ -38,6 +40,10 @@ class PipelinePaths:
     @property
     def serving(self) -> str:
         return os.path.join(self.output_dir, "serving", self.pipeline_name.replace("-", "_"))
+
+    @property
+    def mobile(self) -> str:
+        return os.path.join(self.output_dir, "mobile", self.pipeline_name.replace("-", "_"))
 
     @property
     def data_cache(self) -> str:

@@ -18,7 +18,8 @@ from pipelines.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = {"ImportExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
-         "Transform", "Trainer", "Evaluator", "Pusher"}
+         "Transform", "Trainer", "Evaluator", "ServingInfraValidator", "Pusher", "Optimizer",
+         "TFLiteConverter", "FidelityGate", "MobilePusher"}
 
 
 def _show(capsys, *argv) -> dict:

@@ -13,7 +13,9 @@ from pipelines.cli import main
 from pipelines.metadata import list_runs
 
 pytestmark = pytest.mark.e2e
-ARGS = ["run", "image-classification", "--train-steps", "400", "--min-accuracy", "0.5"]
+# The cheap TFLite variants here; QAT / pruning / clustering are covered by test_mobile.py.
+ARGS = ["run", "image-classification", "--train-steps", "400", "--min-accuracy", "0.5",
+        "--variants", "float32", "dynamic", "int8", "--max-metric-drop", "0.1"]
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +46,34 @@ def test_pushes_one_complete_numeric_version(output_dir):
     assert report["metrics"]["sparse_categorical_accuracy"] >= 0.5
     assert report["metrics"]["example_count"] > 300
     assert {f"label={d}" for d in range(10)} <= set(report["per_slice"])
+
+
+def test_gates_tflite_variants_and_pushes_a_mobile_bundle(output_dir):
+    base = output_dir / "mobile" / "image_classification"
+    (version,) = os.listdir(base)
+    (run,) = list_runs(str(output_dir / "metadata.sqlite"), "image-classification")
+    assert run.mobile_pushed_to == str(base / version)
+    gate = run.mobile_results
+    assert set(gate["variants"]) == {"float32", "dynamic", "int8"}
+    assert gate["eval_examples"] > 300
+    float32 = gate["variants"]["float32"]
+    assert float32["metric"] == pytest.approx(gate["reference_metric"], abs=0.01)
+    assert float32["latency_runs"] >= 50
+    assert gate["variants"]["int8"]["size_bytes"] < float32["size_bytes"] / 2.5
+    blessed = sorted(n for n, r in gate["variants"].items() if r["blessed"])
+    bundle = json.loads((base / version / "bundle.json").read_text())
+    assert sorted(bundle["variants"]) == blessed and "float32" in blessed
+    for name in blessed:
+        files = sorted(os.listdir(base / version / name))
+        assert files == ["labels.txt", "model.json", "model.tflite"]
+        labels = (base / version / name / "labels.txt").read_text().split()
+        assert sorted(labels) == [str(d) for d in range(10)]
+        info = json.loads((base / version / name / "model.json").read_text())
+        assert info["variant"] == name and info["size_bytes"] == \
+            (base / version / name / "model.tflite").stat().st_size
+    report_dir = output_dir / "pipelines" / "image-classification" / "reports"
+    report = json.loads((report_dir / os.listdir(report_dir)[0]).read_text())
+    assert report["mobile_pushed_to"] == str(base / version)
 
 
 FRESH_PROCESS = textwrap.dedent("""
@@ -95,6 +125,7 @@ def test_rerun_reuses_cached_steps_and_runs_are_listed(output_dir, capsys):
     assert second.components["Trainer"] == "CACHED"
     assert second.components["Transform"] == "CACHED"
     assert len(_versions(output_dir)) == 1  # the cached Pusher pushed nothing new
+    assert len(os.listdir(output_dir / "mobile" / "image_classification")) == 1
     capsys.readouterr()
     assert main(["runs", "--output-dir", str(output_dir)]) == 0
     out = capsys.readouterr().out

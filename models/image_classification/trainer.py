@@ -118,6 +118,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                   config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
               epochs=config.get("epochs", 4))
 
+    # The bare Keras model (preprocessed images in, probabilities out) for the mobile
+    # optimiser: TFMO needs the Keras graph, which the serving SavedModel does not give back.
+    keras_dir = os.path.join(os.path.dirname(fn_args.serving_model_dir), "Format-Keras")
+    os.makedirs(keras_dir, exist_ok=True)
+    model.save(os.path.join(keras_dir, "model.keras"))
     signatures = _signatures(model, tft_output, labels, config.get("top_k", 5))
     # No optimizer slots (a third of the size, useless to serving) and no per-layer traces
     # (tracing every layer of Inception v3 took a minute; the layers rebuild from config).
