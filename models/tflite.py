@@ -10,10 +10,12 @@ import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
+import contextlib
 import dataclasses
 import gzip
+import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -21,6 +23,25 @@ import tf_keras as keras
 
 CONVERSIONS = ("float32", "float16", "dynamic", "int8", "qat")
 IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8}
+
+
+@contextlib.contextmanager
+def _quiet_native_logs() -> Iterator[None]:
+    """The TFLite converter and LiteRT write C++ log lines straight to file descriptor 2,
+    past TF_CPP_MIN_LOG_LEVEL; silence them while Shipyard's logs are quiet (no --verbose).
+    Failures still surface as Python exceptions."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def convert(model: keras.Model, conversion: str,
@@ -50,7 +71,8 @@ def convert(model: keras.Model, conversion: str,
         # although the fake-quant layers already carry every range.
         converter.inference_input_type = IO_TYPES[io_type]
         converter.inference_output_type = IO_TYPES[io_type]
-    return converter.convert()
+    with _quiet_native_logs():
+        return converter.convert()
 
 
 def add_image_classifier_metadata(model: bytes, labels_file: str, mean: float = 127.5,
@@ -91,8 +113,9 @@ def _interpreter(model: bytes, threads: int):
     from ai_edge_litert.interpreter import Interpreter
 
     # XNNPACK is the default delegate of LiteRT's CPU interpreter, as on Android.
-    interpreter = Interpreter(model_content=model, num_threads=threads)
-    interpreter.allocate_tensors()
+    with _quiet_native_logs():
+        interpreter = Interpreter(model_content=model, num_threads=threads)
+        interpreter.allocate_tensors()
     return interpreter
 
 
