@@ -30,9 +30,11 @@ def test_inception_v3_pipeline_on_an_image_folder(tmp_path):
     out = tmp_path / "out"
     assert main(["run", "image-classification", "--model", "inception_v3", "--data-dir", data,
                  "--train-steps", "2", "--batch-size", "4", "--eval-steps", "1",
-                 "--min-accuracy", "0", "--output-dir", str(out)]) == 0
+                 "--min-accuracy", "0", "--variants", "none",  # TFLite: test_mobile.py
+                 "--output-dir", str(out)]) == 0
     (run,) = list_runs(str(out / "metadata.sqlite"), "image-classification")
-    assert run.status == "COMPLETE" and run.blessed is True
+    assert run.status == "COMPLETE" and run.blessed is True and run.infra_blessed is True
+    assert "Optimizer" not in run.components  # --variants none: no mobile components
     (version,) = os.listdir(out / "serving" / "image_classification")
     model = tf.saved_model.load(str(out / "serving" / "image_classification" / version))
     red = tf.io.encode_png(tf.constant(np.full((40, 40, 3), COLOURS["red"], np.uint8)))
