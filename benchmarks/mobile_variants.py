@@ -24,10 +24,11 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from benchmarks import results as benchmark_results
 from models import optimization, tflite
 from models.mobilenet_v1 import mobilenet_v1
 
-RESULTS = os.path.join(os.path.dirname(__file__), "results")
+RESULTS = benchmark_results.RESULTS
 FASTER = 1.1  # a speed-up counts when p50 drops by at least 10 %
 VARIANTS = ("float32", "float16", "dynamic", "int8", "qat_int8", "pruned_int8")
 
@@ -236,11 +237,7 @@ def main() -> None:
 
 
 def _write(results: dict) -> None:
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "mobile_variants.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    with open(os.path.join(RESULTS, "mobile_variants.md"), "w") as f:
-        f.write(render(results))
+    benchmark_results.write("mobile_variants", results, render(results))
     plot(results, os.path.join(RESULTS, "mobile_variants.png"))
     print(render(results))
 

@@ -29,6 +29,8 @@ import time
 
 import numpy as np
 
+from benchmarks import results as benchmark_results
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLIENTS = 32
 # One batch thread: on 2 cores a second concurrent batch only competes for the same cores.
@@ -241,12 +243,7 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
     lines += ["", f"gRPC overhead p50 {overhead['grpc']:.2f} ms (target ≤ 1 ms); batching gain "
                   f"{gain:.2f}× (target ≥ 2×); {os.cpu_count()} cores, load average {load}"]
     table = "\n".join(lines)
-    out_dir = os.path.join(os.path.dirname(__file__), "results")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "serving_overhead.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(out_dir, "serving_overhead.md"), "w") as f:
-        f.write(table + "\n")
+    benchmark_results.write("serving_overhead", report, table)
     print(table)
     return report
 

@@ -22,6 +22,8 @@ import statistics
 import tempfile
 import time
 
+from benchmarks import results as benchmark_results
+
 WARMUP_STEPS = 30
 
 
@@ -142,12 +144,7 @@ def main() -> None:
         f"{', '.join(f'{v:,.0f}' for v in results['bare_fit'])} |",
         "", f"ratio pipeline / bare: {pipeline / bare:.3f} "
         f"(overhead {overhead:.1%}, target ≤ 10 %)"])
-    out_dir = os.path.join(os.path.dirname(__file__), "results")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "trainer_overhead.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(out_dir, "trainer_overhead.md"), "w") as f:
-        f.write(table + "\n")
+    benchmark_results.write("trainer_overhead", report, table)
     print(json.dumps(report, indent=2))
     print(table)
 
