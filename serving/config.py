@@ -174,12 +174,17 @@ def _wrapped(fields: dict[str, list[Any]], name: str, default: Any) -> Any:
     return value
 
 
+def _parse_text_file(path: str, what: str) -> dict[str, list[Any]]:
+    """The fields of a text-format proto file; any problem names the file and what it is."""
+    try:
+        return parse_text_proto(_read(path, what))
+    except ConfigError as e:
+        raise ConfigError(f"invalid {what} {path}: {e}") from None
+
+
 def load_batching_parameters(path: str) -> BatchingParameters:
     """Reads TF Serving's batching parameters file (BatchingParameters in text format)."""
-    try:
-        fields = parse_text_proto(_read(path, "batching parameters file"))
-    except ConfigError as e:
-        raise ConfigError(f"invalid batching parameters file {path}: {e}") from None
+    fields = _parse_text_file(path, "batching parameters file")
     known = {f.name for f in dataclasses.fields(BatchingParameters)}
     unknown = sorted(set(fields) - known - {"thread_pool_name", "num_batch_threads"})
     if unknown:
@@ -206,10 +211,7 @@ def load_batching_parameters(path: str) -> BatchingParameters:
 
 def load_monitoring_config(path: str) -> MonitoringConfig:
     """Reads TF Serving's MonitoringConfig text (`prometheus_config { enable: true path: ..}`)."""
-    try:
-        fields = parse_text_proto(_read(path, "monitoring config file"))
-    except ConfigError as e:
-        raise ConfigError(f"invalid monitoring config file {path}: {e}") from None
+    fields = _parse_text_file(path, "monitoring config file")
     prometheus = (fields.get("prometheus_config") or [{}])[-1]
     if not isinstance(prometheus, dict):
         raise ConfigError(f"invalid monitoring config file {path}: prometheus_config must be "
