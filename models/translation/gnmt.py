@@ -180,3 +180,17 @@ def GNMT(vocab_size: int, encoder_layers: int = 3, decoder_layers: int = 3, unit
     y = keras.layers.Dropout(dropout, name="softmax_dropout")(y)
     logits = keras.layers.Dense(vocab_size, name="softmax")(y)
     return keras.Model([source, target_in], logits, name=name)
+
+
+def preset_parameters(name: str) -> int:
+    """Builds a preset's model (untrained) and counts its parameters."""
+    preset = PRESETS[name]
+    return GNMT(preset.vocab_size, preset.encoder_layers, preset.decoder_layers, preset.units,
+                preset.dropout, name=f"gnmt_{name}").count_params()
+
+
+if __name__ == "__main__":  # python -m models.translation.gnmt
+    for preset_name, preset in PRESETS.items():
+        print(f"{preset_name}: {preset.encoder_layers} + {preset.decoder_layers} layers, "
+              f"{preset.units} units, {preset.vocab_size} wordpieces: "
+              f"{preset_parameters(preset_name):,} parameters")
