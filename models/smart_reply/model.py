@@ -28,10 +28,26 @@ import tf_keras as keras
 TRIGGER, CLUSTER, TOKENS = "trigger", "cluster", "tokens"
 
 
+class Unmasked(keras.layers.Layer):
+    """Passes its input through without its Keras mask.
+
+    The response LSTM needs no mask (steps after EOS carry zero loss weight and cannot change
+    earlier steps), and a mask on the token logits makes Keras normalise the loss by the
+    unmasked count, which is 0/0 = NaN for a batch in which no reply has a cluster.
+    """
+
+    def call(self, inputs):
+        # A new tensor: Keras keeps a mask already attached to the tensor it gets back.
+        return tf.identity(inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
 def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
                 reply_length: int = 17, embedding_dim: int = 64, units: int = 128,
                 trigger_units: int = 64, num_users: int = 0, user_dim: int = 16,
-                name: str = "smart_reply") -> keras.Model:
+                dropout: float = 0.0, name: str = "smart_reply") -> keras.Model:
     """Builds the training graph: context ids (+ user id) and the teacher-forced decoder
     input [GO_cluster, w1 … wn, PAD …] → trigger probability, cluster logits, token logits.
 
@@ -43,6 +59,7 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
       embedding_dim, units: token embedding and LSTM sizes.
       trigger_units: hidden units of the feed-forward triggering network.
       num_users: known users (0: no personalisation input); id 0 is "unknown user".
+      dropout: on the embedded tokens while training (small corpora overfit fast).
     """
     context = keras.Input([context_length], dtype="int32", name="context_ids")
     reply_in = keras.Input([reply_length], dtype="int32", name="reply_in")
@@ -51,7 +68,8 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
     # semantic class it is writing in.
     embedding = keras.layers.Embedding(vocab_size + num_clusters, embedding_dim, mask_zero=True,
                                        name="token_embedding")
-    embedded = embedding(context)
+    drop = keras.layers.Dropout(dropout, name="embedding_dropout")
+    embedded = drop(embedding(context))
 
     # Triggering: a bag of words through a small feed-forward net (cheap, runs first).
     bag = keras.layers.GlobalAveragePooling1D(name="trigger_bag")(embedded)
@@ -79,7 +97,8 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
     # Stage 2: the response LSTM, conditioned on the message through its initial state.
     decoded, _, _ = keras.layers.LSTM(units, return_sequences=True, return_state=True,
                                       name="response_decoder")(
-        embedding(reply_in), initial_state=[state_h, state_c])
+        Unmasked(name="unmasked_reply")(drop(embedding(reply_in))),
+        initial_state=[state_h, state_c])
     token_logits = keras.layers.Dense(vocab_size, name="token_logits")(decoded)
     token_logits = keras.layers.Activation("linear", name=TOKENS)(token_logits)
     return keras.Model(inputs, {TRIGGER: trigger, CLUSTER: cluster_logits, TOKENS: token_logits},

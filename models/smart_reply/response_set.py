@@ -84,16 +84,33 @@ class ResponseSet:
         best = similarity.argmax(axis=1)
         return best, similarity[np.arange(len(replies)), best]
 
-    def labels(self, replies: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    def labels(self, replies: list[list[str]],
+               leave_one_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Trigger labels (1: the real reply was short and close to the set) and the true
-        reply's cluster (-1 where the trigger label is 0)."""
+        reply's cluster (-1 when it is not close to any response).
+
+        With `leave_one_out` (the training split, which the set was built from), a response
+        seen once does not count as close to itself for the trigger label: otherwise every
+        short training reply would trigger, while held-out replies trigger only when someone
+        else said something like them, and the triggering model would learn "short".
+        """
         if not replies:
             return np.zeros([0], np.int64), np.zeros([0], np.int64)
-        best, similarity = self.nearest(replies)
+        response_vectors = _tfidf(self.tokens, self.idf)
+        similarity = _tfidf(replies, self.idf) @ response_vectors.T
+        best = similarity.argmax(axis=1)
+        rows = np.arange(len(replies))
         short = np.array([len(r) <= self.max_tokens for r in replies])
-        trigger = short & (similarity >= self.min_similarity)
-        clusters = np.where(trigger, np.asarray(self.clusters)[best], -1)
-        return trigger.astype(np.int64), clusters.astype(np.int64)
+        close = short & (similarity[rows, best] >= self.min_similarity)
+        clusters = np.where(close, np.asarray(self.clusters)[best], -1)
+        if leave_one_out:
+            index = {tuple(t): i for i, t in enumerate(self.tokens)}
+            for row, reply in enumerate(replies):
+                own = index.get(tuple(reply))
+                if own is not None and self.counts[own] <= 1:
+                    similarity[row, own] = -1.0
+            close = short & (similarity.max(axis=1) >= self.min_similarity)
+        return close.astype(np.int64), clusters.astype(np.int64)
 
 
 def _features(tokens: list[str]) -> list[str]:

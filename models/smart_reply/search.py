@@ -81,21 +81,25 @@ def trie_beam_search(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Te
     result equals `score_all` exactly.
     """
     batch = tf.shape(cluster_logp)[0]
-    units = state_h.shape[-1]
     token = tf.constant(trie.token)
     children = tf.constant(trie.children)
     response = tf.constant(trie.response)
     fan_out = trie.children.shape[1]
+    width = beam_width
 
-    # Level 1: the cluster nodes (children 0..C-1 of the root, in cluster order).
-    width = min(beam_width, trie.num_clusters)
-    scores, clusters = tf.math.top_k(cluster_logp, k=width)
-    nodes = tf.gather(children[0], clusters)  # [B, K]
+    # Level 1: the cluster nodes (children 0..C-1 of the root, in cluster order); beams
+    # beyond the number of clusters start dead (-inf, parked at the root).
+    first = min(beam_width, trie.num_clusters)
+    top_scores, clusters = tf.math.top_k(cluster_logp, k=first)
+    scores = tf.concat([top_scores, tf.fill([batch, width - first], NEG_INF)], axis=1)
+    nodes = tf.concat([tf.gather(children[0], clusters),
+                       tf.zeros([batch, width - first], tf.int32)], axis=1)  # [B, K]
     state_h = tf.repeat(state_h, width, axis=0)  # [B*K, units]
     state_c = tf.repeat(state_c, width, axis=0)
     finished = tf.fill([batch, trie.num_responses + 1], NEG_INF)  # last column: no response
     rows = tf.range(batch)
-    for _ in range(trie.depth):
+
+    def expand(level, nodes, scores, state_h, state_c, finished):
         logp, state_h, state_c = step(tf.reshape(tf.gather(token, nodes), [-1]), state_h,
                                       state_c)
         kids = tf.gather(children, nodes)  # [B, K, F]
@@ -110,24 +114,26 @@ def trie_beam_search(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Te
         candidate = scores[:, :, None] + kid_logp + tf.where(is_word, length_bias, 0.0)
         candidate = tf.where(valid, candidate, NEG_INF)
 
-        done = tf.where(valid & ~is_word, tf.gather(response, tf.maximum(kids, 0)),
-                        trie.num_responses)  # [B, K, F]
-        done = tf.reshape(done, [batch, -1])
-        indices = tf.stack([tf.repeat(rows[:, None], tf.shape(done)[1], axis=1), done], -1)
+        ends = valid & ~is_word
+        done = tf.reshape(tf.where(ends, tf.gather(response, tf.maximum(kids, 0)),
+                                   trie.num_responses), [batch, -1])  # [B, K*F]
+        indices = tf.stack([tf.repeat(rows[:, None], width * fan_out, axis=1), done], -1)
         finished = tf.tensor_scatter_nd_max(
             finished, tf.reshape(indices, [-1, 2]),
-            tf.reshape(tf.where(valid & ~is_word, candidate, NEG_INF), [-1]))
+            tf.reshape(tf.where(ends, candidate, NEG_INF), [-1]))
 
         open_scores = tf.reshape(tf.where(is_word, candidate, NEG_INF), [batch, -1])
-        new_width = min(beam_width, width * fan_out)
-        scores, flat = tf.math.top_k(open_scores, k=new_width)
+        scores, flat = tf.math.top_k(open_scores, k=width)
         nodes = tf.gather(tf.reshape(kids, [batch, -1]), flat, batch_dims=1)
-        nodes = tf.maximum(nodes, 0)  # dead beams (-inf) point at the root, stay -inf
+        nodes = tf.maximum(nodes, 0)  # dead beams (-inf) park at the root and stay -inf
         parent = tf.reshape(rows[:, None] * width + flat // fan_out, [-1])
-        state_h = tf.gather(state_h, parent)
-        state_c = tf.gather(state_c, parent)
-        width = new_width
-    del units
+        return (level + 1, nodes, scores, tf.gather(state_h, parent),
+                tf.gather(state_c, parent), finished)
+
+    # A graph loop, not an unrolled one: one decoder step in the graph, whatever the depth.
+    *_, finished = tf.while_loop(
+        lambda level, *_: level < trie.depth, expand,
+        (tf.constant(0), nodes, scores, state_h, state_c, finished))
     return finished[:, :-1]
 
 
