@@ -115,7 +115,7 @@ def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:
 def serve_hint(serving_dir: str) -> str:
     output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
     return (f"shipyard serve --output-dir {output_dir}   then: shipyard reply \"How are "
-            f"you?\" --server 127.0.0.1:8500")
+            f"you?\" --server 127.0.0.1:8501")
 
 
 def add_commands(commands) -> None:
