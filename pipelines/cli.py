@@ -49,6 +49,10 @@ def build_parser(user_config: str | None = None) -> argparse.ArgumentParser:
 
     pipeline_commands.add_commands(commands, user_config)
 
+    from pipelines import codec_commands
+
+    codec_commands.add_commands(commands)
+
     from serving import cli as serving_commands
 
     serving_commands.add_commands(commands)
