@@ -9,7 +9,8 @@
       model id    8   which trained codec made the bits (a decoder must be the same one)
       checksum    4   Adler-32 of the 22 bytes above
     chunk, one per iteration, in order
-      coder       1   0 raw, 1 deflate (zlib, raw stream), 2 LZMA2 (raw stream)
+      coder       1   0 raw, 1 zlib (RFC 1950, what tf.io.decode_compressed reads),
+                      2 LZMA2 (raw stream, no .xz container)
       length      4   bytes of payload
       checksum    4   Adler-32 of the packed bits (after decoding the payload)
       payload     length bytes
@@ -70,7 +71,7 @@ def entropy_code(data: bytes, coder: str = "best") -> tuple[int, bytes]:
     """(coder id, payload): the named lossless coder, or the smallest of all ("best")."""
     candidates = {
         "raw": lambda: data,
-        "zlib": lambda: _deflate(data),
+        "zlib": lambda: zlib.compress(data, 9),
         "lzma": lambda: lzma.compress(data, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS),
     }
     if coder != "best":
@@ -86,17 +87,12 @@ def entropy_decode(coder: int, payload: bytes) -> bytes:
         if coder == 0:
             return payload
         if coder == 1:
-            return zlib.decompress(payload, wbits=-15)
+            return zlib.decompress(payload)
         if coder == 2:
             return lzma.decompress(payload, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
     except (zlib.error, lzma.LZMAError) as e:
         raise FormatError(f"corrupt .rgc stream: a chunk does not decompress ({e})") from None
     raise FormatError(f"corrupt .rgc stream: unknown coder {coder}")
-
-
-def _deflate(data: bytes) -> bytes:
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    return compressor.compress(data) + compressor.flush()
 
 
 def write(header: Header, chunks: list[bytes], coder: str = "best") -> bytes:
