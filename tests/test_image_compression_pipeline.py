@@ -6,7 +6,6 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import glob
 import io
-import types
 
 import numpy as np
 import pytest
@@ -22,15 +21,9 @@ def _records(path):
             for r in tf.data.TFRecordDataset(sorted(glob.glob(path)))]
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return compression_data.build_bundled(str(tmp_path_factory.mktemp("cache")),
-                                          max_patches_per_photo=2)
-
-
-def test_bundled_photos_are_split_by_photo(data):
-    train = _records(os.path.join(data, "train", "*.tfrecord"))
-    held_out = _records(os.path.join(data, "eval", "*.tfrecord"))
+def test_bundled_photos_are_split_by_photo(bundled_data):
+    train = _records(os.path.join(bundled_data, "train", "*.tfrecord"))
+    held_out = _records(os.path.join(bundled_data, "eval", "*.tfrecord"))
     names = lambda records: {r.features.feature["name"].bytes_list.value[0].decode()  # noqa: E731
                              for r in records}
     assert names(held_out) == {"skimage:astronaut.png", "sklearn:flower.jpg",
@@ -74,29 +67,6 @@ def test_ms_ssim_matches_tensorflow():
     assert quality.ms_ssim(photo, photo) == pytest.approx(1.0)
     assert quality.psnr(photo, noisy) == pytest.approx(
         float(tf.image.psnr(photo, noisy, 255)), abs=1e-3)
-
-
-@pytest.fixture(scope="module")
-def exported(data, tmp_path_factory):
-    """ExampleGen-like GZIP splits of the tiny data, and the Trainer's export of a tiny codec."""
-    from models.image_compression import trainer
-
-    root = tmp_path_factory.mktemp("trainer")
-    examples = root / "examples"
-    for split in ("train", "eval"):
-        (examples / f"Split-{split}").mkdir(parents=True)
-        with tf.io.TFRecordWriter(str(examples / f"Split-{split}" / "data.gz"), "GZIP") as w:
-            for record in tf.data.TFRecordDataset(glob.glob(os.path.join(data, split, "*"))):
-                w.write(record.numpy())
-    fn_args = types.SimpleNamespace(
-        custom_config={"alpha": 1 / 16, "iterations": 3, "batch_size": 16,
-                       "learning_rate": 3e-3, "epochs": 1},
-        train_files=[str(examples / "Split-train" / "*")],
-        eval_files=[str(examples / "Split-eval" / "*")],
-        serving_model_dir=str(root / "model" / "Format-Serving"),
-        model_run_dir=str(root / "run"), train_steps=10, eval_steps=1)
-    trainer.run_fn(fn_args)
-    return fn_args.serving_model_dir, str(examples)
 
 
 def _png(image):
