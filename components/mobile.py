@@ -1,13 +1,22 @@
 """Mobile targets: Optimizer → TFLiteConverter → FidelityGate → MobilePusher.
 
 Thin TFX components around models/optimization.py and models/tflite.py. Family-specific steps
-(load the Keras model, read the Transform output, the metric, the TFLite metadata) come from the
-family's mobile hook module, named by dotted path in the JSON `config` parameter:
+come from the family's mobile hook module, named by dotted path in the JSON `config` parameter:
 
     {"module": "models.image_classification.mobile", "variants": ["float32", "int8"],
      "fine_tune": {"steps": 200, ...}, "io_type": "uint8", "batch_size": 64,
      "budgets": {"max_metric_drop": 0.02, "max_size_mb": null, "max_latency_ms": null},
      "latency_runs": 50, "eval_limit": null, "base_directory": "<output>/mobile/<pipeline>"}
+
+A hook defines `METRIC` (higher is better), `load_model(model_uri)` (the Keras model TFMO
+optimises and TFLite converts), `load_split(transform_graph_uri, examples_uri, split,
+limit=None) -> (x, y)` (Transform's output, or ExampleGen's and None for a family without
+Transform) and `metric(outputs, y)`. Optional overrides, where a family's TFLite model is not
+its Keras model run row by row: `convert(model, conversion, x_sample, io_type) -> bytes`,
+`reference_predict(keras_model, x)`, `tflite_predict(model_bytes, x)`,
+`latency(model_bytes, x, runs) -> tflite.Latency`, `bundle_files(transform_graph_uri,
+model_uri) -> {name: bytes}` (default: labels.txt from `labels(transform_graph_uri)`) and
+`add_metadata(model_bytes, assets_dir) -> bytes`.
 """
 
 import os
@@ -32,6 +41,7 @@ InputArtifact = tfx.dsl.components.InputArtifact
 OutputArtifact = tfx.dsl.components.OutputArtifact
 Parameter = tfx.dsl.components.Parameter
 MANIFEST = "variants.json"
+ASSETS = "assets"
 REPRESENTATIVE_SAMPLES = 200
 
 
@@ -61,6 +71,27 @@ class MobileBundle(artifact.Artifact):
 
 def _hook(config: dict[str, Any]) -> ModuleType:
     return importlib.import_module(config["module"])
+
+
+def _uri(artifact_or_none) -> str | None:
+    return artifact_or_none.uri if artifact_or_none is not None else None
+
+
+def _write_assets(hook: ModuleType, transform_graph_uri: str | None, model_uri: str | None,
+                  output_dir: str) -> list[str]:
+    """The files every variant ships with (labels, vocabulary, response set)."""
+    if hasattr(hook, "bundle_files"):
+        files = hook.bundle_files(transform_graph_uri, model_uri)
+    elif hasattr(hook, "labels"):
+        files = {"labels.txt": "".join(f"{label}\n" for label in hook.labels(
+            transform_graph_uri)).encode()}
+    else:
+        files = {}
+    os.makedirs(os.path.join(output_dir, ASSETS), exist_ok=True)
+    for name, data in files.items():
+        with open(os.path.join(output_dir, ASSETS, name), "wb") as f:
+            f.write(data)
+    return sorted(files)
 
 
 def _read_manifest(uri: str) -> dict[str, Any]:
@@ -125,13 +156,13 @@ def optimize_variants(model_uri: str, transform_graph_uri: str, examples_uri: st
 
 @tfx.dsl.components.component
 def Optimizer(model: InputArtifact[standard_artifacts.Model],
-              transform_graph: InputArtifact[standard_artifacts.TransformGraph],
               examples: InputArtifact[standard_artifacts.Examples],
               optimized_models: OutputArtifact[OptimizedModels],
-              config: Parameter[str]) -> None:
+              config: Parameter[str],
+              transform_graph: InputArtifact[standard_artifacts.TransformGraph] = None) -> None:
     """TFMO: QAT, pruning, clustering and the collaborative schemes, per the config."""
-    manifest = optimize_variants(model.uri, transform_graph.uri, examples.uri, json.loads(config),
-                                 optimized_models.uri)
+    manifest = optimize_variants(model.uri, _uri(transform_graph), examples.uri,
+                                 json.loads(config), optimized_models.uri)
     optimized_models.set_string_custom_property(
         "variants", ",".join(v["name"] for v in manifest["variants"]))
     optimized_models.set_string_custom_property("messages", "\n".join(manifest["messages"]))
@@ -139,33 +170,32 @@ def Optimizer(model: InputArtifact[standard_artifacts.Model],
 
 # --- TFLite converter --------------------------------------------------------------------------
 
-def convert_variants(optimized_uri: str, transform_graph_uri: str, examples_uri: str,
-                     config: dict[str, Any], output_dir: str) -> dict[str, Any]:
+def convert_variants(optimized_uri: str, transform_graph_uri: str | None, examples_uri: str,
+                     config: dict[str, Any], output_dir: str,
+                     model_uri: str | None = None) -> dict[str, Any]:
     """One .tflite (with the family's metadata) per variant of the optimiser's manifest."""
     from models import tflite
 
     hook = _hook(config)
     manifest = _read_manifest(optimized_uri)
     os.makedirs(output_dir, exist_ok=True)
-    labels_file = os.path.join(output_dir, "labels.txt")
-    with open(labels_file, "w") as f:
-        f.write("".join(f"{label}\n" for label in hook.labels(transform_graph_uri)))
-    representative = None
+    assets = _write_assets(hook, transform_graph_uri, model_uri, output_dir)
+    x_sample = None
     if any(v["conversion"] == "int8" for v in manifest["variants"]):
-        x, _ = hook.load_split(transform_graph_uri, examples_uri, "train",
-                               limit=REPRESENTATIVE_SAMPLES)
-
-        def representative():
-            for row in x:
-                yield [row[None]]
-
+        x_sample, _ = hook.load_split(transform_graph_uri, examples_uri, "train",
+                                      limit=REPRESENTATIVE_SAMPLES)
     converted = []
     for variant in manifest["variants"]:
         start = time.monotonic()
         model = _load_keras(os.path.join(optimized_uri, variant["keras_model"]))
-        data = tflite.convert(model, variant["conversion"], representative,
-                              io_type=config.get("io_type", "uint8"))
-        data = hook.add_metadata(data, labels_file)
+        io_type = config.get("io_type", "uint8")
+        if hasattr(hook, "convert"):
+            data = hook.convert(model, variant["conversion"], x_sample, io_type)
+        else:
+            representative = _representative(x_sample) if x_sample is not None else None
+            data = tflite.convert(model, variant["conversion"], representative, io_type=io_type)
+        if hasattr(hook, "add_metadata"):
+            data = hook.add_metadata(data, os.path.join(output_dir, ASSETS))
         path = os.path.join(variant["name"], "model.tflite")
         os.makedirs(os.path.join(output_dir, variant["name"]), exist_ok=True)
         with open(os.path.join(output_dir, path), "wb") as f:
@@ -173,21 +203,29 @@ def convert_variants(optimized_uri: str, transform_graph_uri: str, examples_uri:
         print(f"    {variant['name']}: {len(data) / 1e6:.3f} MB .tflite "
               f"({time.monotonic() - start:.1f} s)", flush=True)
         converted.append({**variant, "tflite": path})
-    result = {"variants": converted, "messages": manifest.get("messages", []),
-              "labels": "labels.txt"}
+    result = {"variants": converted, "messages": manifest.get("messages", []), "assets": assets}
     _write_manifest(output_dir, result)
     return result
 
 
+def _representative(x):
+    def rows():
+        for row in x:
+            yield [row[None]]
+    return rows
+
+
 @tfx.dsl.components.component
 def TFLiteConverter(optimized_models: InputArtifact[OptimizedModels],
-                    transform_graph: InputArtifact[standard_artifacts.TransformGraph],
+                    model: InputArtifact[standard_artifacts.Model],
                     examples: InputArtifact[standard_artifacts.Examples],
                     tflite_models: OutputArtifact[TFLiteModels],
-                    config: Parameter[str]) -> None:
+                    config: Parameter[str],
+                    transform_graph: InputArtifact[standard_artifacts.TransformGraph] = None
+                    ) -> None:
     """float32 / float16 / dynamic / int8 (representative data from Transform) / QAT int8."""
-    result = convert_variants(optimized_models.uri, transform_graph.uri, examples.uri,
-                              json.loads(config), tflite_models.uri)
+    result = convert_variants(optimized_models.uri, _uri(transform_graph), examples.uri,
+                              json.loads(config), tflite_models.uri, model_uri=model.uri)
     tflite_models.set_string_custom_property(
         "variants", ",".join(v["name"] for v in result["variants"]))
 
@@ -216,11 +254,16 @@ def judge(result: dict[str, Any], reference_metric: float, budgets: Budgets) -> 
     return reasons
 
 
-def measure_variant(model: bytes, x, y, metric_fn, runs: int) -> dict[str, Any]:
+def measure_variant(model: bytes, x, y, metric_fn, runs: int, predict_fn=None,
+                    latency_fn=None) -> dict[str, Any]:
+    """The variant's metric on (x, y), sizes and single-thread latency; `predict_fn(model, x)`
+    and `latency_fn(model, x, runs)` default to running the model row by row on LiteRT."""
     from models import tflite
 
-    timing = tflite.latency(model, runs=runs)
-    return {"metric": metric_fn(tflite.predict(model, x), y), "size_bytes": len(model),
+    timing = (latency_fn(model, x, runs) if latency_fn
+              else tflite.latency(model, runs=runs))
+    outputs = (predict_fn or tflite.predict)(model, x)
+    return {"metric": metric_fn(outputs, y), "size_bytes": len(model),
             "gzip_bytes": tflite.gzip_size(model), "latency_p50_ms": timing.p50_ms,
             "latency_p90_ms": timing.p90_ms, "latency_runs": timing.runs}
 
@@ -240,20 +283,26 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def gate_variants(tflite_uri: str, model_uri: str, transform_graph_uri: str, examples_uri: str,
+def gate_variants(tflite_uri: str, model_uri: str, transform_graph_uri: str | None,
+                  examples_uri: str,
                   config: dict[str, Any], output_dir: str) -> dict[str, Any]:
     """Runs every .tflite on the eval split with LiteRT and applies the budgets."""
     hook = _hook(config)
     manifest = _read_manifest(tflite_uri)
     x, y = hook.load_split(transform_graph_uri, examples_uri, "eval",
                            limit=config.get("eval_limit"))
-    reference = hook.metric(hook.load_model(model_uri).predict(x, verbose=0), y)
+    keras_model = hook.load_model(model_uri)
+    reference = hook.metric(hook.reference_predict(keras_model, x)
+                            if hasattr(hook, "reference_predict")
+                            else keras_model.predict(x, verbose=0), y)
     budgets = Budgets(**config.get("budgets", {}))
     variants = {}
     for variant in manifest["variants"]:
         with open(os.path.join(tflite_uri, variant["tflite"]), "rb") as f:
             model = f.read()
-        result = measure_variant(model, x, y, hook.metric, config.get("latency_runs", 50))
+        result = measure_variant(model, x, y, hook.metric, config.get("latency_runs", 50),
+                                 getattr(hook, "tflite_predict", None),
+                                 getattr(hook, "latency", None))
         reasons = judge(result, reference, budgets)
         result.update(blessed=not reasons, reasons=reasons, conversion=variant["conversion"],
                       technique=variant["technique"], tflite=variant["tflite"])
@@ -277,12 +326,13 @@ def gate_variants(tflite_uri: str, model_uri: str, transform_graph_uri: str, exa
 @tfx.dsl.components.component
 def FidelityGate(tflite_models: InputArtifact[TFLiteModels],
                  model: InputArtifact[standard_artifacts.Model],
-                 transform_graph: InputArtifact[standard_artifacts.TransformGraph],
                  examples: InputArtifact[standard_artifacts.Examples],
                  blessing: OutputArtifact[MobileBlessing],
-                 config: Parameter[str]) -> None:
+                 config: Parameter[str],
+                 transform_graph: InputArtifact[standard_artifacts.TransformGraph] = None
+                 ) -> None:
     """Metric on the eval split (LiteRT), size, gzip size, single-thread latency; budgets bless."""
-    results = gate_variants(tflite_models.uri, model.uri, transform_graph.uri, examples.uri,
+    results = gate_variants(tflite_models.uri, model.uri, _uri(transform_graph), examples.uri,
                             json.loads(config), blessing.uri)
     blessed = [name for name, r in results["variants"].items() if r["blessed"]]
     blessing.set_int_custom_property("blessed", int(bool(blessed)))
@@ -300,8 +350,9 @@ def choose(results: dict[str, Any]) -> str | None:
 
 
 def build_bundle(tflite_uri: str, results: dict[str, Any], bundle_dir: str) -> list[str]:
-    """`<variant>/model.tflite`, `<variant>/labels.txt`, `<variant>/model.json` for each blessed
-    variant, and `bundle.json` naming the recommended one."""
+    """`<variant>/model.tflite`, the family's assets (labels.txt, vocabulary, ...) and
+    `<variant>/model.json` for each blessed variant, and `bundle.json` naming the recommended
+    one."""
     manifest = _read_manifest(tflite_uri)
     pushed = []
     for variant in manifest["variants"]:
@@ -312,8 +363,8 @@ def build_bundle(tflite_uri: str, results: dict[str, Any], bundle_dir: str) -> l
         os.makedirs(target, exist_ok=True)
         shutil.copyfile(os.path.join(tflite_uri, variant["tflite"]),
                         os.path.join(target, "model.tflite"))
-        shutil.copyfile(os.path.join(tflite_uri, manifest["labels"]),
-                        os.path.join(target, "labels.txt"))
+        for name in manifest.get("assets", []):
+            shutil.copyfile(os.path.join(tflite_uri, ASSETS, name), os.path.join(target, name))
         info = {"variant": variant["name"], "technique": variant["technique"],
                 "conversion": variant["conversion"], "metric_name": results["metric_name"],
                 "metric": result["metric"], "reference_metric": results["reference_metric"],

@@ -1,10 +1,11 @@
 """The TFX pipeline every Shipyard family shares; a family supplies only its module code,
 its configuration and its evaluation config.
 
-ExampleGen → StatisticsGen → SchemaGen → ExampleValidator → DataGate → Transform → Trainer
-→ Evaluator (vs the latest blessed model) and ServingInfraValidator (the model server loads
-the candidate and answers its warm-up requests) → Pusher (only with both blessings); with a
-mobile config, also Optimizer → TFLiteConverter → FidelityGate → MobilePusher.
+ExampleGen → StatisticsGen → SchemaGen → ExampleValidator → DataGate → [Transform] → Trainer
+→ Evaluator (TFMA, or the family's hook in FamilyEvaluator; vs the latest blessed model) and
+ServingInfraValidator (the model server loads the candidate and answers its warm-up requests)
+→ Pusher (only with both blessings); with a mobile config, also Optimizer → TFLiteConverter
+→ FidelityGate → MobilePusher.
 """
 from __future__ import annotations
 
@@ -29,11 +30,17 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
     instead of a schema inferred from this run's train split. `metadata_path` is the SQLite
     ML Metadata store of local and Airflow runs (Kubeflow brings its own).
     """
-    output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
-        tfx.proto.SplitConfig.Split(name="train", hash_buckets=4),
-        tfx.proto.SplitConfig.Split(name="eval", hash_buckets=1)]))
-    example_gen = tfx.components.ImportExampleGen(input_base=data_root,
-                                                  output_config=output_config)
+    if family.presplit:
+        example_gen = tfx.components.ImportExampleGen(
+            input_base=data_root, input_config=tfx.proto.Input(splits=[
+                tfx.proto.Input.Split(name=name, pattern=f"{name}/*")
+                for name in ("train", "eval")]))
+    else:
+        example_gen = tfx.components.ImportExampleGen(
+            input_base=data_root, output_config=tfx.proto.Output(
+                split_config=tfx.proto.SplitConfig(splits=[
+                    tfx.proto.SplitConfig.Split(name="train", hash_buckets=4),
+                    tfx.proto.SplitConfig.Split(name="eval", hash_buckets=1)])))
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # The schema is learned on the train split only, so that the eval split is checked against
     # it: a label or a feature shape never seen in training shows up as an anomaly.
@@ -49,6 +56,7 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
                              data_gate]
 
     trainer_inputs: dict[str, Any] = {"examples": example_gen.outputs["examples"]}
+    transform = None
     if family.preprocessing_fn:
         transform = tfx.components.Transform(
             examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
@@ -69,9 +77,19 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
-    evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["model"], eval_config=family.eval_config())
+    if family.evaluator:
+        import json
+
+        from components.family_evaluator import FamilyEvaluator
+
+        evaluator = FamilyEvaluator(
+            examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+            baseline_model=baseline.outputs["model"],
+            config=json.dumps(family.evaluator, sort_keys=True)).with_id("Evaluator")
+    else:
+        evaluator = tfx.components.Evaluator(
+            examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+            baseline_model=baseline.outputs["model"], eval_config=family.eval_config())
     infra_validator = ServingInfraValidator(model=trainer.outputs["model"])
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
@@ -80,8 +98,11 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=paths.serving)),
         custom_executor_spec=atomic_pusher.EXECUTOR_SPEC)
     components += [trainer, baseline, evaluator, infra_validator, pusher]
-    if family.mobile and family.preprocessing_fn:
-        components += _mobile_components(paths, family, transform, trainer, evaluator)
+    if family.mobile:
+        examples = (transform.outputs["transformed_examples"] if transform
+                    else example_gen.outputs["examples"])
+        graph = transform.outputs["transform_graph"] if transform else None
+        components += _mobile_components(paths, family, examples, graph, trainer, evaluator)
 
     return tfx.dsl.Pipeline(
         pipeline_name=paths.pipeline_name, pipeline_root=paths.root, components=components,
@@ -91,21 +112,22 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
         beam_pipeline_args=beam_args or [])
 
 
-def _mobile_components(paths: PipelinePaths, family: FamilyModules, transform, trainer,
-                       evaluator) -> list[Any]:
-    """TFMO variants → .tflite files → LiteRT fidelity gate → atomic mobile bundle."""
+def _mobile_components(paths: PipelinePaths, family: FamilyModules, transformed, graph,
+                       trainer, evaluator) -> list[Any]:
+    """TFMO variants → .tflite files → LiteRT fidelity gate → atomic mobile bundle.
+
+    `transformed` is Transform's output (ExampleGen's without Transform); `graph` the
+    transform graph or None."""
     import json
 
     from components import mobile
 
     config = json.dumps({**family.mobile, "base_directory": paths.mobile}, sort_keys=True)
-    transformed = transform.outputs["transformed_examples"]
-    graph = transform.outputs["transform_graph"]
     optimizer = mobile.Optimizer(model=trainer.outputs["model"], transform_graph=graph,
                                  examples=transformed, config=config)
     converter = mobile.TFLiteConverter(
-        optimized_models=optimizer.outputs["optimized_models"], transform_graph=graph,
-        examples=transformed, config=config)
+        optimized_models=optimizer.outputs["optimized_models"], model=trainer.outputs["model"],
+        transform_graph=graph, examples=transformed, config=config)
     gate = mobile.FidelityGate(tflite_models=converter.outputs["tflite_models"],
                                model=trainer.outputs["model"], transform_graph=graph,
                                examples=transformed, config=config)

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from pipelines import logs
+from pipelines import logs, registry
 from pipelines.config import config_file_argument
 from pipelines.errors import ShipyardError
 
@@ -48,6 +48,9 @@ def build_parser(user_config: str | None = None) -> argparse.ArgumentParser:
     from pipelines import commands as pipeline_commands
 
     pipeline_commands.add_commands(commands, user_config)
+    for definition in registry.all_pipelines():
+        if definition.add_commands:
+            definition.add_commands(commands)
 
     from pipelines import codec_commands
 

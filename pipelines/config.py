@@ -77,7 +77,12 @@ def _coerce(action: argparse.Action, value: Any, source: str) -> Any:
             or isinstance(action, argparse._AppendAction)):
         if not isinstance(value, list):
             raise ShipyardError(f"{source}: '{key}' must be a list")
-        return [str(v) for v in value]
+        item_type = action.type if action.type in (int, float) else str
+        try:
+            return [item_type(v) for v in value]
+        except (TypeError, ValueError):
+            raise ShipyardError(f"{source}: '{key}' must be a list of {item_type.__name__}, "
+                                f"got {value!r}") from None
     if isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction):
         if not isinstance(value, bool):
             raise ShipyardError(f"{source}: '{key}' must be true or false, got {value!r}")

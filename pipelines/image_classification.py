@@ -59,6 +59,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mobile.add_argument("--tflite-io", choices=["uint8", "int8"],
                         help="input/output type of the integer models (uint8 is what "
                              "Android's Task Library loads)")
+    choice = parser.add_argument_group(
+        "budget-driven model choice (MobileNet α × resolution grid, screened on LiteRT)")
+    choice.add_argument("--latency-budget-ms", type=float,
+                        help="largest single-thread p50 latency of the phone model; with "
+                             "--size-budget-mb, picks α and resolution from the grid")
+    choice.add_argument("--size-budget-mb", type=float,
+                        help="largest .tflite file of the phone model")
+    choice.add_argument("--grid-alphas", type=float, nargs="+", metavar="ALPHA",
+                        help="width multipliers α screened")
+    choice.add_argument("--grid-resolutions", type=int, nargs="+", metavar="PIXELS",
+                        help="input resolutions screened")
+    choice.add_argument("--grid-train-steps", type=int,
+                        help="training steps of each screened candidate")
+    choice.add_argument("--grid-variant", choices=["float32", "float16", "dynamic", "int8"],
+                        help="the TFLite conversion the budgets apply to")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -105,6 +120,62 @@ def _check_mobile(args: argparse.Namespace) -> None:
         raise ShipyardError(f"--sparsity must be in (0, 1), got {args.sparsity}")
     if args.clusters < 2:
         raise ShipyardError(f"--clusters must be at least 2, got {args.clusters}")
+    _check_budgets(args)
+
+
+def _budgeted(args: argparse.Namespace) -> bool:
+    return args.latency_budget_ms is not None or args.size_budget_mb is not None
+
+
+def _check_budgets(args: argparse.Namespace) -> None:
+    if not _budgeted(args):
+        return
+    for flag in ("latency_budget_ms", "size_budget_mb"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            raise ShipyardError(f"--{flag.replace('_', '-')} must be positive, got {value}")
+    if args.model != "mobilenet_v1":
+        raise ShipyardError("--latency-budget-ms / --size-budget-mb choose among MobileNet "
+                            f"α × resolution candidates; --model {args.model} has no such grid")
+    if not args.grid_alphas or any(not 0 < a <= 4 for a in args.grid_alphas):
+        raise ShipyardError(f"--grid-alphas must be in (0, 4], got {args.grid_alphas}")
+    if not args.grid_resolutions or min(args.grid_resolutions) < 32:
+        raise ShipyardError(f"--grid-resolutions must be at least 32, got "
+                            f"{args.grid_resolutions}")
+    if args.grid_train_steps < 1:
+        raise ShipyardError(f"--grid-train-steps must be at least 1, got "
+                            f"{args.grid_train_steps}")
+
+
+def choose_model(args: argparse.Namespace, paths: PipelinePaths, data_root: str) -> None:
+    """With a latency or size budget: screen the α × resolution grid on the run's data, print
+    the table, and train the most accurate candidate that fits; the fidelity gate then holds
+    the pushed .tflite to the same budgets."""
+    if not _budgeted(args):
+        return
+    from models.image_classification import candidates
+
+    grid = [(a, r) for a in args.grid_alphas for r in args.grid_resolutions]
+    print(f"{NAME}: screening {len(grid)} MobileNet candidates ({args.grid_variant} on "
+          f"LiteRT, {args.grid_train_steps} training steps each)", flush=True)
+    images, label_ids, names = candidates.read_examples(data_root)
+    screened = candidates.screen(
+        images, label_ids, len(names), grid, args.grid_variant, args.grid_train_steps,
+        args.batch_size, args.learning_rate, args.size_budget_mb, args.latency_budget_ms,
+        io_type=args.tflite_io)
+    chosen = candidates.choose(screened)
+    print(candidates.render(screened, args.grid_variant, chosen), flush=True)
+    if chosen is None:
+        raise ShipyardError("no candidate fits the budgets (table above): raise "
+                            "--latency-budget-ms / --size-budget-mb or add smaller --grid-alphas "
+                            "/ --grid-resolutions")
+    args.alpha, args.resolution = chosen.alpha, chosen.resolution
+    args.max_size_mb = min(filter(None, [args.max_size_mb, args.size_budget_mb]), default=None)
+    args.max_latency_ms = min(filter(None, [args.max_latency_ms, args.latency_budget_ms]),
+                              default=None)
+    if args.variants != ["none"] and args.grid_variant not in args.variants:
+        args.variants = [*args.variants, args.grid_variant]
+    print(f"{NAME}: chosen α {chosen.alpha:g} at {chosen.resolution} px", flush=True)
 
 
 def mobile_config(args: argparse.Namespace) -> dict | None:
@@ -182,4 +253,4 @@ register(PipelineDefinition(
     name=NAME, help="MobileNet v1 / Inception v3 image classifier (default: bundled digits)",
     add_arguments=add_arguments, family=family, prepare_data=prepare_data,
     headline_metric=ACCURACY,
-    serve_hint=serve_hint))
+    serve_hint=serve_hint, before_run=choose_model))

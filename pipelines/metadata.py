@@ -107,7 +107,13 @@ def _summarize(store, context, executions, pipeline_name: str, execution_types: 
 
 
 def load_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
-    """TFMA metrics by slice ('overall', 'label=3', ...) → metric name → value."""
+    """Metrics by slice ('overall', 'label=3', ...) → metric name → value, from TFMA's output
+    or FamilyEvaluator's metrics.json."""
+    from components.family_evaluator import load_metrics as family_metrics
+
+    family = family_metrics(evaluation_uri)
+    if family is not None:
+        return family
     import tensorflow_model_analysis as tfma
 
     result: dict[str, dict[str, float]] = {}

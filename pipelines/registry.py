@@ -26,6 +26,12 @@ class PipelineDefinition:
     prepare_data: Callable[[argparse.Namespace, PipelinePaths], str]
     headline_metric: str
     serve_hint: Callable[[str], str]
+    # The family's own commands beside `run` (`translate`, `reply`, `compress`, ...): called
+    # with the CLI's sub-parsers; each command sets `handler`.
+    add_commands: Callable[[argparse._SubParsersAction], None] | None = None
+    # Settles settings that depend on the prepared data before the pipeline is built (e.g.
+    # the budget-driven model choice); may change `args`. Local runs only.
+    before_run: Callable[[argparse.Namespace, PipelinePaths, str], None] | None = None
 
 
 _REGISTRY: dict[str, PipelineDefinition] = {}

@@ -14,12 +14,19 @@ class FamilyModules:
 
     preprocessing_fn: str | None  # dotted path; None skips Transform
     run_fn: str  # dotted path of the Trainer's run_fn
-    eval_config: Callable[[], Any]  # builds the tfma.EvalConfig (TFMA is slow to import)
+    # Builds the tfma.EvalConfig (TFMA is slow to import); None with `evaluator`.
+    eval_config: Callable[[], Any] | None
     custom_config: dict[str, Any]
     train_steps: int
     eval_steps: int
     # Mobile targets (components/mobile.py's JSON config); None: no TFLite variants.
     mobile: dict[str, Any] | None = None
+    # components/family_evaluator.py's JSON config, for families whose metric TFMA does not
+    # compute (BLEU, recall@3, rate-distortion); None: TFMA's Evaluator with `eval_config`.
+    evaluator: dict[str, Any] | None = None
+    # The data folder holds `train/` and `eval/` sub-folders (a held-out split that is not a
+    # random one: unseen combinations, held-out photos); False: a 4:1 hash split.
+    presplit: bool = False
 
 
 @dataclasses.dataclass

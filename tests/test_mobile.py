@@ -147,8 +147,9 @@ def test_int8_ptq_metadata_measurement_and_gate(model, data, tmp_path):
     for name, data_ in (("float32", float32), ("int8", int8)):
         (tflite_dir / name).mkdir(parents=True)
         (tflite_dir / name / "model.tflite").write_bytes(data_)
-    (tflite_dir / "labels.txt").write_text(labels.read_text())
-    (tflite_dir / mobile.MANIFEST).write_text(json.dumps({"labels": "labels.txt", "variants": [
+    (tflite_dir / mobile.ASSETS).mkdir()
+    (tflite_dir / mobile.ASSETS / "labels.txt").write_text(labels.read_text())
+    (tflite_dir / mobile.MANIFEST).write_text(json.dumps({"assets": ["labels.txt"], "variants": [
         {"name": n, "technique": "none", "conversion": n, "tflite": f"{n}/model.tflite"}
         for n in ("float32", "int8")]}))
     refused = dict(result, blessed=False, reasons=reasons)

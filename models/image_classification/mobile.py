@@ -63,6 +63,7 @@ def metric(probabilities: np.ndarray, label_ids: np.ndarray) -> float:
     return float(np.mean(np.argmax(probabilities, axis=-1) == label_ids))
 
 
-def add_metadata(model: bytes, labels_file: str) -> bytes:
+def add_metadata(model: bytes, assets_dir: str) -> bytes:
     """Normalisation (pixels 0..255 → [-1, 1], as Transform scales) and the label file."""
-    return tflite.add_image_classifier_metadata(model, labels_file, mean=127.5, std=127.5)
+    return tflite.add_image_classifier_metadata(model, os.path.join(assets_dir, "labels.txt"),
+                                                mean=127.5, std=127.5)
