@@ -13,13 +13,13 @@ import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
-import glob
 import io
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from models.examples import read_split
 from models.image_compression import bitstream, quality
 
 IMAGE_KEY = "image"
@@ -27,15 +27,8 @@ IMAGE_KEY = "image"
 
 def read_photos(examples_uri: str, split: str, limit: int | None = None) -> list[np.ndarray]:
     """The split's images (encoded bytes of feature `image`) as uint8 RGB arrays."""
-    files = sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
-    photos = []
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-        example = tf.train.Example.FromString(record.numpy())
-        encoded = example.features.feature[IMAGE_KEY].bytes_list.value[0]
-        photos.append(tf.io.decode_image(encoded, channels=3, expand_animations=False).numpy())
-        if limit is not None and len(photos) >= limit:
-            break
-    return photos
+    return [tf.io.decode_image(row[IMAGE_KEY][0], channels=3, expand_animations=False).numpy()
+            for row in read_split(examples_uri, split, limit)]
 
 
 def jpeg_at(image: np.ndarray, max_bytes: int) -> tuple[bytes, np.ndarray]:
