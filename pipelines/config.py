@@ -68,6 +68,16 @@ def config_file_argument(argv: Sequence[str]) -> str | None:
     return None
 
 
+def pipeline_argument(argv: Sequence[str]) -> str | None:
+    """The pipeline a pipeline command names (`run NAME`, `compile NAME`, `config show NAME`):
+    a user's --config file sets that pipeline's defaults, not every pipeline's."""
+    words = [arg for arg in argv if not arg.startswith("-")]
+    if not words or words[0] not in PIPELINE_COMMANDS:
+        return None
+    position = 2 if words[0] == "config" else 1
+    return words[position] if len(words) > position else None
+
+
 def _coerce(action: argparse.Action, value: Any, source: str) -> Any:
     """A config value checked as the flag would check it on the command line."""
     key = action.dest
