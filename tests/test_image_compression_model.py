@@ -117,15 +117,25 @@ def test_gamma_must_be_zero_or_one():
         rg.ResidualGRUCodec(TINY, gamma=0.5)
 
 
-def test_training_on_patches_lowers_the_summed_l1_loss():
+def _smooth_patches(n, seed):
+    base = np.random.default_rng(seed).uniform(-0.5, 0.5, (n, 4, 4, 3)).astype("float32")
+    return tf.image.resize(base, [32, 32]).numpy()
+
+
+def test_training_lowers_the_loss_and_quality_rises_with_iterations():
     tf.random.set_seed(0)
-    model = rg.residual_gru_codec(alpha=1 / 16, iterations=2, learning_rate=3e-3)
-    rng = np.random.default_rng(0)
-    # Smooth patches (what photos mostly are), so a tiny model can learn something quickly.
-    base = rng.uniform(-0.5, 0.5, (64, 4, 4, 3)).astype("float32")
-    patches = tf.image.resize(base, [32, 32]).numpy()
+    model = rg.residual_gru_codec(alpha=1 / 16, iterations=3, learning_rate=3e-3)
+    # Smooth patches (what photos mostly are), so a tiny model learns something quickly.
+    patches = _smooth_patches(64, seed=0)
     data = tf.data.Dataset.from_tensor_slices(patches).batch(16).repeat()
     before = model.evaluate(tf.data.Dataset.from_tensor_slices(patches).batch(64), verbose=0)
     model.fit(data, steps_per_epoch=60, verbose=0)
     after = model.evaluate(tf.data.Dataset.from_tensor_slices(patches).batch(64), verbose=0)
     assert after < 0.7 * before
+    # Progressive: on patches it never saw, later iterations leave less error than the first.
+    # (60 steps do not make every iteration an improvement; on the CPU model trained for 600
+    # steps, held-out PSNR rose at every one of 8 iterations but the last on one photo.)
+    unseen = tf.constant(_smooth_patches(32, seed=1))
+    _, reconstructions = model.encode(unseen)
+    errors = [float(tf.reduce_mean(tf.abs(unseen - r))) for r in reconstructions]
+    assert errors[0] > errors[1] and errors[0] > errors[2], errors

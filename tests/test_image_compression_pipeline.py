@@ -21,34 +21,37 @@ def _records(path):
             for r in tf.data.TFRecordDataset(sorted(glob.glob(path)))]
 
 
+def _images(records):
+    return [np.asarray(Image.open(io.BytesIO(r.features.feature["image"].bytes_list.value[0])))
+            for r in records]
+
+
 def test_bundled_photos_are_split_by_photo(bundled_data):
-    train = _records(os.path.join(bundled_data, "train", "*.tfrecord"))
-    held_out = _records(os.path.join(bundled_data, "eval", "*.tfrecord"))
-    names = lambda records: {r.features.feature["name"].bytes_list.value[0].decode()  # noqa: E731
-                             for r in records}
-    assert names(held_out) == {"skimage:astronaut.png", "sklearn:flower.jpg",
-                               "skimage:camera.png"}
-    assert len(names(train)) == 17 and not names(train) & names(held_out)
-    assert len(train) == 34
-    patch = np.asarray(Image.open(io.BytesIO(
-        train[0].features.feature["image"].bytes_list.value[0])))
-    assert patch.shape == (32, 32, 3)
-    sizes = sorted(Image.open(io.BytesIO(r.features.feature["image"].bytes_list.value[0])).size
-                   for r in held_out)
-    assert sizes == [(512, 512), (512, 512), (640, 427)]
+    train = _images(_records(os.path.join(bundled_data, "train", "*.tfrecord")))
+    held_out = _images(_records(os.path.join(bundled_data, "eval", "*.tfrecord")))
+    # The three held-out photos whole (≥ 176 px a side: five MS-SSIM scales), in order.
+    assert len(held_out) == 3
+    for image, name in zip(held_out, compression_data.EVAL_PHOTOS, strict=True):
+        np.testing.assert_array_equal(image, compression_data._bundled_photo(name))
+    # Two patches from each of the 17 training photos, none from a held-out one.
+    assert len(train) == 34 and all(p.shape == (32, 32, 3) for p in train)
+    first = compression_data._bundled_photo(compression_data.TRAIN_PHOTOS[0])
+    np.testing.assert_array_equal(train[0], first[:32, :32])
+    assert not set(compression_data.TRAIN_PHOTOS) & set(compression_data.EVAL_PHOTOS)
 
 
 def test_user_folder_holds_out_every_fifth_image(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
     rng = np.random.default_rng(0)
-    for i in range(6):
-        Image.fromarray(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)).save(
-            folder / f"p{i}.png")
+    photos = [rng.integers(0, 255, (64, 96, 3), dtype=np.uint8) for _ in range(6)]
+    for i, photo in enumerate(photos):
+        Image.fromarray(photo).save(folder / f"p{i}.png")
     out = compression_data.build_from_folder(str(folder), str(tmp_path / "cache"))
-    held_out = _records(os.path.join(out, "eval", "*.tfrecord"))
-    assert [r.features.feature["name"].bytes_list.value[0] for r in held_out] == [b"p0.png",
-                                                                                  b"p5.png"]
+    held_out = _images(_records(os.path.join(out, "eval", "*.tfrecord")))
+    assert len(held_out) == 2
+    np.testing.assert_array_equal(held_out[0], photos[0])
+    np.testing.assert_array_equal(held_out[1], photos[5])
     assert len(_records(os.path.join(out, "train", "*.tfrecord"))) == 4 * 6
     (folder / "p6.png").write_text("no")
     with pytest.raises(compression_data.ShipyardError, match="unreadable image .*p6.png"):
