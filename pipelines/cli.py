@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from pipelines import logs, registry
-from pipelines.config import config_file_argument, config_pipeline_argument
+from pipelines.config import config_file_argument, pipeline_argument
 from pipelines.errors import ShipyardError
 
 
@@ -29,9 +29,9 @@ def _models_table(args: argparse.Namespace) -> None:
 
 
 def build_parser(user_config: str | None = None,
-                 config_pipeline: str | None = None) -> argparse.ArgumentParser:
-    """The command line; `user_config` (a --config file) supplies the defaults of
-    `config_pipeline` (of every pipeline when None)."""
+                 target: str | None = None) -> argparse.ArgumentParser:
+    """The command line; `user_config` (a --config file) supplies the defaults of pipeline
+    `target` (of every pipeline when None)."""
     parser = argparse.ArgumentParser(
         prog="shipyard", description="Train, compress and ship Keras models with TFX.")
     parser.add_argument("--verbose", action="store_true",
@@ -49,7 +49,7 @@ def build_parser(user_config: str | None = None,
 
     from pipelines import commands as pipeline_commands
 
-    pipeline_commands.add_commands(commands, user_config, config_pipeline)
+    pipeline_commands.add_commands(commands, user_config, target)
     for definition in registry.all_pipelines():
         if definition.add_commands:
             definition.add_commands(commands)
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv
     try:
-        parser = build_parser(config_file_argument(argv), config_pipeline_argument(argv))
+        parser = build_parser(config_file_argument(argv), pipeline_argument(argv))
         args = parser.parse_args(argv)
         logs.configure(args.verbose)
         args.handler(args)

@@ -123,7 +123,7 @@ def list_past_runs(args: argparse.Namespace) -> None:
 
 
 def _pipeline_parsers(commands, command: str, help_text: str, user_config: str | None,
-                      config_pipeline: str | None = None):
+                      target: str | None = None):
     """One sub-command per registered pipeline, its defaults from the pipeline's config."""
     parser = commands.add_parser(command, help=help_text)
     pipelines = parser.add_subparsers(dest="pipeline", required=True, metavar="PIPELINE")
@@ -131,21 +131,20 @@ def _pipeline_parsers(commands, command: str, help_text: str, user_config: str |
         sub = pipelines.add_parser(definition.name, help=definition.help)
         definition.add_arguments(sub)
         config.add_common_arguments(sub)
-        # A --config file is the named pipeline's: other pipelines' settings differ.
-        mine = config_pipeline in (None, definition.name)
-        config.apply_defaults(sub, definition.name, user_config if mine else None)
+        # A user's file is written for the pipeline the command names; other pipelines'
+        # parsers keep their shipped defaults (their settings differ).
+        config.apply_defaults(sub, definition.name,
+                              user_config if target in (None, definition.name) else None)
         yield sub
 
 
-def add_commands(commands, user_config: str | None = None,
-                 config_pipeline: str | None = None) -> None:
+def add_commands(commands, user_config: str | None = None, target: str | None = None) -> None:
     for sub in _pipeline_parsers(commands, "run", "run a pipeline end to end (TFX "
-                                 "LocalDagRunner)", user_config, config_pipeline):
+                                 "LocalDagRunner)", user_config, target):
         sub.set_defaults(handler=run_pipeline)
 
     for sub in _pipeline_parsers(commands, "compile", "compile a pipeline for Kubeflow "
-                                 "Pipelines / Vertex AI or Airflow", user_config,
-                                 config_pipeline):
+                                 "Pipelines / Vertex AI or Airflow", user_config, target):
         sub.add_argument("--target", choices=TARGETS, required=True)
         sub.add_argument("--output", required=True, metavar="FILE",
                          help="pipeline spec (.json) for kubeflow, DAG module (.py) for airflow")
@@ -162,8 +161,7 @@ def add_commands(commands, user_config: str | None = None,
     config_cmds = config_parser.add_subparsers(dest="config_command", required=True,
                                                metavar="COMMAND")
     for sub in _pipeline_parsers(config_cmds, "show", "print the effective configuration "
-                                 "(config files, then flags)", user_config,
-                                 config_pipeline):
+                                 "(config files, then flags)", user_config, target):
         sub.set_defaults(handler=show_config)
 
     runs = commands.add_parser("runs", help="list past runs from ML Metadata")

@@ -68,9 +68,9 @@ def config_file_argument(argv: Sequence[str]) -> str | None:
     return None
 
 
-def config_pipeline_argument(argv: Sequence[str]) -> str | None:
-    """The pipeline a pipeline command names (`run X`, `compile X`, `config show X`): a --config
-    file holds that pipeline's settings and sets the defaults of that pipeline only."""
+def pipeline_argument(argv: Sequence[str]) -> str | None:
+    """The pipeline a pipeline command names (`run NAME`, `compile NAME`, `config show NAME`):
+    a user's --config file sets that pipeline's defaults, not every pipeline's."""
     words = [arg for arg in argv if not arg.startswith("-")]
     if not words or words[0] not in PIPELINE_COMMANDS:
         return None

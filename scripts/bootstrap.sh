@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Creates .venv with Python 3.10 and installs the locked dependencies and the project.
+# `scripts/bootstrap.sh VENV LOCK` builds another environment the same way (`make airflow`:
+# .venv-airflow from requirements-airflow.lock). Both must pass `uv pip check`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+venv=${1:-.venv}
+lock=${2:-requirements.lock}
 
 find_python() {
   local candidate
@@ -33,11 +37,12 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
   fi
 fi
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then
-  rm -rf .venv
-  "$py" -m venv .venv
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then
+  rm -rf "$venv"
+  "$py" -m venv "$venv"
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check uv==0.13.9
-.venv/bin/uv pip sync -q --python .venv/bin/python requirements.lock
-.venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
-echo "environment ready: .venv (Python $(.venv/bin/python -c 'import platform; print(platform.python_version())'))"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check uv==0.13.9
+"$venv/bin/uv" pip sync -q --python "$venv/bin/python" "$lock"
+"$venv/bin/uv" pip install -q --python "$venv/bin/python" --no-deps -e .
+"$venv/bin/uv" pip check -q --python "$venv/bin/python"
+echo "environment ready: $venv (Python $("$venv/bin/python" -c 'import platform; print(platform.python_version())'))"

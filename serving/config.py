@@ -71,6 +71,7 @@ class ServerOptions:
     allow_version_labels_for_unavailable_models: bool = False
     tensorflow_intra_op_parallelism: int = 0
     tensorflow_inter_op_parallelism: int = 0
+    prefer_tflite_model: bool = False
 
 
 # --- a small reader for protobuf text format (files whose protos pip does not ship) ----------
@@ -315,6 +316,10 @@ def build_flag_parser() -> argparse.ArgumentParser:
     p.add_argument("--tensorflow_inter_op_parallelism", type=int,
                    default=d.tensorflow_inter_op_parallelism,
                    help="ops run in parallel (0: TensorFlow's default)")
+    p.add_argument("--prefer_tflite_model", type=_flag_bool, nargs="?", const=True,
+                   default=d.prefer_tflite_model,
+                   help="serve a version's model.tflite (LiteRT) instead of its SavedModel "
+                        "when it has one")
     return p
 
 

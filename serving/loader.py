@@ -21,6 +21,7 @@ from serving.errors import ServingError, failed_precondition, invalid
 DEFAULT_SIGNATURE = "serving_default"
 WARMUP_PATH = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MAX_WARMUP_RECORDS = 1000  # TF Serving's limit on warm-up records per version
+TFLITE_MODEL = "model.tflite"  # what --prefer_tflite_model looks for in a version directory
 
 # Batching hooks in here: (servable, signature name, inputs) -> outputs.
 Runner = Callable[["Servable", str, Mapping[str, np.ndarray]], dict[str, np.ndarray]]
@@ -137,16 +138,65 @@ class Servable:
                 raise invalid(f"Expects arg[{index}] to be {want.name} but "
                               f"{tensor.dtype.name} is provided")
             tensors[name] = tensor
-        function = self._functions[signature_name or DEFAULT_SIGNATURE]
         try:
-            outputs = function(**tensors)
+            return self._execute(signature_name or DEFAULT_SIGNATURE, tensors)
         except Exception as e:  # noqa: BLE001 - TF reports bad shapes/values as exceptions
             raise error_from_exception(e) from None
-        return {k: v.numpy() for k, v in outputs.items()}
+
+    def _execute(self, key: str, tensors: dict[str, tf.Tensor]) -> dict[str, np.ndarray]:
+        return {k: v.numpy() for k, v in self._functions[key](**tensors).items()}
 
     def unload(self) -> None:
         self._functions = {}
         self._loaded = None
+
+
+class TFLiteServable(Servable):
+    """A version served from its `model.tflite` on LiteRT (TF Serving's --prefer_tflite_model):
+    the signatures are the flatbuffer's SignatureDefs, run by its signature runners."""
+
+    def __init__(self, name: str, version: int, path: str):
+        import threading
+
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.name, self.version, self.path = name, version, path
+        try:
+            self._interpreter = Interpreter(model_path=os.path.join(path, TFLITE_MODEL))
+            signatures = self._interpreter.get_signature_list()
+        except Exception as e:  # noqa: BLE001 - a corrupt flatbuffer is the version's error
+            raise ServingError(grpc.StatusCode.DATA_LOSS,
+                               f"Could not load TFLite model at {path}: {e}") from None
+        if not signatures:
+            raise failed_precondition(f"TFLite model at {path} has no signatures")
+        self._runners = {key: self._interpreter.get_signature_runner(key) for key in signatures}
+        self._functions = self._runners
+        self.signature_defs = {key: _tflite_signature_def(runner)
+                               for key, runner in self._runners.items()}
+        self._lock = threading.Lock()  # one interpreter: one invocation at a time
+        self.runner = None
+
+    def _execute(self, key: str, tensors: dict[str, tf.Tensor]) -> dict[str, np.ndarray]:
+        with self._lock:
+            outputs = self._runners[key](**{k: v.numpy() for k, v in tensors.items()})
+        return {k: np.array(v) for k, v in outputs.items()}
+
+    def unload(self) -> None:
+        self._functions = self._runners = {}
+        self._interpreter = None
+
+
+def _tflite_signature_def(runner: Any) -> meta_graph_pb2.SignatureDef:
+    signature = meta_graph_pb2.SignatureDef(method_name="tensorflow/serving/predict")
+    for target, details in ((signature.inputs, runner.get_input_details()),
+                            (signature.outputs, runner.get_output_details())):
+        for key, detail in details.items():
+            info = target[key]
+            info.name = detail["name"]
+            info.dtype = tf.dtypes.as_dtype(detail["dtype"]).as_datatype_enum
+            for size in detail.get("shape_signature", detail["shape"]):
+                info.tensor_shape.dim.add(size=int(size))
+    return signature
 
 
 def warmup_records(path: str) -> list[prediction_log_pb2.PredictionLog]:
@@ -196,10 +246,14 @@ def replay_warmup(servable: Servable, iterations: int = 1) -> int:
 
 
 def load_servable(name: str, version: int, path: str, warmup: bool = True,
-                  warmup_iterations: int = 1, prepare: Callable[[Servable], Any] | None = None
-                  ) -> Servable:
-    """Loads a version; `prepare` (batching) is attached before warm-up so warm-up uses it."""
-    servable = Servable(name, version, path)
+                  warmup_iterations: int = 1, prepare: Callable[[Servable], Any] | None = None,
+                  prefer_tflite: bool = False) -> Servable:
+    """Loads a version; `prepare` (batching) is attached before warm-up so warm-up uses it.
+    With `prefer_tflite`, a version's model.tflite is served instead of its SavedModel."""
+    if prefer_tflite and os.path.isfile(os.path.join(path, TFLITE_MODEL)):
+        servable: Servable = TFLiteServable(name, version, path)
+    else:
+        servable = Servable(name, version, path)
     if prepare is not None:
         prepare(servable)
     if warmup:

@@ -54,7 +54,7 @@ class ModelManager:
     def __init__(self, config: model_server_config_pb2.ModelServerConfig, warmup: bool = True,
                  prepare: Callable[[Servable], None] | None = None,
                  release: Callable[[Servable], None] | None = None,
-                 allow_labels_for_unavailable: bool = False):
+                 allow_labels_for_unavailable: bool = False, prefer_tflite: bool = False):
         validate_model_server_config(config)
         self._lock = threading.RLock()
         self._load_lock = threading.Lock()  # one poll / reload at a time
@@ -63,6 +63,7 @@ class ModelManager:
         self._prepare = prepare
         self._release = release
         self._allow_unavailable_labels = allow_labels_for_unavailable
+        self._prefer_tflite = prefer_tflite
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pending_config = config
@@ -164,7 +165,7 @@ class ModelManager:
         try:
             servable = load_servable(name, version, path, warmup=self._warmup,
                                      warmup_iterations=self._warmup_iterations(entry),
-                                     prepare=self._prepare)
+                                     prepare=self._prepare, prefer_tflite=self._prefer_tflite)
         except Exception as e:  # noqa: BLE001 - a broken version must not stop the server
             error = error_from_exception(e)
             log.warning("%s version %d failed to load: %s", name, version, error.message)

@@ -73,7 +73,8 @@ class ModelServer:
             model_config, warmup=options.enable_model_warmup,
             prepare=self.scheduler.attach if self.scheduler else None,
             release=self.scheduler.release if self.scheduler else None,
-            allow_labels_for_unavailable=options.allow_version_labels_for_unavailable_models)
+            allow_labels_for_unavailable=options.allow_version_labels_for_unavailable_models,
+            prefer_tflite=options.prefer_tflite_model)
         self.grpc = None
         self.rest: RestServer | None = None
         self.grpc_port = 0

@@ -37,7 +37,8 @@ def aspired_versions(config: model_server_config_pb2.ModelConfig) -> dict[int, s
 def version_fingerprint(path: str) -> tuple:
     """Changes when a version's files are rewritten, so a failed version is retried then."""
     stamps = []
-    for sub in ("saved_model.pb", "variables", os.path.join("variables", "variables.index")):
+    for sub in ("saved_model.pb", "variables", os.path.join("variables", "variables.index"),
+                "model.tflite"):
         try:
             st = os.stat(os.path.join(path, sub))
             stamps.append((sub, st.st_mtime_ns, st.st_size))

@@ -170,3 +170,21 @@ def test_airflow_dag_module_builds_the_shared_pipeline(tmp_path, monkeypatch):
         "/srv/shipyard/metadata.sqlite"
     trainer = next(c for c in pipeline.components if c.id == "Trainer")
     assert json.loads(trainer.exec_properties["train_args"])["num_steps"] == 40
+
+
+@pytest.mark.parametrize("pipeline", [d.name for d in registry.all_pipelines()])
+def test_every_pipeline_compiles_to_a_valid_portable_kubeflow_spec(pipeline, tmp_path):
+    out = tmp_path / f"{pipeline}.json"
+    assert main(["compile", pipeline, "--target", "kubeflow", "--image",
+                 "registry.example/shipyard:0.1", "--pipeline-root", "gs://bucket/shipyard",
+                 "--data-root", f"gs://bucket/data/{pipeline}", "--output", str(out)]) == 0
+    job = json.loads(out.read_text())
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(job["pipelineSpec"], spec)  # strict: unknown fields fail
+    tasks = set(spec.root.dag.tasks)
+    assert {"ImportExampleGen", "Trainer", "Evaluator", "ServingInfraValidator",
+            "Pusher"} <= tasks, tasks
+    text = out.read_text()
+    for path in _machine_paths(tmp_path):
+        assert path not in text, path
+    assert f"gs://bucket/shipyard/serving/{pipeline.replace('-', '_')}" in text

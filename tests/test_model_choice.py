@@ -24,8 +24,8 @@ def test_choose_takes_the_most_accurate_fitting_candidate_then_the_cheaper():
 
 
 def test_screen_measures_each_candidate_on_litert_and_applies_the_size_budget():
-    from sklearn.datasets import load_digits
     import tensorflow as tf
+    from sklearn.datasets import load_digits
 
     digits = load_digits()
     pixels = np.repeat((digits.images[:120, ..., None] * 16).astype(np.uint8), 3, axis=-1)

@@ -1,0 +1,195 @@
+"""Rate–distortion of the Residual-GRU codec vs JPEG on the held-out photos, and codec speed.
+
+For each held-out photo (astronaut, flower, camera: never seen in training), side by side in one
+run: the codec after every iteration (bpp of the stream with raw bits, and after the lossless
+coder `shipyard compress` uses), Pillow's JPEG over its quality range, MS-SSIM and PSNR of each;
+the file-size ratio codec ÷ JPEG at equal MS-SSIM (the paper's headline: 25 % smaller at ≈ 0.9);
+encode / decode megapixels per second through the serving SavedModel's signatures. Writes
+benchmarks/results/image_compression.{json,md,png}.
+
+    python -m benchmarks.image_compression --model DIR   (a pushed serving SavedModel)
+"""
+from __future__ import annotations
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse
+import io
+import json
+import time
+
+import numpy as np
+
+from benchmarks import results as benchmark_results
+
+JPEG_QUALITIES = (1, 3, 5, 8, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95)
+
+
+def jpeg_curve(photo: np.ndarray) -> list[dict[str, float]]:
+    from PIL import Image
+
+    from models.image_compression import quality
+
+    rows = []
+    for q in JPEG_QUALITIES:
+        buffer = io.BytesIO()
+        Image.fromarray(photo).save(buffer, format="JPEG", quality=q)
+        decoded = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+        rows.append({"quality": q, "bytes": len(buffer.getvalue()),
+                     "ms_ssim": quality.ms_ssim(photo, decoded),
+                     "psnr": quality.psnr(photo, decoded)})
+    return rows
+
+
+def jpeg_bytes_at(curve: list[dict[str, float]], target: float) -> float | None:
+    """JPEG bytes needed to reach MS-SSIM `target`: linear interpolation between the two
+    qualities around it on the upper envelope (JPEG's MS-SSIM is not monotone at the lowest
+    qualities); None when even quality 95 falls short, or quality 1 already exceeds it."""
+    points = sorted((r["bytes"], r["ms_ssim"]) for r in curve)
+    envelope, best = [], -1.0
+    for size, score in points:
+        if score > best:
+            envelope.append((size, score))
+            best = score
+    for (s0, m0), (s1, m1) in zip(envelope, envelope[1:], strict=False):
+        if m0 <= target <= m1:
+            return s0 + (s1 - s0) * (target - m0) / max(m1 - m0, 1e-12)
+    return None
+
+
+def codec_curve(signatures, photo: np.ndarray, iterations: int) -> tuple[list[dict], dict]:
+    from models.image_compression import evaluation
+
+    start = time.perf_counter()
+    rows = evaluation.rate_distortion(signatures, photo, iterations)
+    return rows, {"rd_seconds": time.perf_counter() - start}
+
+
+def speed(signatures, photo: np.ndarray, iterations: int, runs: int) -> dict[str, float]:
+    """Megapixels per second of the serving signatures (after one warm-up call each)."""
+    import tensorflow as tf
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.fromarray(photo).save(png, format="PNG")
+    images, its = tf.constant([png.getvalue()]), tf.constant([iterations])
+    stream = signatures["encode"](image_bytes=images, iterations=its)["code_bytes"]
+    signatures["decode"](code_bytes=stream)
+    megapixels = photo.shape[0] * photo.shape[1] / 1e6
+    start = time.perf_counter()
+    for _ in range(runs):
+        signatures["encode"](image_bytes=images, iterations=its)
+    encode = runs * megapixels / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(runs):
+        signatures["decode"](code_bytes=stream)
+    decode = runs * megapixels / (time.perf_counter() - start)
+    return {"encode_mp_per_s": encode, "decode_mp_per_s": decode}
+
+
+def plot(path: str, codec_rows: list[dict], jpeg_rows: list[dict]) -> None:
+    """MS-SSIM vs bpp (mean over photos): codec with / without entropy coding, and JPEG."""
+    from PIL import Image, ImageDraw
+
+    width, height, margin = 720, 480, 60
+    xmax = max(max(r["bpp_raw"] for r in codec_rows), 2.0)
+    ymin = min(0.5, min(r["ms_ssim"] for r in codec_rows + jpeg_rows))
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+
+    def xy(bpp: float, score: float) -> tuple[float, float]:
+        return (margin + (width - 2 * margin) * min(bpp, xmax) / xmax,
+                height - margin - (height - 2 * margin) * (score - ymin) / (1 - ymin))
+
+    draw.rectangle([margin, margin, width - margin, height - margin], outline="black")
+    for i in range(5):
+        bpp, score = xmax * i / 4, ymin + (1 - ymin) * i / 4
+        draw.text((xy(bpp, ymin)[0] - 10, height - margin + 8), f"{bpp:.2f}", fill="black")
+        draw.text((8, xy(0, score)[1] - 6), f"{score:.2f}", fill="black")
+    draw.text((width // 2 - 60, height - 25), "bits per pixel", fill="black")
+    draw.text((margin, 20), "MS-SSIM vs bpp, held-out photos (mean)", fill="black")
+    series = [("codec + lzma/zlib", "bpp", codec_rows, (200, 30, 30)),
+              ("codec, raw bits", "bpp_raw", codec_rows, (240, 150, 150)),
+              ("JPEG (Pillow)", "bpp", jpeg_rows, (30, 30, 200))]
+    for i, (label, key, rows, colour) in enumerate(series):
+        points = [xy(r[key], r["ms_ssim"]) for r in sorted(rows, key=lambda r: r[key])]
+        draw.line(points, fill=colour, width=2)
+        for x, y in points:
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+        draw.text((width - margin - 150, height - margin - 20 - 16 * i), label, fill=colour)
+    image.save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="serving SavedModel of the codec")
+    parser.add_argument("--iterations", type=int, help="default: all the codec has")
+    parser.add_argument("--runs", type=int, default=3, help="timed calls per speed figure")
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    from models.image_compression import codec
+    from pipelines import compression_data
+
+    trained = codec.Codec.load(codec.find_model(args.model, ""))
+    iterations = args.iterations or trained.iterations
+    signatures = tf.saved_model.load(args.model).signatures
+    per_photo, codec_table, jpeg_table = {}, [], []
+    for name in compression_data.EVAL_PHOTOS:
+        photo = compression_data._bundled_photo(name)
+        pixels = photo.shape[0] * photo.shape[1]
+        rows, _ = codec_curve(signatures, photo, iterations)
+        jpeg = jpeg_curve(photo)
+        for row in rows:
+            target = jpeg_bytes_at(jpeg, row["ms_ssim"])
+            ours = row["bpp"] * pixels / 8
+            row["jpeg_bytes_at_equal_ms_ssim"] = target
+            row["size_ratio"] = None if target is None else ours / target
+            row["size_ratio_raw"] = None if target is None else row["bpp_raw"] * pixels / 8 / target
+        for row in jpeg:
+            row["bpp"] = row["bytes"] * 8 / pixels
+        per_photo[name] = {"size": [photo.shape[1], photo.shape[0]], "codec": rows, "jpeg": jpeg,
+                           "speed": speed(signatures, photo, iterations, args.runs)}
+        codec_table.append(rows)
+        jpeg_table.append(jpeg)
+
+    keys = ("bpp", "bpp_raw", "ms_ssim", "psnr")
+    mean_codec = [{k: float(np.mean([p[i][k] for p in codec_table])) for k in keys}
+                  for i in range(iterations)]
+    mean_jpeg = [{k: float(np.mean([p[i][k] for p in jpeg_table])) for k in ("bpp", "ms_ssim",
+                                                                              "psnr")}
+                 for i in range(len(JPEG_QUALITIES))]
+    lines = ["| photo | k | bpp (coded) | bpp (raw) | MS-SSIM | PSNR dB | JPEG bytes at equal "
+             "MS-SSIM | ours ÷ JPEG (coded) | ours ÷ JPEG (raw) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, result in per_photo.items():
+        for row in result["codec"]:
+            ratio = "n/a" if row["size_ratio"] is None else f"{row['size_ratio']:.2f}"
+            raw = "n/a" if row["size_ratio_raw"] is None else f"{row['size_ratio_raw']:.2f}"
+            jb = row["jpeg_bytes_at_equal_ms_ssim"]
+            lines.append(f"| {name.split(':')[1]} | {row['iterations']} | {row['bpp']:.3f} | "
+                         f"{row['bpp_raw']:.3f} | {row['ms_ssim']:.4f} | {row['psnr']:.2f} | "
+                         f"{'n/a' if jb is None else f'{jb:,.0f}'} | {ratio} | {raw} |")
+    lines += ["", "| photo | encode MP/s | decode MP/s (SavedModel, "
+              f"{iterations} iterations) |", "| --- | ---: | ---: |"]
+    for name, result in per_photo.items():
+        s = result["speed"]
+        lines.append(f"| {name.split(':')[1]} | {s['encode_mp_per_s']:.3f} | "
+                     f"{s['decode_mp_per_s']:.3f} |")
+    table = "\n".join(lines)
+    report = {"model": args.model, "model_id": trained.model_id.hex(), "iterations": iterations,
+              "widths": trained.model.widths.__dict__, "photos": per_photo,
+              "mean_codec": mean_codec, "mean_jpeg": mean_jpeg,
+              "paper_headline": "≈25 % smaller than JPEG at ≈0.9 MS-SSIM (Toderici et al. 2017)"}
+    directory = benchmark_results.write("image_compression", json.loads(json.dumps(
+        report, default=list)), table)
+    plot(os.path.join(directory, "image_compression.png"), mean_codec, mean_jpeg)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Rate–distortion evaluation of an exported codec on held-out photos, for the shared
+FamilyEvaluator: bits per pixel, MS-SSIM and PSNR after every iteration, next to Pillow's
+JPEG at a matched bitrate.
+
+The SavedModel's own signatures do the coding (encode once with every iteration, decode each
+progressive cut), so what is measured is what is served. Bitrates: `bpp_raw` is the stream as
+the signature writes it (packed bits and headers), `bpp` the same stream after the lossless
+coder `shipyard compress` applies (the smallest of zlib / LZMA per iteration).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+import io
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from models.examples import read_split
+from models.image_compression import bitstream, quality
+
+IMAGE_KEY = "image"
+
+
+def read_photos(examples_uri: str, split: str, limit: int | None = None) -> list[np.ndarray]:
+    """The split's images (encoded bytes of feature `image`) as uint8 RGB arrays."""
+    return [tf.io.decode_image(row[IMAGE_KEY][0], channels=3, expand_animations=False).numpy()
+            for row in read_split(examples_uri, split, limit)]
+
+
+def jpeg_at(image: np.ndarray, max_bytes: int) -> tuple[bytes, np.ndarray]:
+    """Pillow's JPEG at the highest quality (1–95) that fits in `max_bytes`; quality 1 (the
+    smallest it makes) when none fits. Returns the file and its decoded pixels."""
+    from PIL import Image
+
+    def encode(q: int) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=q)
+        return buffer.getvalue()
+
+    low, high, best = 1, 95, encode(1)
+    while low <= high:  # JPEG size grows with quality: binary search
+        mid = (low + high) // 2
+        data = encode(mid)
+        if len(data) <= max_bytes:
+            best, low = data, mid + 1
+        else:
+            high = mid - 1
+    return best, np.asarray(Image.open(io.BytesIO(best)).convert("RGB"))
+
+
+def rate_distortion(signatures: Any, photo: np.ndarray, iterations: int) -> list[dict[str, float]]:
+    """One row per iteration k: bpp, bpp_raw, ms_ssim, psnr, and JPEG's at the same size."""
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.fromarray(photo).save(png, format="PNG")
+    stream = signatures["encode"](image_bytes=tf.constant([png.getvalue()]),
+                                  iterations=tf.constant([iterations]))["code_bytes"].numpy()[0]
+    header = bitstream.read_header(stream)
+    pixels = header.width * header.height
+    _, chunks = bitstream.read(stream, _chunk_bytes(stream))
+    rows = []
+    for k in range(1, iterations + 1):
+        cut = bitstream.cut(stream, k)
+        decoded = signatures["decode"](code_bytes=tf.constant([cut]))["png_bytes"].numpy()[0]
+        image = np.asarray(Image.open(io.BytesIO(decoded)).convert("RGB"))
+        coded = bitstream.write(header, chunks[:k], "best")
+        jpeg, jpeg_image = jpeg_at(photo, len(coded))
+        rows.append({
+            "iterations": k, "bpp": len(coded) * 8 / pixels, "bpp_raw": len(cut) * 8 / pixels,
+            "ms_ssim": quality.ms_ssim(photo, image), "psnr": quality.psnr(photo, image),
+            "jpeg_bpp": len(jpeg) * 8 / pixels, "jpeg_ms_ssim": quality.ms_ssim(photo, jpeg_image),
+            "jpeg_psnr": quality.psnr(photo, jpeg_image)})
+    return rows
+
+
+def _chunk_bytes(stream: bytes) -> int:
+    """Packed bytes per iteration of a raw-chunk stream (the signature writes raw chunks)."""
+    return bitstream.chunk_sizes(stream)[0] - bitstream.CHUNK_HEADER_SIZE
+
+
+def evaluate(serving_model_dir: str, examples_uri: str, split: str,
+             config: dict[str, Any]) -> dict[str, float]:
+    """Mean over the split's photos of every iteration's figures (`<name>_k<k>`), and the
+    headline figures at the last iteration (`ms_ssim`, `psnr`, `bpp`, `bpp_raw`, `jpeg_*`)."""
+    loaded = tf.saved_model.load(serving_model_dir)
+    iterations = int(config.get("iterations", 8))
+    photos = read_photos(examples_uri, split, config.get("limit"))
+    if not photos:
+        raise ValueError(f"no photos in split {split!r} of {examples_uri}")
+    table = np.array([[list(row.values()) for row in rate_distortion(loaded.signatures, p,
+                                                                     iterations)]
+                      for p in photos])  # photos × iterations × figures
+    names = ["iterations", "bpp", "bpp_raw", "ms_ssim", "psnr", "jpeg_bpp", "jpeg_ms_ssim",
+             "jpeg_psnr"]
+    mean = table.mean(axis=0)
+    metrics: dict[str, float] = {"photos": float(len(photos))}
+    for k in range(iterations):
+        for j, name in enumerate(names[1:], start=1):
+            metrics[f"{name}_k{k + 1}"] = float(mean[k, j])
+    for j, name in enumerate(names[1:], start=1):
+        metrics[name] = float(mean[-1, j])
+    return metrics

@@ -1,0 +1,135 @@
+"""The Smart Reply model (Kannan et al., "Smart Reply: Automated Response Suggestion for
+Email", KDD 2016; Google's Allo post, 2016), as one tf_keras functional model.
+
+- Triggering (paper §3): a feed-forward network on the message decides whether to suggest
+  at all.
+- Stage 1 (Allo): an LSTM reads the message and predicts a distribution over the semantic
+  clusters of the response set.
+- Stage 2 (Allo, the paper's §4 LSTM): a second LSTM, started from the context encoder's
+  state and fed the cluster first, scores a response token by token. A response's score is
+  log P(cluster | message) + Σ log P(token | earlier tokens, cluster, message): a two-level
+  (class, then words) factorisation, searched with a beam over a trie (models/smart_reply/
+  search.py).
+- Personalisation (Allo's user style): an optional user id whose embedding shifts the
+  cluster logits and the decoder's initial state.
+
+Token ids: 0 PAD, 1 OOV, 2 EOS, then the vocabulary (`vocab_size` ids in all, EOS included);
+the decoder's first input for cluster c is id `vocab_size + c`.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+import tensorflow as tf
+import tf_keras as keras
+
+TRIGGER, CLUSTER, TOKENS = "trigger", "cluster", "tokens"
+
+
+class Unmasked(keras.layers.Layer):
+    """Passes its input through without its Keras mask.
+
+    The response LSTM needs no mask (steps after EOS carry zero loss weight and cannot change
+    earlier steps), and a mask on the token logits makes Keras normalise the loss by the
+    unmasked count, which is 0/0 = NaN for a batch in which no reply has a cluster.
+    """
+
+    def call(self, inputs):
+        # A new tensor: Keras keeps a mask already attached to the tensor it gets back.
+        return tf.identity(inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
+                reply_length: int = 17, embedding_dim: int = 64, units: int = 128,
+                trigger_units: int = 64, num_users: int = 0, user_dim: int = 16,
+                dropout: float = 0.0, name: str = "smart_reply") -> keras.Model:
+    """Builds the training graph: context ids (+ user id) and the teacher-forced decoder
+    input [GO_cluster, w1 … wn, PAD …] → trigger probability, cluster logits, token logits.
+
+    Args:
+      vocab_size: token ids the decoder can emit (PAD, OOV, EOS and the vocabulary).
+      num_clusters: semantic clusters of the response set.
+      context_length: message tokens read (the last ones).
+      reply_length: decoder steps (response tokens + EOS).
+      embedding_dim, units: token embedding and LSTM sizes.
+      trigger_units: hidden units of the feed-forward triggering network.
+      num_users: known users (0: no personalisation input); id 0 is "unknown user".
+      dropout: on the embedded tokens while training (small corpora overfit fast).
+    """
+    context = keras.Input([context_length], dtype="int32", name="context_ids")
+    reply_in = keras.Input([reply_length], dtype="int32", name="reply_in")
+    inputs = [context, reply_in]
+    # Words and cluster "GO" tokens share one table: the decoder's first input says which
+    # semantic class it is writing in.
+    embedding = keras.layers.Embedding(vocab_size + num_clusters, embedding_dim, mask_zero=True,
+                                       name="token_embedding")
+    drop = keras.layers.Dropout(dropout, name="embedding_dropout")
+    embedded = drop(embedding(context))
+
+    # Triggering: a bag of words through a small feed-forward net (cheap, runs first).
+    bag = keras.layers.GlobalAveragePooling1D(name="trigger_bag")(embedded)
+    hidden = keras.layers.Dense(trigger_units, activation="relu", name="trigger_hidden")(bag)
+    trigger = keras.layers.Dense(1, activation="sigmoid", name=TRIGGER)(hidden)
+
+    # Stage 1: LSTM context encoder → semantic cluster distribution.
+    encoded, state_h, state_c = keras.layers.LSTM(units, return_state=True,
+                                                  name="context_encoder")(embedded)
+    cluster_logits = keras.layers.Dense(num_clusters, name="cluster_logits")(encoded)
+    if num_users:
+        user = keras.Input([], dtype="int32", name="user_id")
+        inputs.append(user)
+        user_vector = keras.layers.Embedding(num_users + 1, user_dim,
+                                             name="user_embedding")(user)
+        cluster_logits = keras.layers.Add(name="user_cluster_shift")(
+            [cluster_logits, keras.layers.Dense(num_clusters, use_bias=False,
+                                                name="user_cluster_bias")(user_vector)])
+        state_h = keras.layers.Add(name="user_state_shift")(
+            [state_h, keras.layers.Dense(units, use_bias=False, name="user_state")(user_vector)])
+    cluster_logits = keras.layers.Activation("linear", name=CLUSTER)(cluster_logits)
+    state_h = keras.layers.Activation("linear", name="initial_h")(state_h)
+    state_c = keras.layers.Activation("linear", name="initial_c")(state_c)
+
+    # Stage 2: the response LSTM, conditioned on the message through its initial state.
+    decoded, _, _ = keras.layers.LSTM(units, return_sequences=True, return_state=True,
+                                      name="response_decoder")(
+        Unmasked(name="unmasked_reply")(drop(embedding(reply_in))),
+        initial_state=[state_h, state_c])
+    token_logits = keras.layers.Dense(vocab_size, name="token_logits")(decoded)
+    token_logits = keras.layers.Activation("linear", name=TOKENS)(token_logits)
+    return keras.Model(inputs, {TRIGGER: trigger, CLUSTER: cluster_logits, TOKENS: token_logits},
+                       name=name)
+
+
+def encoder(model: keras.Model) -> keras.Model:
+    """The first half of inference, sharing the trained layers: message ids (+ user id) →
+    trigger probability [B], cluster log-probabilities [B, C] and the decoder's initial
+    state (h, c)."""
+    inputs = [model.get_layer("context_ids").output]
+    names = [layer.name for layer in model.layers]
+    if "user_id" in names:
+        inputs.append(model.get_layer("user_id").output)
+    state_h = model.get_layer("initial_h").output
+    state_c = model.get_layer("initial_c").output
+    trigger = tf.reshape(model.get_layer(TRIGGER).output, [-1])
+    cluster_logp = tf.nn.log_softmax(model.get_layer(CLUSTER).output)
+    return keras.Model(inputs, [trigger, cluster_logp, state_h, state_c], name="encoder")
+
+
+def decoder_step(model: keras.Model) -> keras.Model:
+    """One step of stage 2, sharing the trained layers: (token id [B], h, c) →
+    (log-probabilities of the next token [B, V], h', c')."""
+    units = model.get_layer("response_decoder").units
+    token = keras.Input([], dtype="int32", name="token")
+    state_h = keras.Input([units], name="state_h")
+    state_c = keras.Input([units], name="state_c")
+    embedded = model.get_layer("token_embedding")(token[:, None])
+    output, new_h, new_c = model.get_layer("response_decoder")(
+        embedded, initial_state=[state_h, state_c])
+    logits = model.get_layer("token_logits")(output[:, 0])
+    return keras.Model([token, state_h, state_c], [tf.nn.log_softmax(logits), new_h, new_c],
+                       name="decoder_step")

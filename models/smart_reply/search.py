@@ -1,0 +1,209 @@
+"""Scoring the response set: beam search over a trie (Kannan et al. 2016, §4.3), the
+brute-force reference it must agree with, and the diversity rule (no two suggestions from one
+semantic cluster, §5).
+
+The trie's root has one child per cluster (scored by stage 1); below a cluster node, the
+responses of that cluster share their token prefixes; every response ends in an EOS leaf.
+Score(r) = log P(c_r | x) + Σ_t log P(w_t | w_<t, c_r, x) + length_bias · |r| — the bias per
+word counteracts the product of probabilities' preference for short replies (Allo's
+length-biased beam search). All functions are TensorFlow ops, so that the same code runs in
+tests, in the serving signature and in the on-device function.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from models.smart_reply.text import EOS, PAD
+
+NEG_INF = float("-inf")
+
+
+@dataclasses.dataclass(frozen=True)
+class Trie:
+    token: np.ndarray  # [nodes] id fed to the decoder when leaving the node (GO_c, word, EOS)
+    children: np.ndarray  # [nodes, fan_out], -1 padded
+    response: np.ndarray  # [nodes] response index of an EOS leaf, else -1
+    num_clusters: int
+    num_responses: int
+    depth: int  # levels below the cluster nodes (longest response + EOS)
+
+
+def build_trie(response_ids: list[list[int]], clusters: list[int], num_clusters: int,
+               vocab_size: int) -> Trie:
+    """A trie of token-id sequences; response i sits under cluster node clusters[i]."""
+    tokens, response, children = [PAD], [-1], [[]]  # node 0: the root
+
+    def add(parent: int, token: int, response_index: int = -1) -> int:
+        tokens.append(token)
+        response.append(response_index)
+        children.append([])
+        children[parent].append(len(tokens) - 1)
+        return len(tokens) - 1
+
+    cluster_nodes = [add(0, vocab_size + c) for c in range(num_clusters)]
+    index: dict[tuple[int, int], int] = {}
+    for i, (ids, cluster) in enumerate(zip(response_ids, clusters, strict=True)):
+        node = cluster_nodes[cluster]
+        for token in ids:
+            key = (node, token)
+            if key not in index:
+                index[key] = add(node, token)
+            node = index[key]
+        add(node, EOS, i)
+    fan_out = max(len(c) for c in children)
+    table = np.full([len(tokens), fan_out], -1, np.int32)
+    for node, kids in enumerate(children):
+        table[node, :len(kids)] = kids
+    return Trie(token=np.array(tokens, np.int32), children=table,
+                response=np.array(response, np.int32), num_clusters=num_clusters,
+                num_responses=len(response_ids),
+                depth=max(len(ids) for ids in response_ids) + 1)
+
+
+StepFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]
+
+
+def trie_beam_search(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Tensor,
+                     step: StepFn, trie: Trie, beam_width: int,
+                     length_bias: float = 0.0) -> tf.Tensor:
+    """[B, responses] scores of the responses the beam reached (-inf for the others).
+
+    Every level keeps the `beam_width` best open prefixes per message; a prefix whose child
+    is an EOS leaf completes that response. With a beam as wide as the widest trie level the
+    result equals `score_all` exactly.
+    """
+    batch = tf.shape(cluster_logp)[0]
+    token = tf.constant(trie.token)
+    children = tf.constant(trie.children)
+    response = tf.constant(trie.response)
+    fan_out = trie.children.shape[1]
+    width = beam_width
+
+    # Level 1: the cluster nodes (children 0..C-1 of the root, in cluster order); beams
+    # beyond the number of clusters start dead (-inf, parked at the root).
+    first = min(beam_width, trie.num_clusters)
+    top_scores, clusters = tf.math.top_k(cluster_logp, k=first)
+    scores = tf.concat([top_scores, tf.fill([batch, width - first], NEG_INF)], axis=1)
+    nodes = tf.concat([tf.gather(children[0], clusters),
+                       tf.zeros([batch, width - first], tf.int32)], axis=1)  # [B, K]
+    state_h = tf.repeat(state_h, width, axis=0)  # [B*K, units]
+    state_c = tf.repeat(state_c, width, axis=0)
+    finished = tf.fill([batch, trie.num_responses + 1], NEG_INF)  # last column: no response
+    rows = tf.range(batch)
+
+    def expand(level, nodes, scores, state_h, state_c, finished):
+        logp, state_h, state_c = step(tf.reshape(tf.gather(token, nodes), [-1]), state_h,
+                                      state_c)
+        kids = tf.gather(children, nodes)  # [B, K, F]
+        valid = kids >= 0
+        kid_tokens = tf.gather(token, tf.maximum(kids, 0))
+        logp = tf.reshape(logp, [batch, width, -1])
+        # Dead beams sit at the root, whose children are cluster tokens beyond the decoder's
+        # vocabulary: clamp them (their score is -inf whatever is gathered).
+        vocab = tf.shape(logp)[2]
+        kid_logp = tf.gather(logp, tf.minimum(kid_tokens, vocab - 1), batch_dims=2)
+        is_word = kid_tokens != EOS
+        candidate = scores[:, :, None] + kid_logp + tf.where(is_word, length_bias, 0.0)
+        candidate = tf.where(valid, candidate, NEG_INF)
+
+        ends = valid & ~is_word
+        done = tf.reshape(tf.where(ends, tf.gather(response, tf.maximum(kids, 0)),
+                                   trie.num_responses), [batch, -1])  # [B, K*F]
+        indices = tf.stack([tf.repeat(rows[:, None], width * fan_out, axis=1), done], -1)
+        finished = tf.tensor_scatter_nd_max(
+            finished, tf.reshape(indices, [-1, 2]),
+            tf.reshape(tf.where(ends, candidate, NEG_INF), [-1]))
+
+        open_scores = tf.reshape(tf.where(is_word, candidate, NEG_INF), [batch, -1])
+        scores, flat = tf.math.top_k(open_scores, k=width)
+        nodes = tf.gather(tf.reshape(kids, [batch, -1]), flat, batch_dims=1)
+        nodes = tf.maximum(nodes, 0)  # dead beams (-inf) park at the root and stay -inf
+        parent = tf.reshape(rows[:, None] * width + flat // fan_out, [-1])
+        return (level + 1, nodes, scores, tf.gather(state_h, parent),
+                tf.gather(state_c, parent), finished)
+
+    # A graph loop, not an unrolled one: one decoder step in the graph, whatever the depth.
+    *_, finished = tf.while_loop(
+        lambda level, *_: level < trie.depth, expand,
+        (tf.constant(0), nodes, scores, state_h, state_c, finished))
+    return finished[:, :-1]
+
+
+def score_all(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Tensor,
+              sequence_logp: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor],
+              response_ids: list[list[int]], clusters: list[int], vocab_size: int,
+              length_bias: float = 0.0) -> tf.Tensor:
+    """Brute force: the score of every response for every message ([B, responses]), each
+    response teacher-forced through the whole decoder. `sequence_logp(inputs [N, T], h [N,
+    units], c)` returns the decoder's log-probabilities [N, T, V]."""
+    length = max(len(r) for r in response_ids) + 1
+    inputs = np.zeros([len(response_ids), length], np.int32)
+    targets = np.zeros([len(response_ids), length], np.int32)
+    for i, (ids, cluster) in enumerate(zip(response_ids, clusters, strict=True)):
+        inputs[i, :len(ids) + 1] = [vocab_size + cluster] + ids
+        targets[i, :len(ids) + 1] = ids + [EOS]
+    batch = tf.shape(cluster_logp)[0]
+    count = len(response_ids)
+    logp = sequence_logp(tf.tile(inputs, [batch, 1]), tf.repeat(state_h, count, axis=0),
+                         tf.repeat(state_c, count, axis=0))  # [B*N, T, V]
+    token_logp = tf.gather(logp, tf.tile(targets, [batch, 1]), batch_dims=2)
+    token_logp = tf.where(tf.tile(targets, [batch, 1]) != PAD, token_logp, 0.0)
+    total = tf.reshape(tf.reduce_sum(token_logp, axis=1), [batch, count])
+    lengths = tf.constant([len(r) for r in response_ids], tf.float32)
+    return total + tf.gather(cluster_logp, clusters, axis=1) + length_bias * lengths
+
+
+def diverse_top_k(scores: tf.Tensor, clusters: list[int] | np.ndarray, num_clusters: int,
+                  k: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The best response of each of the k best clusters: (response indices [B, k], scores
+    [B, k], cluster ids [B, k]), best first. Clusters rank by their best response; ties go to
+    the lower index. Slots beyond the clusters the search reached have score -inf."""
+    member = tf.constant(np.asarray(clusters)[None, :] == np.arange(num_clusters)[:, None])
+    per_cluster = tf.where(member[None], scores[:, None, :], NEG_INF)  # [B, C, N]
+    best = tf.argmax(per_cluster, axis=2, output_type=tf.int32)  # [B, C]
+    best_score = tf.reduce_max(per_cluster, axis=2)
+    top_scores, top_clusters = tf.math.top_k(best_score, k=min(k, num_clusters))
+    return tf.gather(best, top_clusters, batch_dims=1), top_scores, top_clusters
+
+
+def suggest(trigger: tf.Tensor, cluster_logp: tf.Tensor, scores: tf.Tensor,
+            texts: list[str], clusters: list[int], num_clusters: int, fallback: list[str],
+            k: int = 3, threshold: float = 0.5, fallback_confidence: float = 0.0,
+            rank_depth: int = 10) -> dict[str, tf.Tensor]:
+    """What is shown for each message, from the trigger probability [B], the cluster
+    log-probabilities [B, C] and the response scores [B, N]:
+
+    - `triggered`: trigger ≥ threshold (Inbox shows nothing otherwise; the replies are still
+      returned so that a client can log them);
+    - `replies` / `scores` / `cluster_ids` [B, k]: one response from each of the k best
+      clusters; when stage 1 is unsure (its most likely cluster has probability below
+      `fallback_confidence`), the fallback set instead, with cluster id -1;
+    - `ranked_cluster_ids` [B, rank_depth]: clusters in the order of their best response
+      (for recall@k and MRR of the true reply's cluster).
+    """
+    depth = min(max(k, rank_depth), num_clusters)
+    best, best_scores, ranked = diverse_top_k(scores, clusters, num_clusters, depth)
+    index, top_scores, top_clusters = best[:, :k], best_scores[:, :k], ranked[:, :k]
+    reached = tf.math.is_finite(top_scores)
+    replies = tf.where(reached, tf.gather(tf.constant(texts), index), "")
+    top_clusters = tf.where(reached, top_clusters, -1)
+    unsure = tf.reduce_max(tf.exp(cluster_logp), axis=1) < fallback_confidence
+    batch = tf.shape(scores)[0]
+    shown_fallback = tf.tile(tf.constant((list(fallback) + [""] * k)[:k])[None], [batch, 1])
+    return {
+        "replies": tf.where(unsure[:, None], shown_fallback, replies),
+        "scores": tf.where(unsure[:, None], 0.0, top_scores),
+        "cluster_ids": tf.where(unsure[:, None], -1, top_clusters),
+        "trigger_score": trigger,
+        "triggered": trigger >= threshold,
+        "fallback": unsure,
+        "ranked_cluster_ids": tf.where(tf.math.is_finite(best_scores), ranked, -1),
+    }

@@ -1,0 +1,181 @@
+"""TFX Trainer module of Smart Reply.
+
+The response set is built here, from the Trainer's own train split, and exported with the
+model (an asset of the SavedModel and `<model_uri>/Format-ResponseSet/response_set.json`):
+the model's output layer (its clusters) and the trie it searches are defined by that set, so
+building both in one step is what keeps them from drifting apart; the Trainer's `model`
+artifact then carries the set to the Evaluator, the server and the mobile bundle through ML
+Metadata like any other part of the model.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from models.smart_reply import export as export_lib
+from models.smart_reply import model as model_lib
+from models.smart_reply import response_set as response_set_lib
+from models.smart_reply import text
+from models.training import backup_dir_for, distribution_strategy, fit_steps
+
+EVAL_BATCHES_MAX = 50
+RESPONSE_SET_DIR = "Format-ResponseSet"
+
+
+def read_pairs(files: list[str] | str) -> list[dict[str, str]]:
+    """The string features (context, reply[, user]) of GZIP'd or plain tf.Example TFRecords."""
+    if isinstance(files, str):
+        files = [files]
+    files = sorted(path for pattern in files for path in tf.io.gfile.glob(pattern))
+    pairs = []
+    for path in files:
+        compression = "GZIP" if path.endswith(".gz") else ""
+        for record in tf.data.TFRecordDataset(path, compression_type=compression):
+            feature = tf.train.Example.FromString(record.numpy()).features.feature
+            pairs.append({key: feature[key].bytes_list.value[0].decode("utf-8")
+                          for key in ("context", "reply", "user") if key in feature})
+    return pairs
+
+
+def training_arrays(pairs: list[dict[str, str]], response_set: response_set_lib.ResponseSet,
+                    vocabulary: list[str], users: list[str], config: dict[str, Any],
+                    held_in: bool = False):
+    """(inputs, targets, sample weights) of teacher-forced training. Trigger labels come
+    from the response set (the real reply was short and close to it; leave-one-out on the
+    split the set was built from, `held_in`); stages 1 and 2 learn from the messages whose
+    reply has a cluster, stage 2 on the real reply's tokens."""
+    replies = text.tokens([p["reply"] for p in pairs])
+    trigger, clusters = response_set.labels(replies, leave_one_out=held_in)
+    table = text.lookup_table(vocabulary)
+    context_ids = text.to_ids(table, tf.constant([p["context"] for p in pairs]),
+                              config["context_tokens"]).numpy()
+    vocab_size = text.RESERVED + len(vocabulary)
+    steps = config["max_reply_tokens"] + 1
+    reply_in = np.zeros([len(pairs), steps], np.int32)
+    targets = np.zeros([len(pairs), steps], np.int32)
+    index = {token: text.RESERVED + i for i, token in enumerate(vocabulary)}
+    for row, (tokens, cluster) in enumerate(zip(replies, clusters, strict=True)):
+        if cluster >= 0:
+            ids = [index.get(t, text.OOV) for t in tokens]
+            reply_in[row, :len(ids) + 1] = [vocab_size + cluster] + ids
+            targets[row, :len(ids) + 1] = ids + [text.EOS]
+    inputs = {"context_ids": context_ids, "reply_in": reply_in}
+    if users:
+        user_index = {u: i + 1 for i, u in enumerate(users)}
+        inputs["user_id"] = np.array([user_index.get(p.get("user", ""), 0) for p in pairs],
+                                     np.int32)
+    positive = (clusters >= 0).astype(np.float32)
+    y = {model_lib.TRIGGER: trigger.astype(np.float32)[:, None],
+         model_lib.CLUSTER: np.maximum(clusters, 0), model_lib.TOKENS: targets}
+    weights = {model_lib.TRIGGER: np.ones(len(pairs), np.float32),
+               model_lib.CLUSTER: positive,
+               model_lib.TOKENS: positive[:, None] * (targets != text.PAD)}
+    return inputs, y, weights
+
+
+def build_model(config: dict[str, Any], vocab_size: int, num_clusters: int,
+                num_users: int) -> keras.Model:
+    model = model_lib.smart_reply(
+        vocab_size, num_clusters, context_length=config["context_tokens"],
+        reply_length=config["max_reply_tokens"] + 1, embedding_dim=config["embedding_dim"],
+        units=config["units"], num_users=num_users, dropout=config.get("dropout", 0.0))
+    model.compile(
+        # Clipped, as LSTMs are trained (GNMT clips at 5): a rare large step otherwise
+        # diverges to NaN at the learning rates short runs need.
+        optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
+        loss={model_lib.TRIGGER: keras.losses.BinaryCrossentropy(),
+              model_lib.CLUSTER: keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+              model_lib.TOKENS: keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+        weighted_metrics={model_lib.TRIGGER: [keras.metrics.BinaryAccuracy(name="accuracy")],
+                          model_lib.CLUSTER: [keras.metrics.SparseCategoricalAccuracy(
+                              name="accuracy")]})
+    return model
+
+
+def _dataset(arrays, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
+    dataset = tf.data.Dataset.from_tensor_slices(arrays).cache()
+    if shuffle:
+        dataset = dataset.shuffle(8192, seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).repeat().prefetch(tf.data.AUTOTUNE)
+
+
+def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str]],
+                     vocabulary: list[str], users: list[str], config: dict[str, Any],
+                     model_uri: str, serving_dir: str, train_steps: int, eval_steps: int,
+                     log_dir: str, backup_dir: str | None = None) -> keras.Model:
+    """Builds the response set from `train`, trains, and exports everything under
+    `model_uri` (serving SavedModel at `serving_dir`, Keras model, response set)."""
+    keras.utils.set_random_seed(config.get("seed", 0))
+    contexts = text.tokens([p["context"] for p in train])
+    replies = text.tokens([p["reply"] for p in train])
+    responses = response_set_lib.build(
+        contexts, replies, [p["reply"] for p in train], num_clusters=config["clusters"],
+        max_responses=config["max_responses"], max_tokens=config["max_reply_tokens"],
+        min_count=config["min_count"], min_similarity=config["min_similarity"],
+        seed=config.get("seed", 0))
+    set_dir = os.path.join(model_uri, RESPONSE_SET_DIR)
+    tf.io.gfile.makedirs(set_dir)
+    set_path = response_set_lib.save_path(set_dir)
+    responses.save(set_path)
+
+    x, y, w = training_arrays(train, responses, vocabulary, users, config, held_in=True)
+    eval_arrays = training_arrays(evaluation, responses, vocabulary, users, config)
+    print(f"    response set: {len(responses.texts)} replies in {responses.num_clusters} "
+          f"clusters; {int(y[model_lib.TRIGGER].sum())}/{len(train)} training messages "
+          f"trigger", flush=True)
+    strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
+    with strategy.scope():
+        model = build_model(config, text.RESERVED + len(vocabulary), responses.num_clusters,
+                            len(users))
+    print(f"    {model.name}: {model.count_params():,} parameters, vocabulary "
+          f"{len(vocabulary) + text.RESERVED}, {train_steps} steps of batch "
+          f"{config['batch_size']}", flush=True)
+    started = time.monotonic()
+    fit_steps(model, _dataset((x, y, w), config["batch_size"], True, config.get("seed", 0)),
+              _dataset(eval_arrays, config["batch_size"], False, 0), train_steps,
+              min(eval_steps, EVAL_BATCHES_MAX), log_dir=log_dir, backup_dir=backup_dir,
+              epochs=config.get("epochs", 4))
+
+    # The bare Keras model (token ids in) for the mobile path, beside the SavedModel.
+    keras_dir = os.path.join(model_uri, "Format-Keras")
+    tf.io.gfile.makedirs(keras_dir)
+    model.save(os.path.join(keras_dir, "model.keras"))
+    trained = time.monotonic()
+    export_lib.export(model, vocabulary, users, responses, config, serving_dir, set_path)
+    print(f"    trained in {trained - started:.1f} s, exported in "
+          f"{time.monotonic() - trained:.1f} s", flush=True)
+    return model
+
+
+def _vocabulary(tft_output, name: str) -> list[str]:
+    try:
+        values = tft_output.vocabulary_by_name(name)
+    except (ValueError, tf.errors.NotFoundError):
+        return []
+    return [v.decode() if isinstance(v, bytes) else v for v in values]
+
+
+def run_fn(fn_args: Any) -> None:
+    """Trains Smart Reply on the Transform output and exports the serving SavedModel."""
+    import tensorflow_transform as tft
+
+    from models.smart_reply.preprocessing import TOKEN_VOCABULARY, USER_VOCABULARY
+
+    config = fn_args.custom_config
+    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+    train, evaluation = read_pairs(fn_args.train_files), read_pairs(fn_args.eval_files)
+    train_and_export(
+        train, evaluation, _vocabulary(tft_output, TOKEN_VOCABULARY),
+        _vocabulary(tft_output, USER_VOCABULARY), config,
+        os.path.dirname(fn_args.serving_model_dir), fn_args.serving_model_dir,
+        fn_args.train_steps, fn_args.eval_steps, log_dir=fn_args.model_run_dir,
+        backup_dir=config.get("backup_dir") and backup_dir_for(
+            config["backup_dir"], config, fn_args.train_steps, fn_args.train_files))

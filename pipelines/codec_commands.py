@@ -1,0 +1,73 @@
+"""`shipyard compress` and `shipyard decompress`: the Residual-GRU codec on people's images."""
+from __future__ import annotations
+
+import argparse
+
+from pipelines import config
+
+
+def _codec(args: argparse.Namespace):
+    from models.image_compression import codec
+
+    return codec, codec.Codec.load(codec.find_model(args.model, args.output_dir))
+
+
+def compress(args: argparse.Namespace) -> None:
+    from models.image_compression import codec as codec_module
+
+    image = codec_module.read_image(args.input)  # before loading TF models: fail fast
+    codec, model = _codec(args)
+    result = codec.compress(model, image, iterations=args.iterations, bpp=args.bpp,
+                            min_quality=args.quality, coder=args.coder)
+    codec.write_atomic(args.output, result.stream)
+    note = ""
+    if args.quality is not None and result.ms_ssim < args.quality:
+        note = f" (MS-SSIM {args.quality:g} not reached in {model.iterations} iterations)"
+    print(f"{args.output}: {len(result.stream):,} bytes, {result.bpp:.3f} bpp, "
+          f"{result.iterations} iterations, MS-SSIM {result.ms_ssim:.4f}, "
+          f"PSNR {result.psnr:.2f} dB{note}")
+
+
+def decompress(args: argparse.Namespace) -> None:
+    codec, model = _codec(args)
+    image, header, decoded = codec.decompress(model, codec.read_stream(args.input))
+    codec.write_atomic(args.output, codec.png_bytes(image))
+    cut = (f" (progressive: the stream holds {decoded} of {header.iterations})"
+           if decoded < header.iterations else "")
+    print(f"{args.output}: {header.width}×{header.height}, {decoded} iterations decoded{cut}")
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="DIR",
+                        help="a trained codec: codec directory, pushed SavedModel, or serving "
+                             "base (newest version); default: the newest pushed under "
+                             "--output-dir")
+    parser.add_argument("--output-dir", default=config.common()["output_dir"],
+                        help="where `shipyard run image-compression` pushed its codec")
+
+
+def add_commands(commands) -> None:
+    comp = commands.add_parser("compress", help="compress an image with the trained "
+                               "Residual-GRU codec (.rgc)")
+    comp.add_argument("input", metavar="IN", help="image file (PNG, JPEG, ... any size)")
+    comp.add_argument("output", metavar="OUT.rgc")
+    rate = comp.add_mutually_exclusive_group()
+    rate.add_argument("--bpp", type=float, metavar="B",
+                      help="at most B bits per pixel (the file, header included)")
+    rate.add_argument("--iterations", type=int, metavar="K",
+                      help="K coding iterations of 1/8 bpp each before entropy coding "
+                           "(default: all the codec has)")
+    rate.add_argument("--quality", type=float, metavar="MS-SSIM",
+                      help="the fewest iterations that reach this MS-SSIM")
+    comp.add_argument("--coder", choices=["best", "lzma", "zlib", "raw"], default="best",
+                      help="lossless coding of the bits (default: the smallest per iteration)")
+    _model_arguments(comp)
+    comp.set_defaults(handler=compress)
+
+    dec = commands.add_parser("decompress", help="decode a .rgc file to PNG (a cut stream "
+                              "decodes to the iterations it holds)")
+    dec.add_argument("input", metavar="IN.rgc")
+    dec.add_argument("output", metavar="OUT.png")
+    _model_arguments(dec)
+    dec.set_defaults(handler=decompress)
+

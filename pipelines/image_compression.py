@@ -1,0 +1,97 @@
+"""Image compression: the Residual-GRU codec (Toderici et al. 2017) trained on photo patches,
+evaluated for rate–distortion on held-out photos against JPEG, served as encode / decode."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from pipelines import codec_commands, compression_data
+from pipelines.errors import ShipyardError
+from pipelines.registry import PipelineDefinition, register
+from pipelines.spec import FamilyModules, PipelinePaths
+
+NAME = "image-compression"
+HEADLINE = "ms_ssim"
+PRESETS = ("cpu", "paper")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The pipeline's flags; their defaults are in pipelines/configs/image-compression.yaml."""
+    parser.add_argument("--preset", choices=PRESETS,
+                        help="layer widths: cpu (the paper's ×1/4) or paper (CVPR 2017)")
+    parser.add_argument("--alpha", type=float,
+                        help="scale the paper's widths by α instead (32 bits kept)")
+    parser.add_argument("--iterations", type=int,
+                        help="coding iterations (1/8 bpp each before entropy coding; ≤ 16)")
+    parser.add_argument("--gamma", type=float,
+                        help="reconstruction: 1 additive, 0 one-shot")
+    parser.add_argument("--data-dir",
+                        help="folder of photos (every fifth held out for evaluation); default: "
+                             "scikit-image's and scikit-learn's photos")
+    parser.add_argument("--max-patches-per-photo", type=int,
+                        help="32×32 training patches per photo (default: all)")
+    parser.add_argument("--train-steps", type=int)
+    parser.add_argument("--eval-steps", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--min-ms-ssim", type=float,
+                        help="blessing threshold on held-out MS-SSIM at the last iteration (also: "
+                             "no regression vs the latest blessed model)")
+    parser.add_argument("--eval-photos", type=int,
+                        help="held-out photos the rate–distortion evaluation codes (default: all)")
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.alpha is not None and not 0 < args.alpha <= 2:
+        raise ShipyardError(f"--alpha must be in (0, 2], got {args.alpha}")
+    if not 1 <= args.iterations <= 16:
+        raise ShipyardError(f"--iterations must be in 1..16, got {args.iterations}")
+    if args.gamma not in (0.0, 1.0):
+        raise ShipyardError(f"--gamma must be 0 (one-shot) or 1 (additive), got {args.gamma}")
+    for flag in ("train_steps", "eval_steps", "batch_size"):
+        if getattr(args, flag) < 1:
+            raise ShipyardError(f"--{flag.replace('_', '-')} must be at least 1, "
+                                f"got {getattr(args, flag)}")
+    for flag in ("max_patches_per_photo", "eval_photos"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise ShipyardError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
+    if args.learning_rate <= 0:
+        raise ShipyardError(f"--learning-rate must be positive, got {args.learning_rate}")
+    if not 0 <= args.min_ms_ssim <= 1:
+        raise ShipyardError(f"--min-ms-ssim must be in [0, 1], got {args.min_ms_ssim}")
+
+
+def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
+    _check(args)
+    custom_config = {
+        "preset": args.preset, "alpha": args.alpha, "iterations": args.iterations,
+        "gamma": args.gamma, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+        "backup_dir": os.path.join(paths.checkpoints, "backup"),
+    }
+    evaluator = {"module": "models.image_compression.evaluation", "metric": HEADLINE,
+                 "threshold": args.min_ms_ssim, "lower_is_better": False, "split": "eval",
+                 "limit": args.eval_photos, "iterations": args.iterations}
+    return FamilyModules(
+        preprocessing_fn=None, run_fn="models.image_compression.trainer.run_fn",
+        eval_config=None, evaluator=evaluator, presplit=True, custom_config=custom_config,
+        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=None)
+
+
+def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:
+    if args.data_dir:
+        return compression_data.build_from_folder(args.data_dir, paths.data_cache,
+                                                  args.max_patches_per_photo)
+    return compression_data.build_bundled(paths.data_cache, args.max_patches_per_photo)
+
+
+def serve_hint(serving_dir: str) -> str:
+    output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
+    return (f"shipyard compress IN.png OUT.rgc --output-dir {output_dir}   (serve it: "
+            f"shipyard serve --output-dir {output_dir}; signatures encode / decode)")
+
+
+register(PipelineDefinition(
+    name=NAME, help="Residual-GRU image codec (Toderici et al. 2017) on bundled photos",
+    add_arguments=add_arguments, family=family, prepare_data=prepare_data,
+    headline_metric=HEADLINE, serve_hint=serve_hint, add_commands=codec_commands.add_commands))

@@ -1,0 +1,199 @@
+"""Conversation data for Smart Reply: (context, reply[, user]) pairs.
+
+Bundled: the conversations that the chatterbot-corpus package ships (English by default, any
+of its languages as an option), each consecutive pair of turns one (context, reply) example.
+Users bring a TSV or JSONL file of (context, reply[, user]). Both are checked up front, so that
+problems surface as one-line errors, and written as tf.Example TFRecords with a deterministic
+held-out split: `<dir>/train/` and `<dir>/eval/`.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import io
+import json
+import os
+import zlib
+from collections.abc import Iterable
+
+from pipelines.errors import ShipyardError
+from pipelines.image_data import write_tfrecords
+
+CONTEXT, REPLY, USER = "context", "reply", "user"
+EVAL_PERCENT = 20
+
+
+def chatterbot_directory() -> str:
+    import chatterbot_corpus
+
+    return os.path.join(os.path.dirname(chatterbot_corpus.__file__), "data")
+
+
+def chatterbot_languages() -> list[str]:
+    return sorted(d for d in os.listdir(chatterbot_directory())
+                  if os.path.isdir(os.path.join(chatterbot_directory(), d)))
+
+
+def chatterbot_pairs(language: str = "english") -> list[dict[str, str]]:
+    """Every (previous turn, turn) pair of the corpus' conversations in `language`, in file
+    order, without exact duplicates (tech_support.yml repeats ten pairs a hundred times each,
+    which would otherwise fill both splits with the same examples)."""
+    import yaml
+
+    folder = os.path.join(chatterbot_directory(), language)
+    if not os.path.isdir(folder):
+        raise ShipyardError(f"chatterbot-corpus has no language {language!r}; choose from "
+                            f"{', '.join(chatterbot_languages())}")
+    seen: set[tuple[str, str]] = set()
+    pairs = []
+    for path in sorted(glob.glob(os.path.join(folder, "*.yml"))):
+        with open(path, encoding="utf-8") as f:
+            document = yaml.safe_load(f) or {}
+        for conversation in document.get("conversations") or []:
+            # One trivia entry is a bare string, not a list of turns: not a conversation.
+            if not isinstance(conversation, list):
+                continue
+            turns = [str(t).strip() for t in conversation]
+            for context, reply in zip(turns, turns[1:], strict=False):
+                if context and reply and (context, reply) not in seen:
+                    seen.add((context, reply))
+                    pairs.append({CONTEXT: context, REPLY: reply})
+    return pairs
+
+
+def _decode(path: str) -> str:
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ShipyardError(f"{path}: line {line}: not UTF-8 text (byte "
+                            f"0x{raw[e.start]:02x} at offset {e.start})") from None
+
+
+def read_pairs(path: str) -> list[dict[str, str]]:
+    """The user's (context, reply[, user]) file: TSV with a header row, or JSONL of objects.
+
+    A missing file or column, an empty reply or context, a bad line or a file that is not UTF-8
+    stops with one line naming the file and the line.
+    """
+    if not os.path.isfile(path):
+        raise ShipyardError(f"conversation file not found: {path}")
+    text = _decode(path)
+    if path.endswith((".jsonl", ".json")):
+        rows = _jsonl_rows(path, text)
+    elif path.endswith((".tsv", ".txt")):
+        rows = _tsv_rows(path, text)
+    else:
+        raise ShipyardError(f"{path}: expected a .tsv or .jsonl file of (context, reply[, user])")
+    pairs = []
+    for line, row in rows:
+        pair = {}
+        for key in (CONTEXT, REPLY, USER):
+            value = row.get(key)
+            if value is None:
+                if key == USER:
+                    continue
+                raise ShipyardError(f"{path}: line {line}: missing column {key!r}")
+            if not isinstance(value, str):
+                raise ShipyardError(f"{path}: line {line}: {key!r} must be a string, got "
+                                    f"{type(value).__name__}")
+            value = value.strip()
+            if not value:
+                raise ShipyardError(f"{path}: line {line}: empty {key}")
+            pair[key] = value
+        pairs.append(pair)
+    if not pairs:
+        raise ShipyardError(f"{path}: no (context, reply) pairs")
+    has_user = {USER in p for p in pairs}
+    if len(has_user) > 1:
+        line = next(n for (n, _), p in zip(rows, pairs, strict=True) if USER not in p)
+        raise ShipyardError(f"{path}: line {line}: missing column 'user' (other lines have it)")
+    return pairs
+
+
+def _tsv_rows(path: str, text: str) -> list[tuple[int, dict]]:
+    reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(reader, None)
+    if not header:
+        raise ShipyardError(f"{path}: empty file")
+    header = [h.strip().lower() for h in header]
+    for key in (CONTEXT, REPLY):
+        if key not in header:
+            raise ShipyardError(f"{path}: line 1: missing column {key!r} in the header "
+                                f"(found: {', '.join(header)})")
+    rows = []
+    for number, fields in enumerate(reader, start=2):
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) != len(header):
+            raise ShipyardError(f"{path}: line {number}: {len(fields)} fields, the header has "
+                                f"{len(header)}")
+        rows.append((number, dict(zip(header, fields, strict=True))))
+    return rows
+
+
+def _jsonl_rows(path: str, text: str) -> list[tuple[int, dict]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ShipyardError(f"{path}: line {number}: not JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise ShipyardError(f"{path}: line {number}: expected a JSON object")
+        rows.append((number, row))
+    return rows
+
+
+def is_eval(pair: dict[str, str]) -> bool:
+    """Held out by a hash of the normalised context, so that every reply to one message falls
+    in the same split: evaluation asks about messages the model has never seen."""
+    key = " ".join(pair[CONTEXT].lower().split()).encode()
+    return zlib.crc32(key) % 100 < EVAL_PERCENT
+
+
+def example_bytes(pair: dict[str, str]) -> bytes:
+    import tensorflow as tf
+
+    feature = {key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+               for key, value in sorted(pair.items())}
+    example = tf.train.Example(features=tf.train.Features(feature=feature))
+    return example.SerializeToString(deterministic=True)
+
+
+def write_split(pairs: Iterable[dict[str, str]], directory: str) -> str:
+    """Writes `<directory>/train/pairs.tfrecord` and `<directory>/eval/pairs.tfrecord`
+    (each atomically) and returns `directory`."""
+    pairs = list(pairs)
+    splits = {"train": [p for p in pairs if not is_eval(p)],
+              "eval": [p for p in pairs if is_eval(p)]}
+    for name, members in splits.items():
+        if not members:
+            raise ShipyardError(f"the {name} split is empty ({len(pairs)} pairs in all): "
+                                "bring more conversations")
+    for name, members in splits.items():
+        write_tfrecords((example_bytes(p) for p in members),
+                        os.path.join(directory, name, "pairs.tfrecord"))
+    return directory
+
+
+def prepare(data_file: str | None, cache_dir: str, language: str = "english") -> str:
+    """The directory of split TFRecords for ExampleGen: the user's file (checked) or the
+    bundled corpus. Cached under `cache_dir` by content, so a re-run reuses it."""
+    if data_file:
+        pairs = read_pairs(data_file)
+        with open(data_file, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()[:12]
+        directory = os.path.join(cache_dir, f"conversations-{digest}")
+    else:
+        pairs = None
+        directory = os.path.join(cache_dir, f"chatterbot-{language}")
+    if all(os.path.exists(os.path.join(directory, s, "pairs.tfrecord"))
+           for s in ("train", "eval")):
+        return directory
+    return write_split(pairs if pairs is not None else chatterbot_pairs(language), directory)

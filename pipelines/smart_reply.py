@@ -1,0 +1,130 @@
+"""Smart Reply: suggest short replies to a message (Kannan et al. KDD 2016; Google Allo).
+
+`shipyard run smart-reply` trains on the bundled chatterbot-corpus conversations or the
+user's (context, reply[, user]) file; `shipyard reply "message"` prints suggestions from an
+exported model or a running model server.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+from pipelines import reply_data
+from pipelines.errors import ShipyardError
+from pipelines.registry import PipelineDefinition, register
+from pipelines.spec import FamilyModules, PipelinePaths
+
+NAME = "smart-reply"
+HEADLINE = "recall_at_3"
+MODEL_NAME = "smart_reply"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The pipeline's flags; their defaults are in pipelines/configs/smart-reply.yaml."""
+    data = parser.add_argument_group("data")
+    data.add_argument("--data-file",
+                      help="your conversations: .tsv (header: context, reply[, user]) or "
+                           ".jsonl of {context, reply[, user]}; default: bundled "
+                           "chatterbot-corpus")
+    data.add_argument("--language", help="language of the bundled corpus (chatterbot-corpus "
+                                         "folder name: english, spanish, ...)")
+    responses = parser.add_argument_group("response set")
+    responses.add_argument("--clusters", type=int, help="semantic clusters of the response set")
+    responses.add_argument("--max-responses", type=int, help="replies kept in the response set")
+    responses.add_argument("--max-reply-tokens", type=int,
+                           help="longest reply (tokens) the set holds and the model writes")
+    responses.add_argument("--min-count", type=int,
+                           help="times a reply must occur in the train split to enter the set")
+    responses.add_argument("--min-similarity", type=float,
+                           help="cosine to the nearest response for a real reply to count as "
+                                "close to the set (trigger labels, true clusters)")
+    model = parser.add_argument_group("model")
+    model.add_argument("--vocab-size", type=int, help="most frequent tokens kept")
+    model.add_argument("--context-tokens", type=int, help="message tokens read (the last ones)")
+    model.add_argument("--embedding-dim", type=int)
+    model.add_argument("--units", type=int, help="LSTM units (encoder and response LSTM)")
+    model.add_argument("--dropout", type=float, help="dropout on embedded tokens in training")
+    model.add_argument("--train-steps", type=int)
+    model.add_argument("--eval-steps", type=int)
+    model.add_argument("--batch-size", type=int)
+    model.add_argument("--learning-rate", type=float)
+    suggest = parser.add_argument_group("suggestions")
+    suggest.add_argument("--suggestions", type=int, help="replies shown (from distinct clusters)")
+    suggest.add_argument("--beam-width", type=int, help="beam over the response-set trie")
+    suggest.add_argument("--length-bias", type=float,
+                         help="score added per reply token (favours longer replies)")
+    suggest.add_argument("--trigger-threshold", type=float,
+                         help="trigger probability at or above which suggestions are shown")
+    suggest.add_argument("--fallback-confidence", type=float,
+                         help="below this top-cluster probability the fallback set is shown")
+    suggest.add_argument("--max-message-chars", type=int,
+                         help="longer messages are refused (one-line error / HTTP 400)")
+    suggest.add_argument("--min-recall", type=float,
+                         help="blessing threshold on held-out recall@3 of the true reply's "
+                              "cluster (also: no regression vs the latest blessed model)")
+
+
+def _check(args: argparse.Namespace) -> None:
+    for flag in ("clusters", "max_responses", "max_reply_tokens", "min_count", "vocab_size",
+                 "context_tokens", "embedding_dim", "units", "train_steps", "eval_steps",
+                 "batch_size", "suggestions", "beam_width", "max_message_chars"):
+        if getattr(args, flag) < 1:
+            raise ShipyardError(f"--{flag.replace('_', '-')} must be at least 1, "
+                                f"got {getattr(args, flag)}")
+    if args.clusters < 2:
+        raise ShipyardError(f"--clusters must be at least 2, got {args.clusters}")
+    if args.suggestions > args.clusters:
+        raise ShipyardError(f"--suggestions {args.suggestions} cannot exceed --clusters "
+                            f"{args.clusters} (suggestions come from distinct clusters)")
+    for flag in ("min_similarity", "trigger_threshold", "fallback_confidence", "min_recall"):
+        if not 0 <= getattr(args, flag) <= 1:
+            raise ShipyardError(f"--{flag.replace('_', '-')} must be in [0, 1], "
+                                f"got {getattr(args, flag)}")
+    if not 0 <= args.dropout < 1:
+        raise ShipyardError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.learning_rate <= 0:
+        raise ShipyardError(f"--learning-rate must be positive, got {args.learning_rate}")
+
+
+def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
+    keys = ("clusters", "max_responses", "max_reply_tokens", "min_count", "min_similarity",
+            "vocab_size", "context_tokens", "embedding_dim", "units", "dropout", "batch_size",
+            "learning_rate", "suggestions", "beam_width", "length_bias", "trigger_threshold",
+            "fallback_confidence", "max_message_chars")
+    config = {key: getattr(args, key) for key in keys}
+    config["backup_dir"] = os.path.join(paths.checkpoints, "backup")
+    return config
+
+
+def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
+    _check(args)
+    evaluator = {"module": "models.smart_reply.evaluation", "metric": HEADLINE,
+                 "threshold": args.min_recall, "lower_is_better": False, "split": "eval",
+                 "limit": None, "baselines": True}
+    return FamilyModules(
+        preprocessing_fn="models.smart_reply.preprocessing.preprocessing_fn",
+        run_fn="models.smart_reply.trainer.run_fn", eval_config=None, evaluator=evaluator,
+        presplit=True, custom_config=custom_config(args, paths),
+        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=None)
+
+
+def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:
+    return reply_data.prepare(args.data_file, paths.data_cache, args.language)
+
+
+def serve_hint(serving_dir: str) -> str:
+    output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
+    return (f"shipyard serve --output-dir {output_dir}   then: shipyard reply \"How are "
+            f"you?\" --server 127.0.0.1:8501")
+
+
+def add_commands(commands) -> None:
+    from pipelines import reply_command
+
+    reply_command.add_command(commands)
+
+
+register(PipelineDefinition(
+    name=NAME, help="Smart Reply: reply suggestions (default: bundled chatterbot-corpus)",
+    add_arguments=add_arguments, family=family, prepare_data=prepare_data,
+    headline_metric=HEADLINE, serve_hint=serve_hint, add_commands=add_commands))

@@ -1,0 +1,137 @@
+"""Image-compression pipeline pieces: the held-out data split, the Trainer's export (encode /
+decode signatures that speak the .rgc format), and the rate–distortion evaluation hook."""
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+import glob
+import io
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from models.image_compression import bitstream, codec, evaluation, quality
+from pipelines import compression_data
+
+
+def _records(path):
+    return [tf.train.Example.FromString(r.numpy())
+            for r in tf.data.TFRecordDataset(sorted(glob.glob(path)))]
+
+
+def _images(records):
+    return [np.asarray(Image.open(io.BytesIO(r.features.feature["image"].bytes_list.value[0])))
+            for r in records]
+
+
+def test_bundled_photos_are_split_by_photo(bundled_data):
+    train = _images(_records(os.path.join(bundled_data, "train", "*.tfrecord")))
+    held_out = _images(_records(os.path.join(bundled_data, "eval", "*.tfrecord")))
+    # The three held-out photos whole (≥ 176 px a side: five MS-SSIM scales), in order.
+    assert len(held_out) == 3
+    for image, name in zip(held_out, compression_data.EVAL_PHOTOS, strict=True):
+        np.testing.assert_array_equal(image, compression_data._bundled_photo(name))
+    # Two patches from each of the 17 training photos, none from a held-out one.
+    assert len(train) == 34 and all(p.shape == (32, 32, 3) for p in train)
+    first = compression_data._bundled_photo(compression_data.TRAIN_PHOTOS[0])
+    np.testing.assert_array_equal(train[0], first[:32, :32])
+    assert not set(compression_data.TRAIN_PHOTOS) & set(compression_data.EVAL_PHOTOS)
+
+
+def test_user_folder_holds_out_every_fifth_image(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    photos = [rng.integers(0, 255, (64, 96, 3), dtype=np.uint8) for _ in range(6)]
+    for i, photo in enumerate(photos):
+        Image.fromarray(photo).save(folder / f"p{i}.png")
+    out = compression_data.build_from_folder(str(folder), str(tmp_path / "cache"))
+    held_out = _images(_records(os.path.join(out, "eval", "*.tfrecord")))
+    assert len(held_out) == 2
+    np.testing.assert_array_equal(held_out[0], photos[0])
+    np.testing.assert_array_equal(held_out[1], photos[5])
+    assert len(_records(os.path.join(out, "train", "*.tfrecord"))) == 4 * 6
+    (folder / "p6.png").write_text("no")
+    with pytest.raises(compression_data.ShipyardError, match="unreadable image .*p6.png"):
+        compression_data.build_from_folder(str(folder), str(tmp_path / "cache"))
+    with pytest.raises(compression_data.ShipyardError, match="needs at least 2"):
+        compression_data.build_from_folder(str(tmp_path / "cache"), str(tmp_path / "cache"))
+
+
+def test_ms_ssim_matches_tensorflow():
+    photo = compression_data._bundled_photo("skimage:astronaut.png")[:300, :257]
+    noisy = np.clip(photo + np.random.default_rng(0).normal(0, 12, photo.shape), 0,
+                    255).astype(np.uint8)
+    expected = tf.image.ssim_multiscale(tf.constant(photo[None], tf.float32),
+                                        tf.constant(noisy[None], tf.float32), 255.0)
+    assert quality.ms_ssim(photo, noisy) == pytest.approx(float(expected[0]), abs=1e-4)
+    assert quality.ms_ssim(photo, photo) == pytest.approx(1.0)
+    assert quality.psnr(photo, noisy) == pytest.approx(
+        float(tf.image.psnr(photo, noisy, 255)), abs=1e-3)
+
+
+def _png(image):
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_export_signatures_speak_the_rgc_format(exported):
+    serving_dir, _ = exported
+    loaded = tf.saved_model.load(serving_dir)
+    assert set(loaded.signatures) == {"serving_default", "encode", "decode"}
+    assert os.path.isfile(os.path.join(serving_dir, "assets.extra", "tf_serving_warmup_requests"))
+    trained = codec.Codec.load(codec.find_model(serving_dir, "unused"))
+    image = compression_data._bundled_photo("skimage:coffee.png")[:45, :70]
+    stream = loaded.signatures["encode"](image_bytes=tf.constant([_png(image)]),
+                                         iterations=tf.constant([3]))["code_bytes"].numpy()[0]
+    # The served stream is the codec's own file, bit for bit (raw chunks).
+    assert stream == codec.compress(trained, image, iterations=3, coder="raw").stream
+    header = bitstream.read_header(stream)
+    assert (header.width, header.height, header.iterations) == (70, 45, 3)
+    assert len(stream) == bitstream.HEADER_SIZE + 3 * (bitstream.CHUNK_HEADER_SIZE
+                                                        + 64 * 96 // 8 // 8)
+    # decode reads raw and zlib streams, and a progressive cut.
+    zlib_stream = codec.compress(trained, image, iterations=3, coder="zlib").stream
+    pngs = loaded.signatures["decode"](code_bytes=tf.constant(
+        [stream, zlib_stream, bitstream.cut(stream, 1)]))["png_bytes"].numpy()
+    images = [np.asarray(Image.open(io.BytesIO(p))) for p in pngs]
+    expected, _, _ = codec.decompress(trained, stream)
+    np.testing.assert_array_equal(images[0], expected)
+    np.testing.assert_array_equal(images[1], expected)
+    np.testing.assert_array_equal(images[2], codec.decompress(trained, bitstream.cut(stream, 1))[0])
+    for bad, message in [(stream[:-2], "an iteration is cut"), (b"GIF89a" + bytes(40),
+                                                                "not a Residual-GRU"),
+                         (stream[:12], "header is incomplete")]:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            loaded.signatures["decode"](code_bytes=tf.constant([bad]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image too small"):
+        loaded.signatures["encode"](image_bytes=tf.constant([_png(image[:8])]),
+                                    iterations=tf.constant([1]))
+
+
+def test_rate_distortion_evaluation(exported):
+    serving_dir, examples = exported
+    metrics = evaluation.evaluate(serving_dir, examples, "eval", {"iterations": 3, "limit": 1,
+                                                                   "metric": "ms_ssim"})
+    assert metrics["photos"] == 1
+    # astronaut, 512×512: each raw iteration is 512·512/8 bits + a 9-byte chunk header.
+    raw = [(bitstream.HEADER_SIZE + k * (9 + 512 * 512 // 64)) * 8 / 512 ** 2 for k in (1, 2, 3)]
+    assert [metrics[f"bpp_raw_k{k}"] for k in (1, 2, 3)] == pytest.approx(raw)
+    for k in (1, 2, 3):
+        assert 0 < metrics[f"bpp_k{k}"] <= metrics[f"bpp_raw_k{k}"]
+        assert 0 < metrics[f"ms_ssim_k{k}"] <= 1 and metrics[f"psnr_k{k}"] > 5
+        assert 0 < metrics[f"jpeg_ms_ssim_k{k}"] <= 1
+    assert metrics["ms_ssim"] == metrics["ms_ssim_k3"] and metrics["bpp"] == metrics["bpp_k3"]
+
+
+def test_jpeg_at_matched_bitrate():
+    photo = compression_data._bundled_photo("skimage:astronaut.png")
+    data, decoded = evaluation.jpeg_at(photo, 20000)
+    assert len(data) <= 20000 and decoded.shape == photo.shape
+    bigger, _ = evaluation.jpeg_at(photo, 40000)
+    assert len(data) < len(bigger) <= 40000
+    smallest, _ = evaluation.jpeg_at(photo, 10)  # below JPEG's floor: quality 1
+    assert len(smallest) > 10

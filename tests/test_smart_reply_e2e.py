@@ -1,0 +1,60 @@
+"""The Smart Reply pipeline end to end on a small conversation file with a tiny budget:
+Transform's vocabulary, the Trainer's response set, the shared FamilyEvaluator with the
+family's recall@3 / MRR / trigger metrics and baselines, infra validation, the push, and
+`shipyard reply` on the pushed model."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipelines import reply_data
+from pipelines.cli import main
+from pipelines.metadata import list_runs
+
+pytestmark = pytest.mark.e2e
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--units", "16", "--embedding-dim", "16", "--clusters", "8", "--max-responses", "60",
+        "--max-reply-tokens", "8", "--context-tokens", "12", "--beam-width", "16",
+        "--train-steps", "30", "--eval-steps", "2", "--min-recall", "0.0"]
+
+
+@pytest.fixture(scope="module")
+def output_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("shipyard")
+    pairs = reply_data.chatterbot_pairs()[:400]
+    data = out / "conversations.jsonl"
+    data.write_text("\n".join(json.dumps(p) for p in pairs), encoding="utf-8")
+    assert main(["run", "smart-reply", "--data-file", str(data), *TINY,
+                 "--output-dir", str(out)]) == 0
+    return out
+
+
+def test_pushes_a_blessed_model_with_its_response_set(output_dir):
+    base = output_dir / "serving" / "smart_reply"
+    (version,) = os.listdir(base)
+    model = base / version
+    assert (model / "assets" / "response_set.json").is_file()
+    assert (model / "assets.extra" / "tf_serving_warmup_requests").is_file()
+    (run,) = list_runs(str(output_dir / "metadata.sqlite"), "smart-reply")
+    assert run.status == "COMPLETE" and run.blessed is True and run.infra_blessed is True
+    reports = output_dir / "pipelines" / "smart-reply" / "reports"
+    report = json.loads((reports / os.listdir(reports)[0]).read_text())
+    metrics = report["metrics"]
+    for key in ("recall_at_3", "mrr", "trigger_precision", "trigger_recall", "diversity_rate",
+                "frequency_recall_at_3", "bag_of_words_recall_at_3"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    assert metrics["diversity_rate"] == 1.0
+    held_out = sum(reply_data.is_eval(p) for p in reply_data.chatterbot_pairs()[:400])
+    assert metrics["examples"] == held_out
+
+
+def test_reply_command_uses_the_latest_pushed_model(output_dir):
+    run = subprocess.run([sys.executable, "-m", "pipelines.cli", "reply", "Hi, how are you?",
+                          "--output-dir", str(output_dir), "--json"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout)
+    assert len(result["replies"]) == 3
+    assert len(set(result["cluster_ids"])) == 3

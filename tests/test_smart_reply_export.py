@@ -1,0 +1,157 @@
+"""Smart Reply export: the serving signature agrees with the Keras model (fresh process),
+carries its response set, refuses bad messages; the evaluation hook and `shipyard reply`."""
+import json
+import os
+import subprocess
+import sys
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models.smart_reply import evaluation, search, text, trainer
+from models.smart_reply import model as model_lib
+from models.smart_reply.response_set import ResponseSet
+from pipelines import reply_data
+from pipelines.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = dict(context_tokens=12, max_reply_tokens=6, embedding_dim=16, units=16, dropout=0.0,
+              clusters=6, max_responses=40, min_count=1, min_similarity=0.5, beam_width=64,
+              length_bias=0.2, suggestions=3, trigger_threshold=0.5, fallback_confidence=0.0,
+              max_message_chars=200, batch_size=16, learning_rate=0.003, epochs=1)
+MESSAGES = ["Hi, How is it going?", "What is your favorite color?", "My mouse is not responding."]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    pairs = reply_data.chatterbot_pairs()
+    train = [p for p in pairs if not reply_data.is_eval(p)][:300]
+    held_out = [p for p in pairs if reply_data.is_eval(p)][:60]
+    words = sorted({t for row in text.tokens([p["context"] for p in train] +
+                                             [p["reply"] for p in train]) for t in row})
+    root = str(tmp_path_factory.mktemp("smart_reply"))
+    serving = os.path.join(root, "Format-Serving")
+    model = trainer.train_and_export(train, held_out, words, [], CONFIG, root, serving,
+                                     train_steps=20, eval_steps=2,
+                                     log_dir=os.path.join(root, "logs"))
+    return model, words, root, serving, train, held_out
+
+
+def _keras_suggestions(model, words, response_set, messages):
+    """Brute-force scores of every response from the Keras layers, then the diversity rule."""
+    encoder = model_lib.encoder(model)
+    ids = text.to_ids(text.lookup_table(words), tf.constant(messages), CONFIG["context_tokens"])
+    trigger, cluster_logp, h, c = encoder(ids)
+    embedding = model.get_layer("token_embedding")
+    decoder = model.get_layer("response_decoder")
+    dense = model.get_layer("token_logits")
+
+    def sequence_logp(inputs, h0, c0):
+        outputs, _, _ = decoder(embedding(inputs), initial_state=[h0, c0])
+        return tf.nn.log_softmax(dense(outputs))
+
+    index = {w: text.RESERVED + i for i, w in enumerate(words)}
+    response_ids = [[index.get(t, text.OOV) for t in r] for r in response_set.tokens]
+    scores = search.score_all(cluster_logp, h, c, sequence_logp, response_ids,
+                              response_set.clusters, text.RESERVED + len(words),
+                              CONFIG["length_bias"])
+    best, best_scores, clusters = search.diverse_top_k(scores, response_set.clusters,
+                                                       response_set.num_clusters, 3)
+    return ([[response_set.texts[i] for i in row] for row in best.numpy()],
+            best_scores.numpy(), clusters.numpy(), trigger.numpy())
+
+
+def test_export_round_trip_in_a_fresh_process(exported):
+    model, words, root, serving, _, _ = exported
+    script = ("import json, os, sys; os.environ['TF_USE_LEGACY_KERAS'] = '1'; "
+              "import tensorflow as tf; "
+              "s = tf.saved_model.load(sys.argv[1]).signatures['serving_default']; "
+              "o = s(messages=tf.constant(json.loads(sys.argv[2]))); "
+              "print(json.dumps({k: [[x.decode() if isinstance(x, bytes) else x for x in r] "
+              "if isinstance(r, list) else r for r in v.numpy().tolist()] "
+              "for k, v in o.items()}))")
+    run = subprocess.run([sys.executable, "-c", script, serving, json.dumps(MESSAGES)],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    served = json.loads(run.stdout.strip().splitlines()[-1])
+    response_set = ResponseSet.load(os.path.join(serving, "assets", "response_set.json"))
+    replies, scores, clusters, trigger = _keras_suggestions(model, words, response_set,
+                                                            MESSAGES)
+    assert served["replies"] == replies
+    assert served["cluster_ids"] == clusters.tolist()
+    np.testing.assert_allclose(served["scores"], scores, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(served["trigger_score"], trigger, rtol=1e-5, atol=1e-5)
+    for row in served["cluster_ids"]:
+        assert len(set(row)) == 3  # three different clusters
+    assert served["triggered"] == [t >= 0.5 for t in trigger.tolist()]
+
+
+def test_response_set_travels_with_the_model(exported):
+    _, _, root, serving, _, _ = exported
+    with open(os.path.join(serving, "assets", "response_set.json")) as f:
+        asset = json.load(f)
+    with open(os.path.join(root, trainer.RESPONSE_SET_DIR, "response_set.json")) as f:
+        assert json.load(f) == asset
+    assert len(asset["responses"]) == 40 and asset["num_clusters"] == 6
+    assert os.path.isfile(os.path.join(serving, "assets.extra", "tf_serving_warmup_requests"))
+    assert os.path.isfile(os.path.join(root, "Format-Keras", "model.keras"))
+
+
+@pytest.mark.parametrize("message, error", [
+    ("   ", "empty message"), ("x" * 201, "message longer than 200 characters")])
+def test_signature_refuses_bad_messages(exported, message, error):
+    signature = tf.saved_model.load(exported[3]).signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=error):
+        signature(messages=tf.constant(["Hello", message]))
+
+
+def test_evaluation_hook(exported, tmp_path):
+    _, _, _, serving, train, held_out = exported
+    for split, pairs in (("train", train), ("eval", held_out)):
+        os.makedirs(tmp_path / f"Split-{split}")
+        with tf.io.TFRecordWriter(str(tmp_path / f"Split-{split}" / "data.gz"),
+                                  options="GZIP") as writer:
+            for pair in pairs:
+                writer.write(reply_data.example_bytes(pair))
+    metrics = evaluation.evaluate(serving, str(tmp_path), "eval",
+                                  {"metric": "recall_at_3", "baselines": True})
+    assert metrics["examples"] == 60
+    assert metrics["diversity_rate"] == 1.0
+    for key in ("recall_at_3", "mrr", "trigger_precision", "trigger_recall",
+                "frequency_recall_at_3", "bag_of_words_mrr"):
+        assert 0.0 <= metrics[key] <= 1.0
+    assert metrics["mrr"] <= metrics["recall_at_3"] + 1e-9 or metrics["mrr"] > 0
+
+
+def test_ranking_metrics_by_hand():
+    true = np.array([2, 5, -1, 7])
+    shown = np.array([[2, 1, 0], [1, 0, 5], [3, 4, 1], [1, 2, 3]])
+    ranked = np.array([[2, 1, 0, 4], [1, 0, 5, 4], [3, 4, 1, 0], [1, 2, 3, 7]])
+    metrics = evaluation.ranking_metrics(true, shown, ranked)
+    assert metrics["recall_at_3"] == pytest.approx(2 / 3)
+    assert metrics["mrr"] == pytest.approx((1 + 1 / 3 + 1 / 4) / 3)
+
+
+def _shipyard(*args):
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+
+
+def test_reply_command(exported, capsys):
+    serving = exported[3]
+    run = _shipyard("reply", "Hi, How is it going?", "--model", serving, "--json")
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout)
+    assert len(result["replies"]) == 3 and len(set(result["cluster_ids"])) == 3
+    # Bad input stops before any model is loaded: one line, exit code 2.
+    for args, message in [
+            (["  ", "--model", serving], "error: empty message: nothing to reply to"),
+            (["x" * 3000, "--model", serving],
+             "error: message has 3000 characters; the model takes at most 2000"),
+            (["Hi", "--model", "/nonexistent/model"],
+             "error: model directory not found: /nonexistent/model")]:
+        assert main(["reply", *args]) == 2
+        assert capsys.readouterr().err.strip() == message

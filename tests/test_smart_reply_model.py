@@ -1,0 +1,145 @@
+"""Smart Reply model: trie beam search vs brute force, diversity, trigger, fallback."""
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models.smart_reply import model as smart_reply_model
+from models.smart_reply import search
+from models.smart_reply.text import RESERVED
+
+VOCAB = RESERVED + 9
+# Responses share prefixes inside a cluster and across clusters (ids ≥ RESERVED are words).
+RESPONSES = [[3, 4], [3, 4, 5], [3, 6], [7], [7, 8, 9, 10], [4, 3], [11], [3, 4, 11, 5]]
+CLUSTERS = [0, 0, 0, 1, 1, 2, 2, 1]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    tf.keras.utils.set_random_seed(3)
+    model = smart_reply_model.smart_reply(VOCAB, 3, context_length=5, reply_length=5,
+                                          embedding_dim=8, units=6, trigger_units=4)
+    encoder = smart_reply_model.encoder(model)
+    step = smart_reply_model.decoder_step(model)
+    contexts = np.array([[3, 4, 5, 0, 0], [9, 10, 11, 3, 4], [5, 0, 0, 0, 0]], np.int32)
+    trigger, cluster_logp, h, c = encoder(contexts)
+    return model, step, trigger, cluster_logp, h, c
+
+
+def _sequence_logp(model):
+    embedding = model.get_layer("token_embedding")
+    decoder = model.get_layer("response_decoder")
+    dense = model.get_layer("token_logits")
+
+    def run(inputs, h, c):
+        outputs, _, _ = decoder(embedding(inputs), initial_state=[h, c])
+        return tf.nn.log_softmax(dense(outputs))
+    return run
+
+
+def _brute(tiny, length_bias):
+    model, _, _, cluster_logp, h, c = tiny
+    return search.score_all(cluster_logp, h, c, _sequence_logp(model), RESPONSES, CLUSTERS,
+                            VOCAB, length_bias=length_bias).numpy()
+
+
+@pytest.mark.parametrize("length_bias", [0.0, 0.7])
+def test_wide_trie_beam_search_equals_brute_force(tiny, length_bias):
+    model, step, _, cluster_logp, h, c = tiny
+    trie = search.build_trie(RESPONSES, CLUSTERS, 3, VOCAB)
+    beam = search.trie_beam_search(cluster_logp, h, c, lambda t, sh, sc: step([t, sh, sc]),
+                                   trie, beam_width=len(RESPONSES) + 3,
+                                   length_bias=length_bias).numpy()
+    brute = _brute(tiny, length_bias)
+    assert np.isfinite(beam).all()
+    np.testing.assert_allclose(beam, brute, rtol=1e-5, atol=1e-5)
+    # The length bias changes the scores by exactly bias × words.
+    if length_bias:
+        lengths = np.array([len(r) for r in RESPONSES])
+        np.testing.assert_allclose(beam - _brute(tiny, 0.0),
+                                   np.tile(length_bias * lengths, [len(beam), 1]), atol=1e-5)
+
+
+def test_narrow_beam_scores_what_it_reaches_exactly(tiny):
+    model, step, _, cluster_logp, h, c = tiny
+    trie = search.build_trie(RESPONSES, CLUSTERS, 3, VOCAB)
+    beam = search.trie_beam_search(cluster_logp, h, c, lambda t, sh, sc: step([t, sh, sc]),
+                                   trie, beam_width=2).numpy()
+    brute = _brute(tiny, 0.0)
+    reached = np.isfinite(beam)
+    assert reached.any() and not reached.all()
+    np.testing.assert_allclose(beam[reached], brute[reached], rtol=1e-5, atol=1e-5)
+    # Only the two best clusters are explored at level one.
+    top_two = np.argsort(-cluster_logp.numpy(), axis=1)[:, :2]
+    for row in range(beam.shape[0]):
+        assert {CLUSTERS[i] for i in np.flatnonzero(reached[row])} <= set(top_two[row])
+
+
+def test_trie_shares_prefixes():
+    trie = search.build_trie(RESPONSES, CLUSTERS, 3, VOCAB)
+    # root + 3 cluster nodes + word nodes + one EOS leaf per response:
+    # cluster 0: 3,4,5,6 (4 words); cluster 1: 7,8,9,10 and 3,4,11,5 (8); cluster 2: 4,3,11 (3)
+    assert len(trie.token) == 1 + 3 + 15 + len(RESPONSES)
+    assert sorted(trie.response[trie.response >= 0].tolist()) == list(range(len(RESPONSES)))
+    assert trie.depth == 5
+
+
+def test_diversity_takes_one_reply_per_cluster():
+    scores = tf.constant([[-1.0, -1.1, -1.2, -5.0, -6.0, -3.0, -2.0, -9.0]])
+    index, top, clusters = search.diverse_top_k(scores, CLUSTERS, 3, k=3)
+    # Responses 0, 1, 2 are all cluster 0: only the best (0) is shown; then cluster 2's best
+    # (6, -2.0), then cluster 1's best (3, -5.0).
+    assert index.numpy().tolist() == [[0, 6, 3]]
+    assert clusters.numpy().tolist() == [[0, 2, 1]]
+    np.testing.assert_allclose(top.numpy(), [[-1.0, -2.0, -5.0]])
+
+
+def test_diversity_breaks_ties_by_lower_index():
+    scores = tf.constant([[-1.0, -1.0, -1.0, -2.0, -2.0, -3.0, -3.0, -2.0]])
+    index, _, _ = search.diverse_top_k(scores, CLUSTERS, 3, k=3)
+    assert index.numpy().tolist() == [[0, 3, 5]]
+
+
+def _suggest(trigger, cluster_probs, **kwargs):
+    scores = tf.constant([[-1.0, -1.1, -1.2, -5.0, -6.0, -3.0, -2.0, -9.0]] * len(trigger))
+    texts = [f"r{i}" for i in range(len(RESPONSES))]
+    return search.suggest(tf.constant(trigger), tf.math.log(tf.constant(cluster_probs)),
+                          scores, texts, CLUSTERS, 3, ["Ok", "Thanks!", "Sounds good"],
+                          **kwargs)
+
+
+def test_trigger_threshold():
+    out = _suggest([0.49, 0.5, 0.9], [[0.6, 0.3, 0.1]] * 3, threshold=0.5)
+    assert out["triggered"].numpy().tolist() == [False, True, True]
+    # Replies are computed either way (a client may log them); only `triggered` differs.
+    assert out["replies"].numpy()[0].tolist() == [b"r0", b"r6", b"r3"]
+    np.testing.assert_allclose(out["trigger_score"].numpy(), [0.49, 0.5, 0.9])
+
+
+def test_fallback_set_when_stage_one_is_unsure():
+    out = _suggest([0.9, 0.9], [[0.34, 0.33, 0.33], [0.8, 0.1, 0.1]], fallback_confidence=0.4)
+    assert out["fallback"].numpy().tolist() == [True, False]
+    assert out["replies"].numpy().tolist() == [[b"Ok", b"Thanks!", b"Sounds good"],
+                                               [b"r0", b"r6", b"r3"]]
+    assert out["cluster_ids"].numpy().tolist() == [[-1, -1, -1], [0, 2, 1]]
+    assert out["ranked_cluster_ids"].numpy()[1].tolist() == [0, 2, 1]
+
+
+def test_user_embedding_shifts_the_cluster_distribution():
+    tf.keras.utils.set_random_seed(0)
+    model = smart_reply_model.smart_reply(VOCAB, 3, context_length=5, reply_length=5,
+                                          embedding_dim=8, units=6, num_users=4)
+    encoder = smart_reply_model.encoder(model)
+    bias = model.get_layer("user_cluster_bias")
+    bias.set_weights([np.eye(16, 3, dtype=np.float32) * 5.0])
+    embedding = model.get_layer("user_embedding")
+    table = np.zeros([5, 16], np.float32)
+    table[2, 1] = 1.0  # user 2 → +5 on cluster 1's logit
+    embedding.set_weights([table])
+    context = np.array([[3, 4, 0, 0, 0]] * 2, np.int32)
+    _, logp, _, _ = encoder([context, np.array([0, 2], np.int32)])
+    shift = logp.numpy()[1] - logp.numpy()[0]
+    np.testing.assert_allclose(shift[1] - shift[0], 5.0, atol=1e-4)
