@@ -54,4 +54,9 @@ def all_pipelines() -> list[PipelineDefinition]:
 
 def _load_builtin() -> None:
     # Importing a pipeline module registers it.
-    from pipelines import image_classification, image_compression, smart_reply  # noqa: F401
+    from pipelines import (  # noqa: F401
+        image_classification,
+        image_compression,
+        smart_reply,
+        translation,
+    )

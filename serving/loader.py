@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 import numpy as np
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  registers its ops (wordpieces of translation exports)
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 

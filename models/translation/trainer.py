@@ -1,0 +1,156 @@
+"""TFX Trainer module: GNMT on the transformed (source, target) sentences with Transform's
+wordpiece vocabulary, exported as a SavedModel whose `serving_default` takes a batch of raw
+source strings and returns `translations` and their GNMT `scores`."""
+from __future__ import annotations
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+import glob
+import json
+from typing import Any
+
+import tensorflow as tf
+import tf_keras as keras
+
+from models.training import backup_dir_for, distribution_strategy, fit_steps
+from models.translation import gnmt
+from models.translation.preprocessing import SOURCE_KEY, TARGET_KEY
+from models.translation.translator import Translator
+from models.translation.wordpieces import END_ID, START_ID, VOCABULARY_FILE, Wordpieces
+from serving.warmup import write_predict_warmup
+
+EVAL_BATCHES_MAX = 20
+INPUT_NAME = "sources"
+WARMUP_SENTENCES = ["The meeting is on Monday, March 1, 2021.", "She speaks French."]
+
+
+def model_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The architecture: the preset's, with any explicitly configured value on top."""
+    preset = gnmt.PRESETS[config.get("preset", "cpu")]
+    settings = {"encoder_layers": preset.encoder_layers,
+                "decoder_layers": preset.decoder_layers, "units": preset.units,
+                "dropout": preset.dropout}
+    settings.update({k: config[k] for k in settings if config.get(k) is not None})
+    return settings
+
+
+def build_model(config: dict[str, Any], vocab_size: int) -> keras.Model:
+    model = gnmt.GNMT(vocab_size, **model_settings(config))
+    model.compile(optimizer=keras.optimizers.Adam(config.get("learning_rate", 2e-3),
+                                                  clipnorm=5.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def read_vocabulary(transform_graph_path: str) -> list[str]:
+    """The wordpiece vocabulary Transform learned (an asset of its graph)."""
+    found = glob.glob(os.path.join(transform_graph_path, "transform_fn", "assets",
+                                   f"*{VOCABULARY_FILE}*"))
+    if not found:
+        raise FileNotFoundError(f"no {VOCABULARY_FILE} in {transform_graph_path}")
+    with tf.io.gfile.GFile(found[0]) as f:
+        return [line.rstrip("\n") for line in f if line.rstrip("\n")]
+
+
+def token_dataset(texts: tf.data.Dataset, wordpieces: Wordpieces, batch_size: int,
+                  max_tokens: int, shuffle: bool) -> tf.data.Dataset:
+    """Unbatched {source, target} strings → ((source ids, target ids after [START]),
+    target ids then [END]) batches, 0-padded; pairs longer than max_tokens are left out."""
+    def tokenize(batch):
+        source = wordpieces.tokenize(tf.reshape(batch[SOURCE_KEY], [-1]))
+        target = wordpieces.tokenize(tf.reshape(batch[TARGET_KEY], [-1]))
+        return tf.data.Dataset.from_tensor_slices((tf.cast(source, tf.int32),
+                                                   tf.cast(target, tf.int32)))
+
+    def teacher_forcing(source, target):
+        target_in = tf.concat([[START_ID], target], axis=0)
+        target_out = tf.concat([target, [END_ID]], axis=0)
+        return (source, target_in), target_out
+
+    def short(source, target):
+        return tf.logical_and(tf.size(source) <= max_tokens, tf.size(target) < max_tokens)
+
+    dataset = texts.batch(1024).flat_map(tokenize).filter(short).cache()
+    if shuffle:
+        dataset = dataset.shuffle(20_000, reshuffle_each_iteration=True)
+    return (dataset.map(teacher_forcing).padded_batch(batch_size).repeat()
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def export(model: keras.Model, vocabulary: list[str], config: dict[str, Any],
+           serving_model_dir: str) -> None:
+    """Writes the serving SavedModel (strings in, translations and scores out) with TF Serving
+    warm-up records, and the Keras weights and settings beside it for the mobile hook."""
+    # A fresh inference model with the trained weights: no optimizer slots in the export.
+    inference = gnmt.GNMT(len(vocabulary), **model_settings(config))
+    inference.set_weights(model.get_weights())
+    translator = Translator(
+        inference, vocabulary, beam_width=config.get("beam_width", 4),
+        alpha=config.get("alpha", 0.2), beta=config.get("beta", 0.2),
+        max_input_tokens=config.get("max_input_tokens", 100),
+        max_output_tokens=config.get("max_output_tokens", 200))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
+    def serve(sources):
+        return translator.translate(sources)
+
+    # The root tracks the weights and the tokenizer, not the Keras layers: Keras would trace
+    # and serialise every layer's call, which the decoder cell's step signature defeats and
+    # which serving never uses.
+    root = tf.Module()
+    root.weights = list(inference.weights)
+    root.wordpieces = translator.wordpieces
+    root.serve = serve
+    tf.saved_model.save(root, serving_model_dir, signatures={"serving_default": serve})
+    write_predict_warmup(serving_model_dir, {INPUT_NAME: WARMUP_SENTENCES})
+
+    keras_dir = os.path.join(os.path.dirname(serving_model_dir), "Format-Keras")
+    tf.io.gfile.makedirs(keras_dir)
+    inference.save_weights(os.path.join(keras_dir, "weights"))  # TF checkpoint
+    with tf.io.gfile.GFile(os.path.join(keras_dir, "settings.json"), "w") as f:
+        json.dump({"vocab_size": len(vocabulary), **model_settings(config),
+                   "beam_width": translator.beam_width, "alpha": translator.alpha,
+                   "beta": translator.beta}, f)
+    with tf.io.gfile.GFile(os.path.join(keras_dir, VOCABULARY_FILE), "w") as f:
+        f.write("".join(token + "\n" for token in vocabulary))
+
+
+def train(model: keras.Model, train_ds, eval_ds, train_steps: int, eval_steps: int,
+          log_dir: str, backup_dir: str | None, epochs: int = 4) -> keras.callbacks.History:
+    return fit_steps(model, train_ds, eval_ds, train_steps, min(eval_steps, EVAL_BATCHES_MAX),
+                     log_dir=log_dir, backup_dir=backup_dir, epochs=epochs)
+
+
+def run_fn(fn_args: Any) -> None:
+    """Trains GNMT on the Transform output and exports the serving SavedModel."""
+    from tfx_bsl.public import tfxio
+
+    config = fn_args.custom_config
+    vocabulary = read_vocabulary(fn_args.transform_graph_path)
+    wordpieces = Wordpieces(vocabulary)
+    batch_size, max_tokens = config.get("batch_size", 64), config.get("max_input_tokens", 100)
+    import tensorflow_transform as tft
+
+    schema = tft.TFTransformOutput(fn_args.transform_graph_path).transformed_metadata.schema
+    options = tfxio.TensorFlowDatasetOptions(batch_size=256, shuffle=False, num_epochs=1)
+
+    def texts(files):
+        return fn_args.data_accessor.tf_dataset_factory(files, options, schema).unbatch()
+
+    train_ds = token_dataset(texts(fn_args.train_files), wordpieces, batch_size, max_tokens,
+                             shuffle=True)
+    eval_ds = token_dataset(texts(fn_args.eval_files), wordpieces, batch_size, max_tokens,
+                            shuffle=False)
+    strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
+    with strategy.scope():
+        model = build_model(config, len(vocabulary))
+    print(f"    {model.name}: {model.count_params():,} parameters, {len(vocabulary)} "
+          f"wordpieces, {fn_args.train_steps} steps of batch {batch_size}", flush=True)
+    train(model, train_ds, eval_ds, fn_args.train_steps, fn_args.eval_steps,
+          log_dir=fn_args.model_run_dir,
+          backup_dir=config.get("backup_dir") and backup_dir_for(
+              config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
+          epochs=config.get("epochs", 4))
+    export(model, vocabulary, config, fn_args.serving_model_dir)

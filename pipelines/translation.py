@@ -1,0 +1,160 @@
+"""Translation: GNMT on a parallel corpus (default: the bundled EN→FR sentences), served as
+raw strings in, translations out; `shipyard translate` prints translations."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from pipelines import translation_data
+from pipelines.errors import ShipyardError
+from pipelines.registry import PipelineDefinition, register
+from pipelines.spec import FamilyModules, PipelinePaths
+
+NAME = "translation"
+BLEU = "bleu"
+# models/translation/gnmt.py's PRESETS (not imported: TensorFlow) and their vocabulary sizes.
+PRESET_VOCAB_SIZES = {"cpu": 8000, "paper": 32000}
+PRESETS = tuple(PRESET_VOCAB_SIZES)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The pipeline's flags; their defaults are in pipelines/configs/translation.yaml."""
+    parser.add_argument("--src", help="source language of the bundled corpus (en, fr, de)")
+    parser.add_argument("--tgt", help="target language of the bundled corpus (en, fr, de)")
+    parser.add_argument("--data",
+                        help="parallel file (source<TAB>target lines, UTF-8) or a folder of "
+                             "TFRecords of tf.Examples (source, target); default: bundled")
+    parser.add_argument("--bundled-pairs", type=int,
+                        help="training pairs of the bundled corpus (at most 60000)")
+    parser.add_argument("--preset", choices=PRESETS,
+                        help="architecture: cpu (small, fast) or paper (8+8 layers, 1024 "
+                             "units, 32K wordpieces)")
+    parser.add_argument("--encoder-layers", type=int, help="override the preset's")
+    parser.add_argument("--decoder-layers", type=int, help="override the preset's")
+    parser.add_argument("--units", type=int, help="LSTM units; override the preset's")
+    parser.add_argument("--vocab-size", type=int,
+                        help="wordpieces asked of the learner (it may give fewer); "
+                             "override the preset's")
+    parser.add_argument("--dropout", type=float)
+    parser.add_argument("--train-steps", type=int)
+    parser.add_argument("--eval-steps", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--beam-width", type=int, help="beam of the served model (1: greedy)")
+    parser.add_argument("--alpha", type=float, help="GNMT length-penalty α")
+    parser.add_argument("--beta", type=float, help="GNMT coverage-penalty β")
+    parser.add_argument("--max-input-tokens", type=int,
+                        help="longest accepted source sentence, in wordpieces")
+    parser.add_argument("--max-output-tokens", type=int,
+                        help="longest translation, in wordpieces")
+    parser.add_argument("--min-bleu", type=float,
+                        help="blessing threshold on eval BLEU (also: no regression vs the "
+                             "latest blessed model)")
+    parser.add_argument("--eval-limit", type=int,
+                        help="eval sentences the evaluator translates")
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.data is None and (args.src not in translation_data.LANGUAGES
+                              or args.tgt not in translation_data.LANGUAGES
+                              or args.src == args.tgt):
+        raise ShipyardError(f"--src / --tgt: the bundled corpus has "
+                            f"{', '.join(translation_data.LANGUAGES)} (two different ones); "
+                            f"got {args.src} → {args.tgt}")
+    for flag in ("train_steps", "eval_steps", "batch_size", "beam_width", "max_input_tokens",
+                 "max_output_tokens", "eval_limit", "bundled_pairs"):
+        if getattr(args, flag) < 1:
+            raise ShipyardError(f"--{flag.replace('_', '-')} must be at least 1, "
+                                f"got {getattr(args, flag)}")
+    if args.bundled_pairs > translation_data.TRAIN_PAIRS:
+        raise ShipyardError(f"--bundled-pairs must be at most {translation_data.TRAIN_PAIRS}")
+    if args.encoder_layers is not None and args.encoder_layers < 2:
+        raise ShipyardError("--encoder-layers must be at least 2 (the bidirectional layer "
+                            "and one more)")
+    for flag in ("decoder_layers", "units", "vocab_size"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise ShipyardError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
+    if not 0 <= args.dropout < 1:
+        raise ShipyardError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.learning_rate <= 0:
+        raise ShipyardError(f"--learning-rate must be positive, got {args.learning_rate}")
+    if args.alpha < 0 or args.beta < 0:
+        raise ShipyardError("--alpha and --beta must not be negative")
+    if not 0 <= args.min_bleu <= 100:
+        raise ShipyardError(f"--min-bleu must be in [0, 100], got {args.min_bleu}")
+    if args.data and not os.path.exists(args.data):
+        raise ShipyardError(f"parallel data not found: {args.data}")
+
+
+def evaluator_config(args: argparse.Namespace) -> dict:
+    """The shared FamilyEvaluator's config: BLEU of the export on the held-out split."""
+    return {"module": "models.translation.evaluation", "metric": BLEU,
+            "threshold": args.min_bleu, "lower_is_better": False, "split": "eval",
+            "limit": args.eval_limit}
+
+
+def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
+    _check(args)
+    custom_config = {
+        "preset": args.preset, "encoder_layers": args.encoder_layers,
+        "decoder_layers": args.decoder_layers, "units": args.units,
+        "vocab_size": args.vocab_size or PRESET_VOCAB_SIZES[args.preset],
+        "dropout": args.dropout,
+        "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+        "beam_width": args.beam_width, "alpha": args.alpha, "beta": args.beta,
+        "max_input_tokens": args.max_input_tokens, "max_output_tokens": args.max_output_tokens,
+        "backup_dir": os.path.join(paths.checkpoints, "backup"),
+    }
+    return FamilyModules(
+        preprocessing_fn="models.translation.preprocessing.preprocessing_fn",
+        run_fn="models.translation.trainer.run_fn", eval_config=None,
+        evaluator=evaluator_config(args), presplit=True, custom_config=custom_config,
+        train_steps=args.train_steps, eval_steps=args.eval_steps)
+
+
+def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:
+    if args.data:
+        return translation_data.prepare(args.data, paths.data_cache)
+    directory = os.path.join(paths.data_cache,
+                             f"parallel-{args.src}-{args.tgt}-{args.bundled_pairs}")
+    return translation_data.build_bundled(directory, args.src, args.tgt,
+                                          train_pairs=args.bundled_pairs)
+
+
+def serve_hint(serving_dir: str) -> str:
+    output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
+    return (f"shipyard translate \"Hello.\" --model {os.path.abspath(serving_dir)}   (or "
+            f"shipyard serve --output-dir {output_dir}, then shipyard translate \"Hello.\" "
+            f"--server 127.0.0.1:8500)")
+
+
+def add_commands(subparsers) -> None:
+    """`shipyard translate "text" ... [--model DIR | --server HOST:PORT]`."""
+    translate = subparsers.add_parser(
+        "translate", help="translate sentences with a trained translation model")
+    translate.add_argument("text", nargs="+", help="sentences to translate")
+    where = translate.add_mutually_exclusive_group()
+    where.add_argument("--model",
+                       help="exported SavedModel, or a serving base folder (its newest "
+                            "version); default: shipyard-output/serving/translation")
+    where.add_argument("--server", help="a model server's gRPC address HOST:PORT")
+    translate.add_argument("--model-name", default="translation",
+                           help="model name on the server")
+    translate.add_argument("--scores", action="store_true",
+                           help="print each translation's GNMT score after a tab")
+    translate.set_defaults(handler=_translate)
+
+
+def _translate(args: argparse.Namespace) -> None:
+    from pipelines import translate_command
+
+    for translation, score in translate_command.translate(
+            args.text, model=args.model, server=args.server, model_name=args.model_name):
+        print(f"{translation}\t{score:.4f}" if args.scores else translation)
+
+
+register(PipelineDefinition(
+    name=NAME, help="GNMT translator (default: bundled EN→FR num2words + CLDR sentences)",
+    add_arguments=add_arguments, family=family, prepare_data=prepare_data,
+    headline_metric=BLEU, serve_hint=serve_hint, add_commands=add_commands))
