@@ -18,7 +18,7 @@ run: $(STAMP)
 # (tracing, TFX and Beam orchestration), so two files overlap well on 2 cores.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile --durations=25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
