@@ -5,7 +5,7 @@ import argparse
 import functools
 import os
 
-from pipelines import image_data, sample_data
+from pipelines import arguments, image_data, sample_data
 from pipelines.errors import ShipyardError
 from pipelines.registry import PipelineDefinition, register
 from pipelines.spec import FamilyModules, PipelinePaths
@@ -29,10 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir",
                         help="folder of class sub-folders of JPEG/PNG images, or of TFRecord "
                              "files of tf.Examples (image, label); default: bundled digits")
-    parser.add_argument("--train-steps", type=int)
-    parser.add_argument("--eval-steps", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--learning-rate", type=float)
+    arguments.add_training_arguments(parser)
     parser.add_argument("--min-accuracy", type=float,
                         help="blessing threshold on eval accuracy (also: no regression vs the "
                              "latest blessed model)")
@@ -85,17 +82,10 @@ def _check(args: argparse.Namespace) -> None:
                             f"(minimum {minimum})")
     if not 0 < args.alpha <= 4:
         raise ShipyardError(f"--alpha must be in (0, 4], got {args.alpha}")
-    for flag in ("train_steps", "eval_steps", "batch_size", "depth_multiplier",
-                 "min_images_per_class"):
-        if getattr(args, flag) < 1:
-            raise ShipyardError(f"--{flag.replace('_', '-')} must be at least 1, "
-                                f"got {getattr(args, flag)}")
-    if not 0 <= args.dropout < 1:
-        raise ShipyardError(f"--dropout must be in [0, 1), got {args.dropout}")
-    if not 0 <= args.min_accuracy <= 1:
-        raise ShipyardError(f"--min-accuracy must be in [0, 1], got {args.min_accuracy}")
-    if args.learning_rate <= 0:
-        raise ShipyardError(f"--learning-rate must be positive, got {args.learning_rate}")
+    arguments.check_training(args)
+    arguments.at_least(args, 1, "depth_multiplier", "min_images_per_class")
+    arguments.within(args, 0, 1, "dropout", open_high=True)
+    arguments.within(args, 0, 1, "min_accuracy")
     if args.weights and "://" not in args.weights and not os.path.isfile(args.weights):
         raise ShipyardError(f"weights file not found: {args.weights}")
     _check_mobile(args)

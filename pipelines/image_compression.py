@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from pipelines import codec_commands, compression_data
+from pipelines import arguments, codec_commands, compression_data
 from pipelines.errors import ShipyardError
 from pipelines.registry import PipelineDefinition, register
 from pipelines.spec import FamilyModules, PipelinePaths
@@ -30,10 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "scikit-image's and scikit-learn's photos")
     parser.add_argument("--max-patches-per-photo", type=int,
                         help="32×32 training patches per photo (default: all)")
-    parser.add_argument("--train-steps", type=int)
-    parser.add_argument("--eval-steps", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--learning-rate", type=float)
+    arguments.add_training_arguments(parser)
     parser.add_argument("--min-ms-ssim", type=float,
                         help="blessing threshold on held-out MS-SSIM at the last iteration (also: "
                              "no regression vs the latest blessed model)")
@@ -48,18 +45,9 @@ def _check(args: argparse.Namespace) -> None:
         raise ShipyardError(f"--iterations must be in 1..16, got {args.iterations}")
     if args.gamma not in (0.0, 1.0):
         raise ShipyardError(f"--gamma must be 0 (one-shot) or 1 (additive), got {args.gamma}")
-    for flag in ("train_steps", "eval_steps", "batch_size"):
-        if getattr(args, flag) < 1:
-            raise ShipyardError(f"--{flag.replace('_', '-')} must be at least 1, "
-                                f"got {getattr(args, flag)}")
-    for flag in ("max_patches_per_photo", "eval_photos"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise ShipyardError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
-    if args.learning_rate <= 0:
-        raise ShipyardError(f"--learning-rate must be positive, got {args.learning_rate}")
-    if not 0 <= args.min_ms_ssim <= 1:
-        raise ShipyardError(f"--min-ms-ssim must be in [0, 1], got {args.min_ms_ssim}")
+    arguments.check_training(args)
+    arguments.at_least(args, 1, "max_patches_per_photo", "eval_photos")
+    arguments.within(args, 0, 1, "min_ms_ssim")
 
 
 def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:

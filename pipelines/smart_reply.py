@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from pipelines import reply_data
+from pipelines import arguments, reply_data
 from pipelines.errors import ShipyardError
 from pipelines.registry import PipelineDefinition, register
 from pipelines.spec import FamilyModules, PipelinePaths
@@ -44,10 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--embedding-dim", type=int)
     model.add_argument("--units", type=int, help="LSTM units (encoder and response LSTM)")
     model.add_argument("--dropout", type=float, help="dropout on embedded tokens in training")
-    model.add_argument("--train-steps", type=int)
-    model.add_argument("--eval-steps", type=int)
-    model.add_argument("--batch-size", type=int)
-    model.add_argument("--learning-rate", type=float)
+    arguments.add_training_arguments(model)
     suggest = parser.add_argument_group("suggestions")
     suggest.add_argument("--suggestions", type=int, help="replies shown (from distinct clusters)")
     suggest.add_argument("--beam-width", type=int, help="beam over the response-set trie")
@@ -65,25 +62,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    for flag in ("clusters", "max_responses", "max_reply_tokens", "min_count", "vocab_size",
-                 "context_tokens", "embedding_dim", "units", "train_steps", "eval_steps",
-                 "batch_size", "suggestions", "beam_width", "max_message_chars"):
-        if getattr(args, flag) < 1:
-            raise ShipyardError(f"--{flag.replace('_', '-')} must be at least 1, "
-                                f"got {getattr(args, flag)}")
-    if args.clusters < 2:
-        raise ShipyardError(f"--clusters must be at least 2, got {args.clusters}")
+    arguments.check_training(args)
+    arguments.at_least(args, 1, "max_responses", "max_reply_tokens", "min_count", "vocab_size",
+                       "context_tokens", "embedding_dim", "units", "suggestions", "beam_width",
+                       "max_message_chars")
+    arguments.at_least(args, 2, "clusters")
     if args.suggestions > args.clusters:
         raise ShipyardError(f"--suggestions {args.suggestions} cannot exceed --clusters "
                             f"{args.clusters} (suggestions come from distinct clusters)")
-    for flag in ("min_similarity", "trigger_threshold", "fallback_confidence", "min_recall"):
-        if not 0 <= getattr(args, flag) <= 1:
-            raise ShipyardError(f"--{flag.replace('_', '-')} must be in [0, 1], "
-                                f"got {getattr(args, flag)}")
-    if not 0 <= args.dropout < 1:
-        raise ShipyardError(f"--dropout must be in [0, 1), got {args.dropout}")
-    if args.learning_rate <= 0:
-        raise ShipyardError(f"--learning-rate must be positive, got {args.learning_rate}")
+    arguments.within(args, 0, 1, "min_similarity", "trigger_threshold", "fallback_confidence",
+                     "min_recall")
+    arguments.within(args, 0, 1, "dropout", open_high=True)
 
 
 def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:

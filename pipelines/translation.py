@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from pipelines import translation_data
+from pipelines import arguments, translation_data
 from pipelines.errors import ShipyardError
 from pipelines.registry import PipelineDefinition, register
 from pipelines.spec import FamilyModules, PipelinePaths
@@ -36,10 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wordpieces asked of the learner (it may give fewer); "
                              "override the preset's")
     parser.add_argument("--dropout", type=float)
-    parser.add_argument("--train-steps", type=int)
-    parser.add_argument("--eval-steps", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--learning-rate", type=float)
+    arguments.add_training_arguments(parser)
     parser.add_argument("--beam-width", type=int, help="beam of the served model (1: greedy)")
     parser.add_argument("--alpha", type=float, help="GNMT length-penalty α")
     parser.add_argument("--beta", type=float, help="GNMT coverage-penalty β")
@@ -61,28 +58,18 @@ def _check(args: argparse.Namespace) -> None:
         raise ShipyardError(f"--src / --tgt: the bundled corpus has "
                             f"{', '.join(translation_data.LANGUAGES)} (two different ones); "
                             f"got {args.src} → {args.tgt}")
-    for flag in ("train_steps", "eval_steps", "batch_size", "beam_width", "max_input_tokens",
-                 "max_output_tokens", "eval_limit", "bundled_pairs"):
-        if getattr(args, flag) < 1:
-            raise ShipyardError(f"--{flag.replace('_', '-')} must be at least 1, "
-                                f"got {getattr(args, flag)}")
+    arguments.check_training(args)
+    arguments.at_least(args, 1, "beam_width", "max_input_tokens", "max_output_tokens",
+                       "eval_limit", "bundled_pairs", "decoder_layers", "units", "vocab_size")
     if args.bundled_pairs > translation_data.TRAIN_PAIRS:
         raise ShipyardError(f"--bundled-pairs must be at most {translation_data.TRAIN_PAIRS}")
     if args.encoder_layers is not None and args.encoder_layers < 2:
         raise ShipyardError("--encoder-layers must be at least 2 (the bidirectional layer "
                             "and one more)")
-    for flag in ("decoder_layers", "units", "vocab_size"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise ShipyardError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
-    if not 0 <= args.dropout < 1:
-        raise ShipyardError(f"--dropout must be in [0, 1), got {args.dropout}")
-    if args.learning_rate <= 0:
-        raise ShipyardError(f"--learning-rate must be positive, got {args.learning_rate}")
+    arguments.within(args, 0, 1, "dropout", open_high=True)
     if args.alpha < 0 or args.beta < 0:
         raise ShipyardError("--alpha and --beta must not be negative")
-    if not 0 <= args.min_bleu <= 100:
-        raise ShipyardError(f"--min-bleu must be in [0, 100], got {args.min_bleu}")
+    arguments.within(args, 0, 100, "min_bleu")
     if args.data and not os.path.exists(args.data):
         raise ShipyardError(f"parallel data not found: {args.data}")
 

@@ -1,0 +1,33 @@
+"""The shared one-line checks of pipeline settings."""
+import argparse
+
+import pytest
+
+from pipelines import arguments
+from pipelines.errors import ShipyardError
+
+
+def _args(**values):
+    return argparse.Namespace(**values)
+
+
+def test_checks_name_the_flag_and_the_bad_value():
+    with pytest.raises(ShipyardError, match=r"^--train-steps must be at least 1, got 0$"):
+        arguments.check_training(_args(train_steps=0, eval_steps=1, batch_size=1,
+                                       learning_rate=0.1))
+    with pytest.raises(ShipyardError, match=r"^--learning-rate must be positive, got -1.0$"):
+        arguments.check_training(_args(train_steps=1, eval_steps=1, batch_size=1,
+                                       learning_rate=-1.0))
+    with pytest.raises(ShipyardError, match=r"^--clusters must be at least 2, got 1$"):
+        arguments.at_least(_args(clusters=1), 2, "clusters")
+    with pytest.raises(ShipyardError, match=r"^--dropout must be in \[0, 1\), got 1.0$"):
+        arguments.within(_args(dropout=1.0), 0, 1, "dropout", open_high=True)
+    with pytest.raises(ShipyardError, match=r"^--min-bleu must be in \[0, 100\], got 101$"):
+        arguments.within(_args(min_bleu=101), 0, 100, "min_bleu")
+
+
+def test_unset_optional_settings_and_edges_pass():
+    arguments.at_least(_args(units=None, eval_photos=1), 1, "units", "eval_photos")
+    arguments.within(_args(min_accuracy=1.0, dropout=0.0), 0, 1, "min_accuracy")
+    arguments.within(_args(dropout=0.0), 0, 1, "dropout", open_high=True)
+    arguments.positive(_args(max_size_mb=None), "max_size_mb")
