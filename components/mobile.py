@@ -16,7 +16,9 @@ its Keras model run row by row: `convert(model, conversion, x_sample, io_type) -
 `reference_predict(keras_model, x)`, `tflite_predict(model_bytes, x)`,
 `latency(model_bytes, x, runs) -> tflite.Latency`, `bundle_files(transform_graph_uri,
 model_uri) -> {name: bytes}` (default: labels.txt from `labels(transform_graph_uri)`) and
-`add_metadata(model_bytes, assets_dir) -> bytes`.
+`add_metadata(model_bytes, assets_dir) -> bytes` and `agreement(outputs, reference_outputs)
+-> float` (the share of eval rows on which a variant agrees with the float model; the
+`min_agreement` budget gates on it).
 """
 
 import os
@@ -237,11 +239,17 @@ class Budgets:
     max_metric_drop: float | None = None  # absolute, in metric units (0.02 = 2 points)
     max_size_mb: float | None = None
     max_latency_ms: float | None = None  # single-thread p50
+    min_agreement: float | None = None  # share of eval rows where TFLite agrees with SavedModel
 
 
 def judge(result: dict[str, Any], reference_metric: float, budgets: Budgets) -> list[str]:
     """The budgets a variant breaks, as readable reasons (empty: blessed)."""
     reasons = []
+    if budgets.min_agreement is not None:
+        if "agreement" not in result:
+            reasons.append("min_agreement set but the family's hook defines no agreement")
+        elif result["agreement"] < budgets.min_agreement - 1e-9:
+            reasons.append(f"agreement {result['agreement']:.4f} < {budgets.min_agreement:g}")
     drop = reference_metric - result["metric"]
     if budgets.max_metric_drop is not None and drop > budgets.max_metric_drop + 1e-9:
         reasons.append(f"metric drop {drop:.4f} > {budgets.max_metric_drop:g}")
@@ -255,30 +263,40 @@ def judge(result: dict[str, Any], reference_metric: float, budgets: Budgets) -> 
 
 
 def measure_variant(model: bytes, x, y, metric_fn, runs: int, predict_fn=None,
-                    latency_fn=None) -> dict[str, Any]:
+                    latency_fn=None, agreement_fn=None, reference_outputs=None
+                    ) -> dict[str, Any]:
     """The variant's metric on (x, y), sizes and single-thread latency; `predict_fn(model, x)`
-    and `latency_fn(model, x, runs)` default to running the model row by row on LiteRT."""
+    and `latency_fn(model, x, runs)` default to running the model row by row on LiteRT.
+    With `agreement_fn(outputs, reference_outputs)`, also the share of rows on which the
+    variant agrees with the float SavedModel (e.g. the same top-3 replies)."""
     from models import tflite
 
     timing = (latency_fn(model, x, runs) if latency_fn
               else tflite.latency(model, runs=runs))
     outputs = (predict_fn or tflite.predict)(model, x)
-    return {"metric": metric_fn(outputs, y), "size_bytes": len(model),
-            "gzip_bytes": tflite.gzip_size(model), "latency_p50_ms": timing.p50_ms,
-            "latency_p90_ms": timing.p90_ms, "latency_runs": timing.runs}
+    result = {"metric": metric_fn(outputs, y), "size_bytes": len(model),
+              "gzip_bytes": tflite.gzip_size(model), "latency_p50_ms": timing.p50_ms,
+              "latency_p90_ms": timing.p90_ms, "latency_runs": timing.runs}
+    if agreement_fn is not None:
+        result["agreement"] = float(agreement_fn(outputs, reference_outputs))
+    return result
 
 
 def render_markdown(results: dict[str, Any]) -> str:
     metric = results["metric_name"]
+    agreement = any("agreement" in r for r in results["variants"].values())
     lines = [f"reference (float SavedModel's Keras model) {metric}: "
              f"{results['reference_metric']:.4f}", "",
-             f"| variant | {metric} | drop | size MB | gzip MB | p50 ms | p90 ms | blessed |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             f"| variant | {metric} | drop |" + (" agreement |" if agreement else "")
+             + " size MB | gzip MB | p50 ms | p90 ms | blessed |",
+             "| --- | ---: | ---: |" + (" ---: |" if agreement else "")
+             + " ---: | ---: | ---: | ---: | --- |"]
     for name, r in results["variants"].items():
         verdict = "yes" if r["blessed"] else "no: " + "; ".join(r["reasons"])
         drop = results["reference_metric"] - r["metric"]
-        lines.append(f"| {name} | {r['metric']:.4f} | {drop:+.4f} "
-                     f"| {r['size_bytes'] / 1e6:.3f} | {r['gzip_bytes'] / 1e6:.3f} "
+        agrees = f" {r['agreement']:.4f} |" if agreement else ""
+        lines.append(f"| {name} | {r['metric']:.4f} | {drop:+.4f} |{agrees}"
+                     f" {r['size_bytes'] / 1e6:.3f} | {r['gzip_bytes'] / 1e6:.3f} "
                      f"| {r['latency_p50_ms']:.3f} | {r['latency_p90_ms']:.3f} | {verdict} |")
     return "\n".join(lines) + "\n"
 
@@ -292,9 +310,10 @@ def gate_variants(tflite_uri: str, model_uri: str, transform_graph_uri: str | No
     x, y = hook.load_split(transform_graph_uri, examples_uri, "eval",
                            limit=config.get("eval_limit"))
     keras_model = hook.load_model(model_uri)
-    reference = hook.metric(hook.reference_predict(keras_model, x)
-                            if hasattr(hook, "reference_predict")
-                            else keras_model.predict(x, verbose=0), y)
+    reference_outputs = (hook.reference_predict(keras_model, x)
+                         if hasattr(hook, "reference_predict")
+                         else keras_model.predict(x, verbose=0))
+    reference = hook.metric(reference_outputs, y)
     budgets = Budgets(**config.get("budgets", {}))
     variants = {}
     for variant in manifest["variants"]:
@@ -302,14 +321,16 @@ def gate_variants(tflite_uri: str, model_uri: str, transform_graph_uri: str | No
             model = f.read()
         result = measure_variant(model, x, y, hook.metric, config.get("latency_runs", 50),
                                  getattr(hook, "tflite_predict", None),
-                                 getattr(hook, "latency", None))
+                                 getattr(hook, "latency", None),
+                                 getattr(hook, "agreement", None), reference_outputs)
         reasons = judge(result, reference, budgets)
         result.update(blessed=not reasons, reasons=reasons, conversion=variant["conversion"],
                       technique=variant["technique"], tflite=variant["tflite"])
         variants[variant["name"]] = result
         verdict = "blessed" if not reasons else "refused: " + "; ".join(reasons)
+        agrees = (f"  agreement {result['agreement']:.4f}" if "agreement" in result else "")
         print(f"    {variant['name']:<15} {hook.METRIC} {result['metric']:.4f} "
-              f"(float {reference:.4f})  {result['size_bytes'] / 1e6:.3f} MB "
+              f"(float {reference:.4f}){agrees}  {result['size_bytes'] / 1e6:.3f} MB "
               f"(gzip {result['gzip_bytes'] / 1e6:.3f})  p50 {result['latency_p50_ms']:.3f} ms "
               f"p90 {result['latency_p90_ms']:.3f} ms  {verdict}", flush=True)
     results = {"metric_name": hook.METRIC, "reference_metric": reference,
@@ -371,6 +392,8 @@ def build_bundle(tflite_uri: str, results: dict[str, Any], bundle_dir: str) -> l
                 "size_bytes": result["size_bytes"], "gzip_bytes": result["gzip_bytes"],
                 "latency_p50_ms": result["latency_p50_ms"],
                 "latency_p90_ms": result["latency_p90_ms"]}
+        if "agreement" in result:
+            info["agreement_with_saved_model"] = result["agreement"]
         with open(os.path.join(target, "model.json"), "w") as f:
             json.dump(info, f, indent=2)
         pushed.append(variant["name"])

@@ -142,6 +142,24 @@ def test_int8_ptq_metadata_measurement_and_gate(model, data, tmp_path):
     assert reasons[0].startswith("size ") and "> 0.01 MB" in reasons[0]
     assert reasons[1].startswith("latency p50 ")
 
+    # Agreement with the float model: the share of rows with the same top-1 class.
+    def same_top1(outputs, reference_outputs):
+        return float(np.mean(np.argmax(outputs, -1) == np.argmax(reference_outputs, -1)))
+
+    float_outputs = model.predict(x, verbose=0)
+    agreeing = mobile.measure_variant(int8, x, y, accuracy, runs=5, agreement_fn=same_top1,
+                                      reference_outputs=float_outputs)
+    assert agreeing["agreement"] == same_top1(tflite.predict(int8, x), float_outputs) > 0.9
+    assert mobile.judge(agreeing, reference, mobile.Budgets(min_agreement=0.9)) == []
+    assert mobile.judge(dict(agreeing, agreement=0.9), reference,
+                        mobile.Budgets(min_agreement=0.95)) == ["agreement 0.9000 < 0.95"]
+    assert mobile.judge(result, reference, mobile.Budgets(min_agreement=0.95)) == [
+        "min_agreement set but the family's hook defines no agreement"]
+    table = mobile.render_markdown({"metric_name": "accuracy", "reference_metric": reference,
+                                    "variants": {"int8": dict(agreeing, blessed=True,
+                                                              reasons=[])}})
+    assert "| agreement |" in table and f"| {agreeing['agreement']:.4f} |" in table
+
     # The bundle takes blessed variants only, each with its labels and a JSON of its figures.
     tflite_dir = tmp_path / "tflite"
     for name, data_ in (("float32", float32), ("int8", int8)):
