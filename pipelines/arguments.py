@@ -51,3 +51,47 @@ def check_training(args: argparse.Namespace) -> None:
     """The shared training settings of add_training_arguments."""
     at_least(args, 1, "train_steps", "eval_steps", "batch_size")
     positive(args, "learning_rate")
+
+
+def add_mobile_arguments(parser: argparse.ArgumentParser, variants: tuple[str, ...],
+                         metric: str) -> Any:
+    """The mobile flags every pipeline shares: which TFLite variants to build and the fidelity
+    gate's budgets. Returns the argument group, for a family's own mobile flags."""
+    mobile = parser.add_argument_group("mobile (TFLite variants, gated on LiteRT)")
+    mobile.add_argument("--variants", nargs="+", metavar="VARIANT",
+                        help=f"TFLite variants to build; 'none' builds none. Choices: "
+                             f"{' '.join(variants)}")
+    mobile.add_argument("--max-metric-drop", type=float,
+                        help=f"largest {metric} drop vs the float model a variant may show "
+                             "(absolute)")
+    mobile.add_argument("--max-size-mb", type=float,
+                        help="largest .tflite file size in MB (default: no limit)")
+    mobile.add_argument("--max-latency-ms", type=float,
+                        help="largest single-thread p50 latency in ms (default: no limit)")
+    return mobile
+
+
+def check_mobile(args: argparse.Namespace, variants: tuple[str, ...]) -> bool:
+    """Checks the shared mobile flags; False when --variants none (no mobile components)."""
+    if args.variants == ["none"]:
+        return False
+    unknown = [v for v in args.variants if v not in variants]
+    if unknown:
+        raise ShipyardError(f"unknown --variants {' '.join(unknown)}; choose from "
+                            f"{', '.join(variants)} (or 'none')")
+    if args.max_metric_drop < 0:
+        raise ShipyardError(f"--max-metric-drop must not be negative, got "
+                            f"{args.max_metric_drop}")
+    positive(args, "max_size_mb", "max_latency_ms")
+    return True
+
+
+def mobile_config(args: argparse.Namespace, module: str, **settings: Any) -> dict | None:
+    """The JSON config of the mobile components (components/mobile.py) from the shared flags
+    and the family's own `settings` (budgets given in settings["budgets"] are added)."""
+    if args.variants == ["none"]:
+        return None
+    budgets = {"max_metric_drop": args.max_metric_drop, "max_size_mb": args.max_size_mb,
+               "max_latency_ms": args.max_latency_ms, **settings.pop("budgets", {})}
+    return {"module": module, "variants": list(dict.fromkeys(args.variants)),
+            "latency_runs": 50, **settings, "budgets": budgets}

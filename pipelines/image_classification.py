@@ -36,17 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-images-per-class", type=int)
     parser.add_argument("--weights",
                         help="optional local Keras weights file (.h5) to initialise the model")
-    mobile = parser.add_argument_group("mobile (TFLite variants, gated on LiteRT)")
-    mobile.add_argument("--variants", nargs="+", metavar="VARIANT",
-                        help="TFLite variants to build; 'none' builds none. Choices: "
-                             f"{' '.join(MOBILE_VARIANTS)}")
-    mobile.add_argument("--max-metric-drop", type=float,
-                        help="largest accuracy drop vs the float model a variant may show "
-                             "(absolute)")
-    mobile.add_argument("--max-size-mb", type=float,
-                        help="largest .tflite file size in MB (default: no limit)")
-    mobile.add_argument("--max-latency-ms", type=float,
-                        help="largest single-thread p50 latency in ms (default: no limit)")
+    mobile = arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "accuracy")
     mobile.add_argument("--fine-tune-steps", type=int,
                         help="fine-tuning steps of QAT / pruning / clustering")
     mobile.add_argument("--sparsity", type=float,
@@ -92,24 +82,13 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _check_mobile(args: argparse.Namespace) -> None:
-    if args.variants == ["none"]:
+    if not arguments.check_mobile(args, MOBILE_VARIANTS):
         return
-    unknown = [v for v in args.variants if v not in MOBILE_VARIANTS]
-    if unknown:
-        raise ShipyardError(f"unknown --variants {' '.join(unknown)}; choose from "
-                            f"{', '.join(MOBILE_VARIANTS)} (or 'none')")
-    if not 0 <= args.max_metric_drop <= 1:
-        raise ShipyardError(f"--max-metric-drop must be in [0, 1], got {args.max_metric_drop}")
-    for flag in ("max_size_mb", "max_latency_ms"):
-        value = getattr(args, flag)
-        if value is not None and value <= 0:
-            raise ShipyardError(f"--{flag.replace('_', '-')} must be positive, got {value}")
-    if args.fine_tune_steps < 1:
-        raise ShipyardError(f"--fine-tune-steps must be at least 1, got {args.fine_tune_steps}")
+    arguments.within(args, 0, 1, "max_metric_drop")
+    arguments.at_least(args, 1, "fine_tune_steps")
     if not 0 < args.sparsity < 1:
         raise ShipyardError(f"--sparsity must be in (0, 1), got {args.sparsity}")
-    if args.clusters < 2:
-        raise ShipyardError(f"--clusters must be at least 2, got {args.clusters}")
+    arguments.at_least(args, 2, "clusters")
     _check_budgets(args)
 
 
@@ -170,17 +149,11 @@ def choose_model(args: argparse.Namespace, paths: PipelinePaths, data_root: str)
 
 def mobile_config(args: argparse.Namespace) -> dict | None:
     """The JSON config of the mobile components (components/mobile.py), or None."""
-    if args.variants == ["none"]:
-        return None
-    return {
-        "module": "models.image_classification.mobile",
-        "variants": list(dict.fromkeys(args.variants)), "io_type": args.tflite_io,
-        "batch_size": args.batch_size, "latency_runs": 50,
-        "fine_tune": {"steps": args.fine_tune_steps, "sparsity": args.sparsity,
-                      "clusters": args.clusters, "learning_rate": args.learning_rate / 10},
-        "budgets": {"max_metric_drop": args.max_metric_drop, "max_size_mb": args.max_size_mb,
-                    "max_latency_ms": args.max_latency_ms},
-    }
+    return arguments.mobile_config(
+        args, "models.image_classification.mobile", io_type=args.tflite_io,
+        batch_size=args.batch_size,
+        fine_tune={"steps": args.fine_tune_steps, "sparsity": args.sparsity,
+                   "clusters": args.clusters, "learning_rate": args.learning_rate / 10})
 
 
 def eval_config(min_accuracy: float, top_k: int):

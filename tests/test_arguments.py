@@ -31,3 +31,25 @@ def test_unset_optional_settings_and_edges_pass():
     arguments.within(_args(min_accuracy=1.0, dropout=0.0), 0, 1, "min_accuracy")
     arguments.within(_args(dropout=0.0), 0, 1, "dropout", open_high=True)
     arguments.positive(_args(max_size_mb=None), "max_size_mb")
+
+
+def test_shared_mobile_flags_and_config():
+    variants = ("float32", "dynamic")
+    mobile = _args(variants=["dynamic", "float32", "dynamic"], max_metric_drop=1.5,
+                   max_size_mb=None, max_latency_ms=20.0)
+    assert arguments.check_mobile(mobile, variants)
+    config = arguments.mobile_config(mobile, "models.x.mobile", batch_size=8,
+                                     budgets={"min_agreement": 0.95})
+    assert config == {"module": "models.x.mobile", "variants": ["dynamic", "float32"],
+                      "latency_runs": 50, "batch_size": 8,
+                      "budgets": {"max_metric_drop": 1.5, "max_size_mb": None,
+                                  "max_latency_ms": 20.0, "min_agreement": 0.95}}
+    none = _args(variants=["none"], max_metric_drop=-1, max_size_mb=None, max_latency_ms=None)
+    assert not arguments.check_mobile(none, variants)
+    assert arguments.mobile_config(none, "models.x.mobile") is None
+    with pytest.raises(ShipyardError, match=r"^unknown --variants int8; choose from float32, "
+                                            r"dynamic \(or 'none'\)$"):
+        arguments.check_mobile(_args(variants=["int8"]), variants)
+    with pytest.raises(ShipyardError, match=r"^--max-latency-ms must be positive, got 0$"):
+        arguments.check_mobile(_args(variants=["dynamic"], max_metric_drop=0, max_size_mb=None,
+                                     max_latency_ms=0), variants)
