@@ -18,7 +18,9 @@ its Keras model run row by row: `convert(model, conversion, x_sample, io_type) -
 model_uri) -> {name: bytes}` (default: labels.txt from `labels(transform_graph_uri)`) and
 `add_metadata(model_bytes, assets_dir) -> bytes` and `agreement(outputs, reference_outputs)
 -> float` (the share of eval rows on which a variant agrees with the float model; the
-`min_agreement` budget gates on it).
+`min_agreement` budget gates on it). A `load_split` that declares a `model_uri` keyword gets
+the trained model's directory too (for labels the Trainer defines, e.g. Smart Reply's clusters
+of its response set).
 """
 
 import os
@@ -27,6 +29,7 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import dataclasses
 import importlib
+import inspect
 import json
 import shutil
 import tempfile
@@ -73,6 +76,14 @@ class MobileBundle(artifact.Artifact):
 
 def _hook(config: dict[str, Any]) -> ModuleType:
     return importlib.import_module(config["module"])
+
+
+def _load_split(hook: ModuleType, transform_graph_uri: str | None, examples_uri: str,
+                split: str, limit: int | None = None, model_uri: str | None = None):
+    """hook.load_split, with `model_uri=` for the hooks that ask for it."""
+    kwargs = ({"model_uri": model_uri}
+              if "model_uri" in inspect.signature(hook.load_split).parameters else {})
+    return hook.load_split(transform_graph_uri, examples_uri, split, limit=limit, **kwargs)
 
 
 def _uri(artifact_or_none) -> str | None:
@@ -132,7 +143,8 @@ def optimize_variants(model_uri: str, transform_graph_uri: str, examples_uri: st
     fine_tune = optimization.FineTune(**config.get("fine_tune", {}))
     train_ds = None
     if any(p.technique != "none" for p in planned):
-        x, y = hook.load_split(transform_graph_uri, examples_uri, "train")
+        x, y = _load_split(hook, transform_graph_uri, examples_uri, "train",
+                           model_uri=model_uri)
         train_ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).batch(
             config.get("batch_size", 64))
     os.makedirs(output_dir, exist_ok=True)
@@ -184,8 +196,8 @@ def convert_variants(optimized_uri: str, transform_graph_uri: str | None, exampl
     assets = _write_assets(hook, transform_graph_uri, model_uri, output_dir)
     x_sample = None
     if any(v["conversion"] == "int8" for v in manifest["variants"]):
-        x_sample, _ = hook.load_split(transform_graph_uri, examples_uri, "train",
-                                      limit=REPRESENTATIVE_SAMPLES)
+        x_sample, _ = _load_split(hook, transform_graph_uri, examples_uri, "train",
+                                  limit=REPRESENTATIVE_SAMPLES, model_uri=model_uri)
     converted = []
     for variant in manifest["variants"]:
         start = time.monotonic()
@@ -307,8 +319,8 @@ def gate_variants(tflite_uri: str, model_uri: str, transform_graph_uri: str | No
     """Runs every .tflite on the eval split with LiteRT and applies the budgets."""
     hook = _hook(config)
     manifest = _read_manifest(tflite_uri)
-    x, y = hook.load_split(transform_graph_uri, examples_uri, "eval",
-                           limit=config.get("eval_limit"))
+    x, y = _load_split(hook, transform_graph_uri, examples_uri, "eval",
+                       limit=config.get("eval_limit"), model_uri=model_uri)
     keras_model = hook.load_model(model_uri)
     reference_outputs = (hook.reference_predict(keras_model, x)
                          if hasattr(hook, "reference_predict")

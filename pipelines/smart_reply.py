@@ -17,6 +17,9 @@ from pipelines.spec import FamilyModules, PipelinePaths
 NAME = "smart-reply"
 HEADLINE = "recall_at_3"
 MODEL_NAME = "smart_reply"
+# QAT does not apply to the LSTMs: qat_int8 falls back to dynamic with one line (the shared
+# plan); full-integer int8 would quantize the beam search's scores, so it is not offered.
+MOBILE_VARIANTS = ("float32", "float16", "dynamic", "qat_int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     suggest.add_argument("--min-recall", type=float,
                          help="blessing threshold on held-out recall@3 of the true reply's "
                               "cluster (also: no regression vs the latest blessed model)")
+    mobile = arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "recall@3")
+    mobile.add_argument("--min-agreement", type=float,
+                        help="share of held-out messages whose TFLite top-3 replies must equal "
+                             "the SavedModel's")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -73,6 +80,8 @@ def _check(args: argparse.Namespace) -> None:
     arguments.within(args, 0, 1, "min_similarity", "trigger_threshold", "fallback_confidence",
                      "min_recall")
     arguments.within(args, 0, 1, "dropout", open_high=True)
+    if arguments.check_mobile(args, MOBILE_VARIANTS):
+        arguments.within(args, 0, 1, "max_metric_drop", "min_agreement")
 
 
 def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
@@ -85,6 +94,13 @@ def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
     return config
 
 
+def mobile_config(args: argparse.Namespace) -> dict | None:
+    """The mobile components' config: the on-device model (models/smart_reply/mobile.py),
+    gated on recall@3 and on top-3 agreement with the SavedModel."""
+    return arguments.mobile_config(args, "models.smart_reply.mobile",
+                                   budgets={"min_agreement": args.min_agreement})
+
+
 def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
     _check(args)
     evaluator = {"module": "models.smart_reply.evaluation", "metric": HEADLINE,
@@ -94,7 +110,7 @@ def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
         preprocessing_fn="models.smart_reply.preprocessing.preprocessing_fn",
         run_fn="models.smart_reply.trainer.run_fn", eval_config=None, evaluator=evaluator,
         presplit=True, custom_config=custom_config(args, paths),
-        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=None)
+        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=mobile_config(args))
 
 
 def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:

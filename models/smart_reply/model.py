@@ -28,6 +28,7 @@ import tf_keras as keras
 TRIGGER, CLUSTER, TOKENS = "trigger", "cluster", "tokens"
 
 
+@keras.utils.register_keras_serializable("shipyard")
 class Unmasked(keras.layers.Layer):
     """Passes its input through without its Keras mask.
 

@@ -20,14 +20,15 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from models.smart_reply import device, text
 from models.smart_reply import export as export_lib
 from models.smart_reply import model as model_lib
 from models.smart_reply import response_set as response_set_lib
-from models.smart_reply import text
 from models.training import backup_dir_for, distribution_strategy, fit_steps
 
 EVAL_BATCHES_MAX = 50
 RESPONSE_SET_DIR = "Format-ResponseSet"
+MOBILE_DIR = "Format-Mobile"
 
 
 def read_pairs(files: list[str] | str) -> list[dict[str, str]]:
@@ -148,6 +149,8 @@ def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str
     keras_dir = os.path.join(model_uri, "Format-Keras")
     tf.io.gfile.makedirs(keras_dir)
     model.save(os.path.join(keras_dir, "model.keras"))
+    # What the phone runs (token ids in) and the host's files, for the mobile components.
+    device.save(model, vocabulary, users, responses, config, os.path.join(model_uri, MOBILE_DIR))
     trained = time.monotonic()
     export_lib.export(model, vocabulary, users, responses, config, serving_dir, set_path)
     print(f"    trained in {trained - started:.1f} s, exported in "
