@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--embedding-dim", type=int)
     model.add_argument("--units", type=int, help="LSTM units (encoder and response LSTM)")
     model.add_argument("--dropout", type=float, help="dropout on embedded tokens in training")
+    model.add_argument("--sampled-softmax", type=int,
+                       help="tokens sampled per step for a sampled softmax of the response "
+                            "LSTM in training, for large vocabularies (0: full softmax)")
     arguments.add_training_arguments(model)
     suggest = parser.add_argument_group("suggestions")
     suggest.add_argument("--suggestions", type=int, help="replies shown (from distinct clusters)")
@@ -74,6 +77,7 @@ def _check(args: argparse.Namespace) -> None:
                        "context_tokens", "embedding_dim", "units", "suggestions", "beam_width",
                        "max_message_chars")
     arguments.at_least(args, 2, "clusters")
+    arguments.at_least(args, 0, "sampled_softmax")
     if args.suggestions > args.clusters:
         raise ShipyardError(f"--suggestions {args.suggestions} cannot exceed --clusters "
                             f"{args.clusters} (suggestions come from distinct clusters)")
@@ -86,7 +90,8 @@ def _check(args: argparse.Namespace) -> None:
 
 def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
     keys = ("clusters", "max_responses", "max_reply_tokens", "min_count", "min_similarity",
-            "vocab_size", "context_tokens", "embedding_dim", "units", "dropout", "batch_size",
+            "vocab_size", "context_tokens", "embedding_dim", "units", "dropout",
+            "sampled_softmax", "batch_size",
             "learning_rate", "suggestions", "beam_width", "length_bias", "trigger_threshold",
             "fallback_confidence", "max_message_chars")
     config = {key: getattr(args, key) for key in keys}
