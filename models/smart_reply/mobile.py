@@ -106,7 +106,7 @@ def convert(model: keras.Model, conversion: str, representative, io_type: str) -
     return tflite.convert(model, conversion, batch_size=1)
 
 
-def _runner(model_bytes: bytes):
+def litert_runner(model_bytes: bytes):
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_content=model_bytes, num_threads=1)
@@ -128,7 +128,7 @@ def texts_of(reply_ids: np.ndarray, response_set: ResponseSet) -> np.ndarray:
 
 def tflite_predict(model_bytes: bytes, x: Messages) -> dict[str, np.ndarray]:
     """Each message through LiteRT (one thread, batch 1), as a phone runs it."""
-    runner = _runner(model_bytes)
+    runner = litert_runner(model_bytes)
     rows = [runner(**_row_inputs(x, i)) for i in range(len(x))]
     outputs = {name: np.concatenate([r[name] for r in rows]) for name in device.OUTPUTS}
     outputs["replies"] = texts_of(outputs["reply_ids"], x.response_set)
@@ -162,7 +162,7 @@ def agreement(outputs: dict[str, np.ndarray], reference_outputs: dict[str, np.nd
 def latency(model_bytes: bytes, x: Messages, runs: int) -> tflite.Latency:
     """Single-thread latency of one real message per invoke (random ids would be out of the
     vocabulary's range), after warm-up."""
-    runner = _runner(model_bytes)
+    runner = litert_runner(model_bytes)
     for i in range(min(5, len(x))):
         runner(**_row_inputs(x, i))
     times = []

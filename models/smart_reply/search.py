@@ -140,8 +140,13 @@ def trie_beam_search(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Te
                 tf.gather(state_c, parent), finished)
 
     # A graph loop, not an unrolled one: one decoder step in the graph, whatever the depth.
+    # It stops as soon as no beam holds an open prefix: most responses are far shorter than
+    # the longest, and each level costs a decoder step (most of the latency).
+    def more(level, nodes, scores, *_):
+        return (level < trie.depth) & tf.reduce_any(scores > NEG_INF)
+
     *_, finished = tf.while_loop(
-        lambda level, *_: level < trie.depth, expand,
+        more, expand,
         (tf.constant(0), nodes, scores, state_h, state_c, finished))
     return finished[:, :-1]
 
