@@ -380,5 +380,5 @@ def options_from_flags(argv: Sequence[str] | None = None) -> ServerOptions:
     if options.port < 0 and not options.grpc_socket_path:
         raise ConfigError("give a gRPC --port or --grpc_socket_path")
     if options.ssl_config_file:
-        load_ssl_config(options.ssl_config_file)  # refuse a bad file before loading models
+        load_ssl_config(options.ssl_config_file)  # a bad file stops the server with one line
     return options

@@ -57,6 +57,8 @@ class ModelServer:
                             config_lib.single_model_config(options.model_name,
                                                            options.model_base_path))
         self.model_config = model_config
+        if options.ssl_config_file:
+            config_lib.load_ssl_config(options.ssl_config_file)  # refused before any loading
         # TensorFlow is imported only now, so a bad config is refused without that cost.
         _configure_tensorflow_threads(options)
         from serving.batching import BatchScheduler
