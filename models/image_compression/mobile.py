@@ -83,12 +83,16 @@ def decoder_step(widths: rg.Widths, residual: bool = True) -> keras.Model:
     return keras.Model(decoder.inputs, outputs, name="decoder_step")
 
 
-def load_model(model_uri: str) -> keras.Model:
-    """The trained decoder as a 32×32 step model (what TFLite converts)."""
-    trained = codec.Codec.load(codec_dir(model_uri))
+def trained_step(trained: codec.Codec) -> keras.Model:
+    """A trained codec's decoder as a 32×32 step model (what TFLite converts)."""
     step = decoder_step(trained.model.widths, trained.model.residual)
     step.get_layer("decoder").set_weights(trained.model.decoder.get_weights())
     return step
+
+
+def load_model(model_uri: str) -> keras.Model:
+    """The Trainer's decoder as a 32×32 step model."""
+    return trained_step(codec.Codec.load(codec_dir(model_uri)))
 
 
 def load_split(transform_graph_uri: str | None, examples_uri: str, split: str,
