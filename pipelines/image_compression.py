@@ -41,10 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "no regression vs the latest blessed model)")
     parser.add_argument("--eval-photos", type=int,
                         help="held-out photos the rate–distortion evaluation codes (default: all)")
-    mobile = arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "MS-SSIM")
-    mobile.add_argument("--min-agreement", type=float,
-                        help="least share of held-out 32×32 tiles the TFLite decoder must "
-                             "reconstruct within 0.5 dB PSNR of the SavedModel's")
+    arguments.add_mobile_arguments(
+        parser, MOBILE_VARIANTS, "MS-SSIM",
+        agreement="32×32 tiles the TFLite decoder must reconstruct within 0.5 dB PSNR of the "
+                  "SavedModel's")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -58,7 +58,7 @@ def _check(args: argparse.Namespace) -> None:
     arguments.at_least(args, 1, "max_patches_per_photo", "eval_photos")
     arguments.within(args, 0, 1, "min_ms_ssim")
     if arguments.check_mobile(args, MOBILE_VARIANTS):
-        arguments.within(args, 0, 1, "max_metric_drop", "min_agreement")
+        arguments.within(args, 0, 1, "max_metric_drop")
 
 
 def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
@@ -76,8 +76,7 @@ def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
         eval_config=None, evaluator=evaluator, presplit=True, custom_config=custom_config,
         train_steps=args.train_steps, eval_steps=args.eval_steps,
         mobile=arguments.mobile_config(args, "models.image_compression.mobile",
-                                       eval_limit=args.eval_photos,
-                                       budgets={"min_agreement": args.min_agreement}))
+                                       eval_limit=args.eval_photos))
 
 
 def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:
