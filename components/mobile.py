@@ -18,7 +18,9 @@ its Keras model run row by row: `convert(model, conversion, x_sample, io_type) -
 model_uri) -> {name: bytes}` (default: labels.txt from `labels(transform_graph_uri)`) and
 `add_metadata(model_bytes, assets_dir) -> bytes` and `agreement(outputs, reference_outputs)
 -> float` (the share of eval rows on which a variant agrees with the float model; the
-`min_agreement` budget gates on it).
+`min_agreement` budget gates on it), and `prepare_split(model_uri, x) -> x` where the TFLite
+model is one stage of the trained model (a decoder step fed by the encoder): it turns
+load_split's rows into that stage's inputs with the trained model, before anything runs on them.
 """
 
 import os
@@ -186,6 +188,8 @@ def convert_variants(optimized_uri: str, transform_graph_uri: str | None, exampl
     if any(v["conversion"] == "int8" for v in manifest["variants"]):
         x_sample, _ = hook.load_split(transform_graph_uri, examples_uri, "train",
                                       limit=REPRESENTATIVE_SAMPLES)
+        if hasattr(hook, "prepare_split"):
+            x_sample = hook.prepare_split(model_uri, x_sample)
     converted = []
     for variant in manifest["variants"]:
         start = time.monotonic()
@@ -309,6 +313,8 @@ def gate_variants(tflite_uri: str, model_uri: str, transform_graph_uri: str | No
     manifest = _read_manifest(tflite_uri)
     x, y = hook.load_split(transform_graph_uri, examples_uri, "eval",
                            limit=config.get("eval_limit"))
+    if hasattr(hook, "prepare_split"):
+        x = hook.prepare_split(model_uri, x)
     keras_model = hook.load_model(model_uri)
     reference_outputs = (hook.reference_predict(keras_model, x)
                          if hasattr(hook, "reference_predict")

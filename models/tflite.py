@@ -109,6 +109,12 @@ def tensor_types(model: bytes) -> dict[str, int]:
     return counts
 
 
+def interpreter(model: bytes, threads: int = 1):
+    """A LiteRT interpreter with tensors allocated (for hooks that run a model their way, e.g.
+    through its signature runner)."""
+    return _interpreter(model, threads)
+
+
 def _interpreter(model: bytes, threads: int):
     from ai_edge_litert.interpreter import Interpreter
 
