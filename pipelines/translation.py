@@ -53,10 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "latest blessed model)")
     parser.add_argument("--eval-limit", type=int,
                         help="eval sentences the evaluator translates")
-    mobile = arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "BLEU")
-    mobile.add_argument("--min-agreement", type=float,
-                        help="least share of held-out sentences a variant must translate "
-                             "exactly as the SavedModel does")
+    mobile = arguments.add_mobile_arguments(
+        parser, MOBILE_VARIANTS, "BLEU",
+        agreement="sentences a variant must translate exactly as the SavedModel does")
     mobile.add_argument("--mobile-eval-limit", type=int,
                         help="held-out sentences the fidelity gate translates per variant")
 
@@ -82,7 +81,6 @@ def _check(args: argparse.Namespace) -> None:
     arguments.within(args, 0, 100, "min_bleu")
     if arguments.check_mobile(args, MOBILE_VARIANTS):
         arguments.within(args, 0, 100, "max_metric_drop")
-        arguments.within(args, 0, 1, "min_agreement")
         arguments.at_least(args, 1, "mobile_eval_limit")
     if args.data and not os.path.exists(args.data):
         raise ShipyardError(f"parallel data not found: {args.data}")
@@ -100,7 +98,7 @@ def mobile_config(args: argparse.Namespace) -> dict | None:
     agreement with the SavedModel's translations."""
     return arguments.mobile_config(
         args, "models.translation.mobile", eval_limit=args.mobile_eval_limit,
-        latency_runs=20, budgets={"min_agreement": args.min_agreement})
+        latency_runs=20)
 
 
 def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:

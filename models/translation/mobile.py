@@ -183,7 +183,7 @@ class TFLiteTranslator:
     detokeniser."""
 
     def __init__(self, model: bytes, vocabulary: list[str]) -> None:
-        interpreter = tflite._interpreter(model, threads=1)
+        interpreter = tflite.interpreter(model, threads=1)
         self.decode = interpreter.get_signature_runner("serving_default")
         self.vocabulary = vocabulary
 
