@@ -174,7 +174,7 @@ def convert(model: keras.Model, conversion: str, x_sample=None, io_type: str = "
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if conversion == "float16":
             converter.target_spec.supported_types = [tf.float16]
-        with tflite._quiet_native_logs():
+        with tflite.quiet_native_logs():
             return converter.convert()
 
 
