@@ -4,7 +4,10 @@ For each held-out photo (astronaut, flower, camera: never seen in training), sid
 run: the codec after every iteration (bpp of the stream with raw bits, and after the lossless
 coder `shipyard compress` uses), Pillow's JPEG over its quality range, MS-SSIM and PSNR of each;
 the file-size ratio codec ÷ JPEG at equal MS-SSIM (the paper's headline: 25 % smaller at ≈ 0.9);
-encode / decode megapixels per second through the serving SavedModel's signatures. Writes
+encode / decode megapixels per second through the serving SavedModel's signatures; and the
+TFLite decoder variants (the mobile bundle's 32×32 decoder step on LiteRT, one thread, the
+iterations looped on the host) decoding the SavedModel's own codes: file size, latency per step
+and per image, and how close their images come to the SavedModel's. Writes
 benchmarks/results/image_compression.{json,md,png}.
 
     python -m benchmarks.image_compression --model DIR   (a pushed serving SavedModel)
@@ -90,6 +93,44 @@ def speed(signatures, photo: np.ndarray, iterations: int, runs: int) -> dict[str
     return {"encode_mp_per_s": encode, "decode_mp_per_s": decode}
 
 
+def tflite_decoders(trained, variants: list[str]) -> dict[str, bytes]:
+    """The mobile bundle's decoder step converted as each variant (models/tflite.py)."""
+    from models import tflite
+    from models.image_compression import mobile
+
+    step = mobile.trained_step(trained)
+    conversions = {"float32": "float32", "float16": "float16", "dynamic": "dynamic"}
+    return {v: tflite.convert(step, conversions[v]) for v in variants}
+
+
+def tflite_figures(model: bytes, gamma: float, photo: np.ndarray, codes: np.ndarray,
+                   saved_model_image: np.ndarray, runs: int) -> dict[str, float]:
+    """One TFLite variant on one photo: its decode of the SavedModel's codes against the
+    SavedModel's own (PSNR between the two, per-tile agreement) and the original, and speed."""
+    from models.image_compression import mobile, quality
+
+    decoder = mobile.TFLiteDecoder(model, gamma)
+    image = decoder.decode(codes, photo.shape[:2])  # also the warm-up
+    start = time.perf_counter()
+    for _ in range(runs):
+        decoder.decode(codes, photo.shape[:2])
+    seconds = (time.perf_counter() - start) / runs
+    held_out = mobile.HeldOut([photo], [codes], [saved_model_image], gamma)
+    step = mobile.latency(model, held_out, 200)
+    ours, reference = mobile.Decoded([image], [photo]), mobile.Decoded([saved_model_image],
+                                                                         [photo])
+    difference = np.abs(image.astype(int) - saved_model_image.astype(int))
+    return {"size_bytes": len(model), "step_p50_ms": step.p50_ms, "step_p90_ms": step.p90_ms,
+            "image_seconds": seconds,
+            "decode_mp_per_s": photo.shape[0] * photo.shape[1] / 1e6 / seconds,
+            "psnr_vs_saved_model": quality.psnr(saved_model_image, image),
+            "max_level_difference": int(difference.max()),
+            "agreement": mobile.agreement(ours, reference),
+            "ms_ssim": quality.ms_ssim(photo, image), "psnr": quality.psnr(photo, image),
+            "saved_model_ms_ssim": quality.ms_ssim(photo, saved_model_image),
+            "saved_model_psnr": quality.psnr(photo, saved_model_image)}
+
+
 def plot(path: str, codec_rows: list[dict], jpeg_rows: list[dict]) -> None:
     """MS-SSIM vs bpp (mean over photos): codec with / without entropy coding, and JPEG."""
     from PIL import Image, ImageDraw
@@ -128,16 +169,20 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="serving SavedModel of the codec")
     parser.add_argument("--iterations", type=int, help="default: all the codec has")
     parser.add_argument("--runs", type=int, default=3, help="timed calls per speed figure")
+    parser.add_argument("--tflite-variants", nargs="*", default=["float32", "float16", "dynamic"],
+                        choices=["float32", "float16", "dynamic"],
+                        help="TFLite decoder variants to measure (none: skip)")
     args = parser.parse_args()
 
     import tensorflow as tf
 
-    from models.image_compression import codec
+    from models.image_compression import codec, mobile
     from pipelines import compression_data
 
     trained = codec.Codec.load(codec.find_model(args.model, ""))
     iterations = args.iterations or trained.iterations
     signatures = tf.saved_model.load(args.model).signatures
+    decoders = tflite_decoders(trained, args.tflite_variants)
     per_photo, codec_table, jpeg_table = {}, [], []
     for name in compression_data.EVAL_PHOTOS:
         photo = compression_data._bundled_photo(name)
@@ -154,6 +199,10 @@ def main() -> None:
             row["bpp"] = row["bytes"] * 8 / pixels
         per_photo[name] = {"size": [photo.shape[1], photo.shape[0]], "codec": rows, "jpeg": jpeg,
                            "speed": speed(signatures, photo, iterations, args.runs)}
+        codes, saved_model_image = mobile.saved_model_codes(signatures, photo, iterations)
+        per_photo[name]["tflite"] = {
+            variant: tflite_figures(model, trained.model.gamma, photo, codes, saved_model_image,
+                                    args.runs) for variant, model in decoders.items()}
         codec_table.append(rows)
         jpeg_table.append(jpeg)
 
@@ -180,6 +229,23 @@ def main() -> None:
         s = result["speed"]
         lines.append(f"| {name.split(':')[1]} | {s['encode_mp_per_s']:.3f} | "
                      f"{s['decode_mp_per_s']:.3f} |")
+    if decoders:
+        lines += ["", f"TFLite decoder (32×32 step on LiteRT, 1 thread, {iterations} iterations "
+                  "looped on the host) decoding the SavedModel's codes:", "",
+                  "| variant | photo | size MB | step p50 / p90 ms | image s | decode MP/s | "
+                  "PSNR vs SavedModel dB | max level diff | tiles within 0.5 dB | MS-SSIM "
+                  "(SavedModel) | PSNR dB (SavedModel) |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for variant in decoders:
+            for name, result in per_photo.items():
+                t = result["tflite"][variant]
+                lines.append(
+                    f"| {variant} | {name.split(':')[1]} | {t['size_bytes'] / 1e6:.3f} | "
+                    f"{t['step_p50_ms']:.3f} / {t['step_p90_ms']:.3f} | {t['image_seconds']:.2f} "
+                    f"| {t['decode_mp_per_s']:.3f} | {t['psnr_vs_saved_model']:.1f} | "
+                    f"{t['max_level_difference']} | {t['agreement']:.3f} | {t['ms_ssim']:.4f} "
+                    f"({t['saved_model_ms_ssim']:.4f}) | {t['psnr']:.2f} "
+                    f"({t['saved_model_psnr']:.2f}) |")
     table = "\n".join(lines)
     report = {"model": args.model, "model_id": trained.model_id.hex(), "iterations": iterations,
               "widths": trained.model.widths.__dict__, "photos": per_photo,

@@ -1,12 +1,14 @@
 """TFLite variants side by side: float32, float16, dynamic-range, int8 PTQ, QAT int8 and
 pruned-50 % int8, on LiteRT (1 thread, XNNPACK): accuracy, size, gzip size, latency.
 
-Two models in one run, as the calibration notes advise: the small trained default model
-(MobileNet v1 α 0.25, 32 px, digits) for accuracy, and the paper's MobileNet v1 α 1.0 at 224 px
-(untrained weights: size and latency do not depend on them) for the size and speed targets.
-Writes benchmarks/results/mobile_variants.{json,md,png}.
+Per model family, two models in one run, as the calibration notes advise: a small trained
+model on digits for accuracy (MobileNet v1 α 0.25 at 32 px, the pipeline's default; Inception v3
+at its 75 px minimum), and the paper's model (MobileNet v1 α 1.0 at 224 px; Inception v3 at
+299 px; untrained weights: size and latency do not depend on them) for the size and speed
+targets. Writes benchmarks/results/mobile_variants.{json,md,png}.
 
-    python -m benchmarks.mobile_variants [--train-steps 1500] [--fine-tune-steps 300]
+    python -m benchmarks.mobile_variants [--models mobilenet_v1 inception_v3]
+        [--train-steps 1500] [--inception-train-steps 300] [--fine-tune-steps 300]
 """
 from __future__ import annotations
 
@@ -26,9 +28,19 @@ import tf_keras as keras
 
 from benchmarks import results as benchmark_results
 from models import optimization, tflite
+from models.inception_v3 import inception_v3
 from models.mobilenet_v1 import mobilenet_v1
 
 RESULTS = benchmark_results.RESULTS
+# family → (small trained model, its resolution, paper model, its resolution)
+FAMILIES = {
+    "mobilenet_v1": (lambda r, c: mobilenet_v1(resolution=r, alpha=0.25, classes=c), 32,
+                     lambda r, c: mobilenet_v1(resolution=r, alpha=1.0, classes=c), 224,
+                     "MobileNet v1 α 0.25", "MobileNet v1 α 1.0"),
+    "inception_v3": (lambda r, c: inception_v3(resolution=r, classes=c), 75,
+                     lambda r, c: inception_v3(resolution=r, classes=c), 299,
+                     "Inception v3", "Inception v3"),
+}
 FASTER = 1.1  # a speed-up counts when p50 drops by at least 10 %
 VARIANTS = ("float32", "float16", "dynamic", "int8", "qat_int8", "pruned_int8")
 
@@ -73,10 +85,12 @@ def measure(variants: dict[str, tuple[bytes, float]], x: np.ndarray | None,
     return rows
 
 
-def small_model(args: argparse.Namespace) -> dict:
-    x_train, x_test, y_train, y_test = digits(32)
+def small_model(family: str, args: argparse.Namespace) -> dict:
+    build, resolution, _, _, title, _ = FAMILIES[family]
+    steps = args.train_steps if family == "mobilenet_v1" else args.inception_train_steps
+    x_train, x_test, y_train, y_test = digits(resolution)
     keras.utils.set_random_seed(0)
-    model = mobilenet_v1(resolution=32, alpha=0.25, classes=10)
+    model = build(resolution, 10)
     for layer in model.layers:  # as the pipeline's Trainer does
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = 0.9
@@ -84,9 +98,9 @@ def small_model(args: argparse.Namespace) -> dict:
     train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(
         len(x_train), seed=0).batch(64)
     start = time.monotonic()
-    model.fit(train_ds.repeat(), steps_per_epoch=args.train_steps, epochs=1, verbose=0)
+    model.fit(train_ds.repeat(), steps_per_epoch=steps, epochs=1, verbose=0)
     keras_accuracy = float(model.evaluate(x_test, y_test, verbose=0)[1])
-    print(f"small model: {args.train_steps} steps in {time.monotonic() - start:.0f} s, "
+    print(f"{family} small model: {steps} steps in {time.monotonic() - start:.0f} s, "
           f"Keras accuracy {keras_accuracy:.4f}", flush=True)
 
     def representative():
@@ -96,16 +110,17 @@ def small_model(args: argparse.Namespace) -> dict:
     variants = build_variants(model, train_ds, representative,
                               optimization.FineTune(steps=args.fine_tune_steps,
                                                     learning_rate=1e-4, sparsity=0.5))
-    return {"model": "mobilenet_v1 α 0.25, 32 px, digits (trained)",
+    return {"model": f"{title}, {resolution} px, digits (trained {steps} steps)",
             "keras_accuracy": keras_accuracy, "test_examples": int(len(y_test)),
             "variants": measure(variants, x_test, y_test, args.runs)}
 
 
-def paper_model(args: argparse.Namespace) -> dict:
+def paper_model(family: str, args: argparse.Namespace) -> dict:
+    _, _, build, resolution, _, title = FAMILIES[family]
     keras.utils.set_random_seed(0)
-    model = mobilenet_v1(resolution=224, alpha=1.0, classes=1000)
+    model = build(resolution, 1000)
     rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (8, 224, 224, 3)).astype(np.float32)
+    x = rng.uniform(-1, 1, (8, resolution, resolution, 3)).astype(np.float32)
     train_ds = tf.data.Dataset.from_tensor_slices((x, rng.integers(0, 1000, 8))).batch(4)
 
     def representative():
@@ -115,16 +130,16 @@ def paper_model(args: argparse.Namespace) -> dict:
     # Two fine-tune steps: enough to set QAT ranges and reach 50 % sparsity for size / speed.
     variants = build_variants(model, train_ds, representative,
                               optimization.FineTune(steps=2, sparsity=0.5))
-    return {"model": "mobilenet_v1 α 1.0, 224 px, 1000 classes (untrained weights)",
+    return {"model": f"{title}, {resolution} px, 1000 classes (untrained weights)",
             "variants": measure(variants, None, None, args.runs)}
 
 
 def render(results: dict) -> str:
     lines = [f"# TFLite variants on LiteRT ({results['machine']})", "",
              "1 thread, batch 1, XNNPACK on; latency over "
-             f"{results['runs']} runs after 10 warm-up runs.", ""]
-    for key in ("small", "paper"):
-        block = results[key]
+             f"{results['runs']} runs after 10 warm-up runs; load average at the end "
+             f"{results.get('load_average', '?')}.", ""]
+    for block in _blocks(results):
         rows = block["variants"]
         base = rows["float32"]
         lines += [f"## {block['model']}", ""]
@@ -148,28 +163,42 @@ def render(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _families(results: dict) -> dict[str, dict]:
+    """family → {"small", "paper"} (results of older runs hold MobileNet only, unnested)."""
+    return results.get("families") or {"mobilenet_v1": {"small": results["small"],
+                                                        "paper": results["paper"]}}
+
+
+def _blocks(results: dict) -> list[dict]:
+    return [block for family in _families(results).values()
+            for block in (family["small"], family["paper"])]
+
+
 def targets(results: dict) -> list[dict]:
-    paper, small = results["paper"]["variants"], results["small"]
-    s = small["variants"]
     out = []
 
     def add(target: str, measured: str, met: bool) -> None:
         out.append({"target": target, "measured": measured, "met": bool(met)})
 
-    ratio = paper["float32"]["size_bytes"] / paper["int8"]["size_bytes"]
-    add("int8 ≥ 3.5× smaller than float32 (α 1.0, 224 px)", f"{ratio:.2f}×", ratio >= 3.5)
-    # "Faster" needs a margin beyond run-to-run noise on shared cores (10 %).
-    speed = paper["float32"]["latency_p50_ms"] / paper["int8"]["latency_p50_ms"]
-    add("int8 faster than float32 on one thread (α 1.0, 224 px)", f"{speed:.2f}×",
-        speed >= FASTER)
-    speed_small = s["float32"]["latency_p50_ms"] / s["int8"]["latency_p50_ms"]
-    add("int8 faster than float32 on one thread (α 0.25, 32 px)", f"{speed_small:.2f}×",
-        speed_small >= FASTER)
-    drop = small["keras_accuracy"] - s["qat_int8"]["accuracy"]
-    add("QAT int8 accuracy within 1 point of float (small trained model)",
-        f"{drop * 100:+.2f} points", drop <= 0.01)
-    gain = s["qat_int8"]["accuracy"] - s["int8"]["accuracy"]
-    add("QAT int8 ≥ PTQ int8 accuracy", f"{gain * 100:+.2f} points", gain >= 0)
+    for blocks in _families(results).values():
+        paper, small = blocks["paper"]["variants"], blocks["small"]
+        s = small["variants"]
+        big = blocks["paper"]["model"].split(" (")[0]
+        little = small["model"].split(", digits")[0]
+        ratio = paper["float32"]["size_bytes"] / paper["int8"]["size_bytes"]
+        add(f"int8 ≥ 3.5× smaller than float32 ({big})", f"{ratio:.2f}×", ratio >= 3.5)
+        # "Faster" needs a margin beyond run-to-run noise on shared cores (10 %).
+        speed = paper["float32"]["latency_p50_ms"] / paper["int8"]["latency_p50_ms"]
+        add(f"int8 faster than float32 on one thread ({big})", f"{speed:.2f}×",
+            speed >= FASTER)
+        speed_small = s["float32"]["latency_p50_ms"] / s["int8"]["latency_p50_ms"]
+        add(f"int8 faster than float32 on one thread ({little})", f"{speed_small:.2f}×",
+            speed_small >= FASTER)
+        drop = small["keras_accuracy"] - s["qat_int8"]["accuracy"]
+        add(f"QAT int8 accuracy within 1 point of float ({little}, trained)",
+            f"{drop * 100:+.2f} points", drop <= 0.01)
+        gain = s["qat_int8"]["accuracy"] - s["int8"]["accuracy"]
+        add(f"QAT int8 ≥ PTQ int8 accuracy ({little})", f"{gain * 100:+.2f} points", gain >= 0)
     return out
 
 
@@ -178,8 +207,9 @@ def plot(results: dict, path: str) -> None:
     matplotlib is not a dependency)."""
     from PIL import Image, ImageDraw
 
-    rows = results["small"]["variants"]
-    width, height, margin = 720, 480, 70
+    rows = {f"{name} {family.split('_')[0]}": r for family, blocks in _families(results).items()
+            for name, r in blocks["small"]["variants"].items()}
+    width, height, margin = 900, 560, 70
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     lat = [r["latency_p50_ms"] for r in rows.values()]
@@ -203,9 +233,10 @@ def plot(results: dict, path: str) -> None:
     draw.text((width // 2 - 110, height - 30), "single-thread p50 latency (ms), LiteRT",
               fill="black")
     # ASCII only: Pillow's default bitmap font has no Greek letters.
-    draw.text((8, 20), "accuracy (digits test split) - MobileNet v1 alpha 0.25, 32 px",
-              fill="black")
+    draw.text((8, 20), "accuracy (digits test split) - small trained models "
+              "(MobileNet v1 alpha 0.25 32 px, Inception v3 75 px)", fill="black")
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+    colors = colors * (len(rows) // len(colors) + 1)
     for (name, r), color in zip(rows.items(), colors, strict=False):
         x, y = xy(r["latency_p50_ms"], r["accuracy"])
         draw.ellipse([x - 6, y - 6, x + 6, y + 6], fill=color)
@@ -215,7 +246,12 @@ def plot(results: dict, path: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-steps", type=int, default=1500)
+    parser.add_argument("--models", nargs="+", choices=sorted(FAMILIES),
+                        default=list(FAMILIES))
+    parser.add_argument("--train-steps", type=int, default=1500,
+                        help="training steps of the small MobileNet")
+    parser.add_argument("--inception-train-steps", type=int, default=300,
+                        help="training steps of the small Inception v3 (75 px)")
     parser.add_argument("--fine-tune-steps", type=int, default=300)
     parser.add_argument("--runs", type=int, default=100, help="timed runs per variant (≥ 50)")
     parser.add_argument("--render-only", action="store_true",
@@ -230,9 +266,17 @@ def main() -> None:
     tf.get_logger().setLevel("ERROR")
     start = time.monotonic()
     results = {"machine": f"{os.cpu_count()} CPU cores, {platform.processor() or 'CPU'}",
-               "runs": args.runs, "small": small_model(args), "paper": paper_model(args)}
-    results["targets"] = targets(results)
+               "runs": args.runs,
+               "families": {family: {"small": small_model(family, args),
+                                     "paper": paper_model(family, args)}
+                            for family in args.models}}
     results["seconds"] = round(time.monotonic() - start)
+    results["load_average"] = [round(v, 1) for v in os.getloadavg()]
+    # Saved before anything can fail, so that --render-only recovers an hour of measuring.
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "mobile_variants.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    results["targets"] = targets(results)
     _write(results)
 
 

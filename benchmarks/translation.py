@@ -4,7 +4,13 @@ Trains the cpu preset on the bundled EN→FR corpus for a wall-clock budget (the
 code, wordpieces and input pipeline as the Trainer), exports the serving SavedModel, and
 measures, in one run: corpus BLEU (sacrebleu) and exact match on the held-out sentences
 (combinations never seen in training) and sentences/s for beam widths 1, 4 and 8 (the
-export's translate graph, traced in process). Writes benchmarks/results/translation.{json,md}.
+export's translate graph, traced in process); then, side by side on the same held-out
+sentences, the exported SavedModel and the float32 / float16 / dynamic-range TFLite decoders
+(models/translation/mobile.py, on LiteRT): BLEU, agreement with the SavedModel, file size, gzip
+size and single-thread latency per sentence (a child process with TensorFlow on one thread).
+Writes benchmarks/results/translation.{json,md}.
+
+`--mobile-from DIR` runs only the mobile comparison on an earlier run's export (`--out DIR`).
 """
 from __future__ import annotations
 
@@ -20,6 +26,120 @@ import time
 from benchmarks import results as benchmark_results
 
 BEAMS = (1, 4, 8)
+MOBILE_CONVERSIONS = ("float32", "float16", "dynamic")
+MOBILE_FILE = "mobile.json"
+
+
+def _percentiles(times_ms: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    return {"latency_p50_ms": float(np.percentile(times_ms, 50)),
+            "latency_p90_ms": float(np.percentile(times_ms, 90))}
+
+
+def _directory_bytes(directory: str) -> tuple[int, int]:
+    """(bytes, gzip bytes) of every file under `directory`, concatenated in a fixed order."""
+    import gzip
+
+    data = b""
+    for root, dirs, files in os.walk(directory):
+        dirs.sort()
+        for name in sorted(files):
+            with open(os.path.join(root, name), "rb") as f:
+                data += f.read()
+    return len(data), len(gzip.compress(data, compresslevel=9))
+
+
+def mobile_comparison(model_dir: str, sources: list[str], references: list[str]
+                      ) -> list[dict]:
+    """SavedModel vs the TFLite variants on the same sentences, one sentence at a time, one
+    thread (call in a process whose TensorFlow is set to one thread before it runs)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from models.translation import evaluation, mobile
+    from models.translation import wordpieces as wp
+
+    serve = tf.saved_model.load(os.path.join(model_dir, "Format-Serving")).signatures[
+        "serving_default"]
+    serve(sources=tf.constant(sources[:1]))  # first call traces
+    saved, times = [], []
+    for source in sources:
+        start = time.perf_counter()
+        out = serve(sources=tf.constant([source]))
+        times.append((time.perf_counter() - start) * 1e3)
+        saved.append(out["translations"].numpy()[0].decode())
+    size, gzip_size = _directory_bytes(os.path.join(model_dir, "Format-Serving"))
+    rows = [{"model": "SavedModel (strings in, in-graph wordpieces)",
+             "bleu": evaluation.bleu(saved, references), "agreement": 1.0,
+             "size_bytes": size, "gzip_bytes": gzip_size, **_percentiles(times)}]
+    print(f"  SavedModel: BLEU {rows[0]['bleu']:.2f}  p50 {rows[0]['latency_p50_ms']:.1f} ms",
+          flush=True)
+
+    keras_model = mobile.load_model(model_dir)
+    vocabulary = mobile.read_model_vocabulary(model_dir)
+    ids = wp.Wordpieces(vocabulary).tokenize(tf.constant(sources)).numpy()
+    sentences = [np.asarray(row, np.int32) for row in ids]
+    from models import tflite
+
+    for conversion in MOBILE_CONVERSIONS:
+        start = time.perf_counter()
+        data = mobile.convert(keras_model, conversion)
+        converted_s = time.perf_counter() - start
+        runner = mobile.TFLiteTranslator(data, vocabulary)
+        runner.ids(sentences[0])
+        translations, times = [], []
+        for row in sentences:
+            start = time.perf_counter()
+            out = runner.ids(row)
+            times.append((time.perf_counter() - start) * 1e3)
+            translations.append(mobile.plain_text.detokenize(out, vocabulary))
+        rows.append({"model": f"TFLite {conversion}",
+                     "bleu": evaluation.bleu(translations, references),
+                     "agreement": mobile.agreement(translations, saved), "size_bytes": len(data),
+                     "gzip_bytes": tflite.gzip_size(data), "conversion_seconds": converted_s,
+                     **_percentiles(times)})
+        print(f"  TFLite {conversion}: BLEU {rows[-1]['bleu']:.2f}  agreement "
+              f"{rows[-1]['agreement']:.3f}  {len(data) / 1e6:.2f} MB  "
+              f"p50 {rows[-1]['latency_p50_ms']:.1f} ms", flush=True)
+    return rows
+
+
+def mobile_table(rows: list[dict], sentences: int, beam: int) -> str:
+    return "\n".join(
+        [f"On-device vs served, {sentences} held-out sentences one at a time, beam {beam}, "
+         "one thread (SavedModel: TensorFlow intra/inter-op threads 1, strings in; TFLite: "
+         "LiteRT num_threads 1, wordpiece ids in, tokenised outside):", "",
+         "| model | BLEU | agreement with SavedModel | size MB | gzip MB | p50 ms/sentence "
+         "| p90 ms/sentence |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        + [f"| {r['model']} | {r['bleu']:.2f} | {r['agreement']:.3f} | "
+           f"{r['size_bytes'] / 1e6:.3f} | {r['gzip_bytes'] / 1e6:.3f} | "
+           f"{r['latency_p50_ms']:.2f} | {r['latency_p90_ms']:.2f} |" for r in rows])
+
+
+def run_mobile_child(model_dir: str, sources: list[str], references: list[str]) -> list[dict]:
+    """The mobile comparison in a fresh process with TensorFlow on one thread."""
+    import subprocess
+    import sys
+
+    with open(os.path.join(model_dir, "mobile_sentences.json"), "w") as f:
+        json.dump({"sources": sources, "references": references}, f, ensure_ascii=False)
+    subprocess.run([sys.executable, "-m", "benchmarks.translation", "--mobile-from",
+                    model_dir], check=True)
+    with open(os.path.join(model_dir, MOBILE_FILE)) as f:
+        return json.load(f)
+
+
+def mobile_main(model_dir: str) -> None:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    with open(os.path.join(model_dir, "mobile_sentences.json")) as f:
+        sentences = json.load(f)
+    rows = mobile_comparison(model_dir, sentences["sources"], sentences["references"])
+    with open(os.path.join(model_dir, MOBILE_FILE), "w") as f:
+        json.dump(rows, f, indent=2)
 
 
 def main() -> None:
@@ -31,7 +151,14 @@ def main() -> None:
     parser.add_argument("--src", default="en")
     parser.add_argument("--tgt", default="fr")
     parser.add_argument("--out", default=None, help="keep the export here")
+    parser.add_argument("--mobile-sentences", type=int, default=200,
+                        help="held-out sentences of the SavedModel vs TFLite comparison")
+    parser.add_argument("--mobile-from", default=None,
+                        help="only the SavedModel vs TFLite comparison, on an earlier --out")
     args = parser.parse_args()
+    if args.mobile_from:
+        mobile_main(args.mobile_from)
+        return
 
     import tensorflow as tf
     import tf_keras as keras
@@ -99,11 +226,16 @@ def main() -> None:
         if beam == 4:
             examples = list(zip(sources[:5], hypotheses[:5], references[:5], strict=True))
 
+    mobile_sources = sources[:args.mobile_sentences]
+    mobile_rows = run_mobile_child(out, mobile_sources, references[:args.mobile_sentences])
+
     report = {"pairs": len(train), "held_out": len(held_out), "wordpieces": len(vocabulary),
               "parameters": model.count_params(), "training_minutes": trained / 60,
               "training_steps": budget.steps, "batch_size": args.batch_size,
               "pairs_per_second": pairs_per_second, "load_average": os.getloadavg()[0],
-              "beams": rows, "examples": examples, "export": serving}
+              "beams": rows, "examples": examples, "export": serving,
+              "mobile": {"sentences": len(mobile_sources), "beam": config["beam_width"],
+                         "models": mobile_rows}}
     table = "\n".join(
         [f"GNMT cpu preset ({model.count_params():,} parameters), {budget.steps} steps of "
          f"{args.batch_size} in {trained / 60:.1f} min ({pairs_per_second:.0f} pairs/s); "
@@ -111,7 +243,8 @@ def main() -> None:
          "| beam | BLEU | exact match | sentences/s (in-graph translate, batches of 64) |",
          "| ---: | ---: | ---: | ---: |"]
         + [f"| {r['beam']} | {r['bleu']:.2f} | {r['exact_match']:.3f} | "
-           f"{r['sentences_per_second']:.1f} |" for r in rows])
+           f"{r['sentences_per_second']:.1f} |" for r in rows]
+        + ["", mobile_table(mobile_rows, len(mobile_sources), config["beam_width"])])
     benchmark_results.write("translation", report, table)
     print(table)
     print(json.dumps(examples, ensure_ascii=False, indent=1))

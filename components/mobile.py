@@ -18,9 +18,11 @@ its Keras model run row by row: `convert(model, conversion, x_sample, io_type) -
 model_uri) -> {name: bytes}` (default: labels.txt from `labels(transform_graph_uri)`) and
 `add_metadata(model_bytes, assets_dir) -> bytes` and `agreement(outputs, reference_outputs)
 -> float` (the share of eval rows on which a variant agrees with the float model; the
-`min_agreement` budget gates on it). A `load_split` that declares a `model_uri` keyword gets
-the trained model's directory too (for labels the Trainer defines, e.g. Smart Reply's clusters
-of its response set).
+`min_agreement` budget gates on it), and `prepare_split(model_uri, x) -> x` where the TFLite
+model is one stage of the trained model (a decoder step fed by the encoder): it turns
+load_split's rows into that stage's inputs with the trained model, before anything runs on them.
+A `load_split` that declares a `model_uri` keyword gets the trained model's directory too (for
+labels the Trainer defines, e.g. Smart Reply's clusters of its response set).
 """
 
 import os
@@ -198,6 +200,8 @@ def convert_variants(optimized_uri: str, transform_graph_uri: str | None, exampl
     if any(v["conversion"] == "int8" for v in manifest["variants"]):
         x_sample, _ = _load_split(hook, transform_graph_uri, examples_uri, "train",
                                   limit=REPRESENTATIVE_SAMPLES, model_uri=model_uri)
+        if hasattr(hook, "prepare_split"):
+            x_sample = hook.prepare_split(model_uri, x_sample)
     converted = []
     for variant in manifest["variants"]:
         start = time.monotonic()
@@ -321,6 +325,8 @@ def gate_variants(tflite_uri: str, model_uri: str, transform_graph_uri: str | No
     manifest = _read_manifest(tflite_uri)
     x, y = _load_split(hook, transform_graph_uri, examples_uri, "eval",
                        limit=config.get("eval_limit"), model_uri=model_uri)
+    if hasattr(hook, "prepare_split"):
+        x = hook.prepare_split(model_uri, x)
     keras_model = hook.load_model(model_uri)
     reference_outputs = (hook.reference_predict(keras_model, x)
                          if hasattr(hook, "reference_predict")

@@ -54,12 +54,14 @@ class PlannedVariant:
 
 
 def recurrent_layers(model: keras.Model) -> list[str]:
-    """Names of the LSTM / GRU / RNN layers of a model (recursing into nested models)."""
+    """Names of the LSTM / GRU / RNN layers of a model (recursing into nested models), and of
+    custom layers that declare `is_recurrent = True` (a cell whose state the caller carries,
+    such as the codec's ConvGRU)."""
     names = []
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             names += recurrent_layers(layer)
-        elif isinstance(layer, RECURRENT_LAYERS):
+        elif isinstance(layer, RECURRENT_LAYERS) or getattr(layer, "is_recurrent", False):
             names.append(layer.name)
     return names
 

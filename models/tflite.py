@@ -26,7 +26,7 @@ IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8}
 
 
 @contextlib.contextmanager
-def _quiet_native_logs() -> Iterator[None]:
+def quiet_native_logs() -> Iterator[None]:
     """The TFLite converter and LiteRT write C++ log lines straight to file descriptor 2,
     past TF_CPP_MIN_LOG_LEVEL; silence them while Shipyard's logs are quiet (no --verbose).
     Failures still surface as Python exceptions."""
@@ -91,7 +91,7 @@ def convert(model: keras.Model, conversion: str,
         # although the fake-quant layers already carry every range.
         converter.inference_input_type = IO_TYPES[io_type]
         converter.inference_output_type = IO_TYPES[io_type]
-    with _quiet_native_logs():
+    with quiet_native_logs():
         return converter.convert()
 
 
@@ -129,11 +129,17 @@ def tensor_types(model: bytes) -> dict[str, int]:
     return counts
 
 
+def interpreter(model: bytes, threads: int = 1):
+    """A LiteRT interpreter with tensors allocated (for hooks that run a model their way, e.g.
+    through its signature runner)."""
+    return _interpreter(model, threads)
+
+
 def _interpreter(model: bytes, threads: int):
     from ai_edge_litert.interpreter import Interpreter
 
     # XNNPACK is the default delegate of LiteRT's CPU interpreter, as on Android.
-    with _quiet_native_logs():
+    with quiet_native_logs():
         interpreter = Interpreter(model_content=model, num_threads=threads)
         interpreter.allocate_tensors()
     return interpreter

@@ -54,9 +54,11 @@ def check_training(args: argparse.Namespace) -> None:
 
 
 def add_mobile_arguments(parser: argparse.ArgumentParser, variants: tuple[str, ...],
-                         metric: str) -> Any:
+                         metric: str, agreement: str | None = None) -> Any:
     """The mobile flags every pipeline shares: which TFLite variants to build and the fidelity
-    gate's budgets. Returns the argument group, for a family's own mobile flags."""
+    gate's budgets; with `agreement` (what agreeing means, for the help), --min-agreement for a
+    family whose mobile hook measures agreement with the SavedModel. Returns the argument
+    group, for a family's own mobile flags."""
     mobile = parser.add_argument_group("mobile (TFLite variants, gated on LiteRT)")
     mobile.add_argument("--variants", nargs="+", metavar="VARIANT",
                         help=f"TFLite variants to build; 'none' builds none. Choices: "
@@ -68,6 +70,9 @@ def add_mobile_arguments(parser: argparse.ArgumentParser, variants: tuple[str, .
                         help="largest .tflite file size in MB (default: no limit)")
     mobile.add_argument("--max-latency-ms", type=float,
                         help="largest single-thread p50 latency in ms (default: no limit)")
+    if agreement:
+        mobile.add_argument("--min-agreement", type=float,
+                            help=f"least share of held-out {agreement}")
     return mobile
 
 
@@ -83,6 +88,8 @@ def check_mobile(args: argparse.Namespace, variants: tuple[str, ...]) -> bool:
         raise ShipyardError(f"--max-metric-drop must not be negative, got "
                             f"{args.max_metric_drop}")
     positive(args, "max_size_mb", "max_latency_ms")
+    if hasattr(args, "min_agreement"):
+        within(args, 0, 1, "min_agreement")
     return True
 
 
@@ -93,5 +100,7 @@ def mobile_config(args: argparse.Namespace, module: str, **settings: Any) -> dic
         return None
     budgets = {"max_metric_drop": args.max_metric_drop, "max_size_mb": args.max_size_mb,
                "max_latency_ms": args.max_latency_ms, **settings.pop("budgets", {})}
+    if hasattr(args, "min_agreement"):
+        budgets["min_agreement"] = args.min_agreement
     return {"module": module, "variants": list(dict.fromkeys(args.variants)),
             "latency_runs": 50, **settings, "budgets": budgets}

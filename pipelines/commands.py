@@ -46,11 +46,12 @@ def run_pipeline(args: argparse.Namespace) -> dict:
     paths = PipelinePaths(os.path.abspath(args.output_dir), definition.name)
     if args.schema and not os.path.isfile(args.schema):
         raise ShipyardError(f"schema file not found: {args.schema}")
-    pipeline_family(definition, args, paths)  # bad settings stop before any data work
+    family = pipeline_family(definition, args, paths)  # bad settings stop before data work
     data_root = definition.prepare_data(args, paths)
     if definition.before_run:
         definition.before_run(args, paths, data_root)
-    family = pipeline_family(definition, args, paths)
+        # It settles data-dependent settings (model choice, vocabulary size): check them too.
+        family = pipeline_family(definition, args, paths)
     if args.strategy == "mirrored" and args.cpu_devices > 1:
         from models.training import use_logical_cpu_devices
 

@@ -127,7 +127,7 @@ def choose_model(args: argparse.Namespace, paths: PipelinePaths, data_root: str)
     grid = [(a, r) for a in args.grid_alphas for r in args.grid_resolutions]
     print(f"{NAME}: screening {len(grid)} MobileNet candidates ({args.grid_variant} on "
           f"LiteRT, {args.grid_train_steps} training steps each)", flush=True)
-    images, label_ids, names = candidates.read_examples(data_root)
+    images, label_ids, names = candidates.read_examples(image_data.find_tfrecords(data_root))
     screened = candidates.screen(
         images, label_ids, len(names), grid, args.grid_variant, args.grid_train_steps,
         args.batch_size, args.learning_rate, args.size_budget_mb, args.latency_budget_ms,

@@ -13,6 +13,11 @@ from pipelines.spec import FamilyModules, PipelinePaths
 NAME = "image-compression"
 HEADLINE = "ms_ssim"
 PRESETS = ("cpu", "paper")
+# The TFLite decoder's variants (models/optimization.py's names). qat_int8 is accepted and
+# falls back to dynamic range with one line: TFMO has no QAT scheme for the ConvGRU. Full-integer
+# int8 would need representative GRU states, and pruning / clustering a fine-tuning loss; none is
+# offered.
+MOBILE_VARIANTS = ("float32", "float16", "dynamic", "qat_int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "no regression vs the latest blessed model)")
     parser.add_argument("--eval-photos", type=int,
                         help="held-out photos the rate–distortion evaluation codes (default: all)")
+    arguments.add_mobile_arguments(
+        parser, MOBILE_VARIANTS, "MS-SSIM",
+        agreement="32×32 tiles the TFLite decoder must reconstruct within 0.5 dB PSNR of the "
+                  "SavedModel's")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -48,6 +57,8 @@ def _check(args: argparse.Namespace) -> None:
     arguments.check_training(args)
     arguments.at_least(args, 1, "max_patches_per_photo", "eval_photos")
     arguments.within(args, 0, 1, "min_ms_ssim")
+    if arguments.check_mobile(args, MOBILE_VARIANTS):
+        arguments.within(args, 0, 1, "max_metric_drop")
 
 
 def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
@@ -63,7 +74,9 @@ def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
     return FamilyModules(
         preprocessing_fn=None, run_fn="models.image_compression.trainer.run_fn",
         eval_config=None, evaluator=evaluator, presplit=True, custom_config=custom_config,
-        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=None)
+        train_steps=args.train_steps, eval_steps=args.eval_steps,
+        mobile=arguments.mobile_config(args, "models.image_compression.mobile",
+                                       eval_limit=args.eval_photos))
 
 
 def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:

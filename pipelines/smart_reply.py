@@ -65,10 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     suggest.add_argument("--min-recall", type=float,
                          help="blessing threshold on held-out recall@3 of the true reply's "
                               "cluster (also: no regression vs the latest blessed model)")
-    mobile = arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "recall@3")
-    mobile.add_argument("--min-agreement", type=float,
-                        help="share of held-out messages whose TFLite top-3 replies must equal "
-                             "the SavedModel's")
+    arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "recall@3",
+                                   agreement="messages whose TFLite top-3 replies equal the "
+                                             "SavedModel's")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -85,7 +84,7 @@ def _check(args: argparse.Namespace) -> None:
                      "min_recall")
     arguments.within(args, 0, 1, "dropout", open_high=True)
     if arguments.check_mobile(args, MOBILE_VARIANTS):
-        arguments.within(args, 0, 1, "max_metric_drop", "min_agreement")
+        arguments.within(args, 0, 1, "max_metric_drop")
 
 
 def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
@@ -102,8 +101,7 @@ def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
 def mobile_config(args: argparse.Namespace) -> dict | None:
     """The mobile components' config: the on-device model (models/smart_reply/mobile.py),
     gated on recall@3 and on top-3 agreement with the SavedModel."""
-    return arguments.mobile_config(args, "models.smart_reply.mobile",
-                                   budgets={"min_agreement": args.min_agreement})
+    return arguments.mobile_config(args, "models.smart_reply.mobile")
 
 
 def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:

@@ -15,6 +15,10 @@ BLEU = "bleu"
 # models/translation/gnmt.py's PRESETS (not imported: TensorFlow) and their vocabulary sizes.
 PRESET_VOCAB_SIZES = {"cpu": 8000, "paper": 32000}
 PRESETS = tuple(PRESET_VOCAB_SIZES)
+# On-device variants (models/translation/mobile.py): float weights, float16 weights, int8
+# weights with float activations. QAT variants are accepted and fall back to dynamic range with
+# one line (TFMO has no 8-bit scheme for LSTMs); full-integer int8 is not offered.
+MOBILE_VARIANTS = ("float32", "float16", "dynamic", "qat_int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "latest blessed model)")
     parser.add_argument("--eval-limit", type=int,
                         help="eval sentences the evaluator translates")
+    mobile = arguments.add_mobile_arguments(
+        parser, MOBILE_VARIANTS, "BLEU",
+        agreement="sentences a variant must translate exactly as the SavedModel does")
+    mobile.add_argument("--mobile-eval-limit", type=int,
+                        help="held-out sentences the fidelity gate translates per variant")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -70,6 +79,9 @@ def _check(args: argparse.Namespace) -> None:
     if args.alpha < 0 or args.beta < 0:
         raise ShipyardError("--alpha and --beta must not be negative")
     arguments.within(args, 0, 100, "min_bleu")
+    if arguments.check_mobile(args, MOBILE_VARIANTS):
+        arguments.within(args, 0, 100, "max_metric_drop")
+        arguments.at_least(args, 1, "mobile_eval_limit")
     if args.data and not os.path.exists(args.data):
         raise ShipyardError(f"parallel data not found: {args.data}")
 
@@ -79,6 +91,14 @@ def evaluator_config(args: argparse.Namespace) -> dict:
     return {"module": "models.translation.evaluation", "metric": BLEU,
             "threshold": args.min_bleu, "lower_is_better": False, "split": "eval",
             "limit": args.eval_limit}
+
+
+def mobile_config(args: argparse.Namespace) -> dict | None:
+    """The mobile components' config: the GNMT decoder on LiteRT, gated on BLEU and on
+    agreement with the SavedModel's translations."""
+    return arguments.mobile_config(
+        args, "models.translation.mobile", eval_limit=args.mobile_eval_limit,
+        latency_runs=20)
 
 
 def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
@@ -97,7 +117,7 @@ def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
         preprocessing_fn="models.translation.preprocessing.preprocessing_fn",
         run_fn="models.translation.trainer.run_fn", eval_config=None,
         evaluator=evaluator_config(args), presplit=True, custom_config=custom_config,
-        train_steps=args.train_steps, eval_steps=args.eval_steps)
+        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=mobile_config(args))
 
 
 def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:

@@ -37,7 +37,8 @@ def serve(args: argparse.Namespace) -> None:
             enable_batching=args.enable_batching or bool(args.batching_parameters),
             batching_parameters_file=args.batching_parameters or "",
             monitoring_config_file=args.monitoring_config or "",
-            model_config_file=args.config or "")
+            model_config_file=args.config or "",
+            ssl_config_file=args.ssl_config or "", grpc_socket_path=args.grpc_socket or "")
         from serving.server import ModelServer, serve_until_signalled
 
         server = ModelServer(options, model_config=model_config)
@@ -216,6 +217,8 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--enable-batching", action="store_true")
     p.add_argument("--batching-parameters", help="TF Serving batching parameters file")
     p.add_argument("--monitoring-config", help="TF Serving monitoring config (Prometheus)")
+    p.add_argument("--ssl-config", help="TF Serving SSLConfig text file: gRPC over TLS")
+    p.add_argument("--grpc-socket", help="also serve gRPC on this UNIX socket")
     p.set_defaults(handler=serve)
 
     p = commands.add_parser("predict", help="send one request to a model server and print the "

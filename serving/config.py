@@ -51,6 +51,16 @@ class MonitoringConfig:
 
 
 @dataclasses.dataclass
+class SSLConfig:
+    """TF Serving's SSLConfig (ssl_config.proto): PEM texts, and whether clients must present a
+    certificate signed by `custom_ca`."""
+    server_key: str
+    server_cert: str
+    custom_ca: str = ""
+    client_verify: bool = False
+
+
+@dataclasses.dataclass
 class ServerOptions:
     port: int = 8500
     rest_api_port: int = 8501
@@ -72,6 +82,8 @@ class ServerOptions:
     tensorflow_intra_op_parallelism: int = 0
     tensorflow_inter_op_parallelism: int = 0
     prefer_tflite_model: bool = False
+    ssl_config_file: str = ""
+    grpc_socket_path: str = ""
 
 
 # --- a small reader for protobuf text format (files whose protos pip does not ship) ----------
@@ -224,6 +236,26 @@ def load_monitoring_config(path: str) -> MonitoringConfig:
     return MonitoringConfig(enable=enable, path=metrics_path)
 
 
+def load_ssl_config(path: str) -> SSLConfig:
+    """Reads TF Serving's --ssl_config_file (SSLConfig in text format)."""
+    fields = _parse_text_file(path, "SSL config file")
+    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(SSLConfig)})
+    if unknown:
+        raise ConfigError(f"invalid SSL config file {path}: unknown field {unknown[0]!r}")
+    values = {name: value[-1] for name, value in fields.items()}
+    if not values.get("server_key") or not values.get("server_cert"):
+        raise ConfigError(f"invalid SSL config file {path}: server_key and server_cert (PEM "
+                          "text) are required")
+    config = SSLConfig(server_key=str(values["server_key"]),
+                       server_cert=str(values["server_cert"]),
+                       custom_ca=str(values.get("custom_ca", "")),
+                       client_verify=bool(values.get("client_verify", False)))
+    if config.client_verify and not config.custom_ca:
+        raise ConfigError(f"invalid SSL config file {path}: client_verify needs custom_ca, the "
+                          "authority that signs client certificates")
+    return config
+
+
 def parse_model_server_config(text: str, source: str = "<text>"
                               ) -> model_server_config_pb2.ModelServerConfig:
     """A ModelServerConfig in text format, checked the way the server needs it."""
@@ -253,6 +285,12 @@ def validate_model_server_config(config: model_server_config_pb2.ModelServerConf
         if model.model_platform not in ("", "tensorflow"):
             raise ConfigError(f"model {model.name!r}: unsupported model_platform "
                               f"{model.model_platform!r} (only 'tensorflow')")
+        if model.HasField("logging_config"):
+            from serving.request_log import check_logging_config
+
+            problem = check_logging_config(model.name, model.logging_config)
+            if problem:
+                raise ConfigError(problem)
 
 
 def load_model_server_config(path: str) -> model_server_config_pb2.ModelServerConfig:
@@ -284,7 +322,8 @@ def build_flag_parser() -> argparse.ArgumentParser:
         prog="python -m serving.server",
         description="Shipyard's TF-Serving-compatible model server (gRPC + REST).")
     d = ServerOptions()
-    p.add_argument("--port", type=int, default=d.port, help="gRPC port (0 picks a free one)")
+    p.add_argument("--port", type=int, default=d.port,
+                   help="gRPC port (0 picks a free one; -1: none, with --grpc_socket_path)")
     p.add_argument("--rest_api_port", type=int, default=d.rest_api_port,
                    help="REST port (0 picks a free one; -1 disables REST)")
     p.add_argument("--host", default=d.host,
@@ -320,6 +359,11 @@ def build_flag_parser() -> argparse.ArgumentParser:
                    default=d.prefer_tflite_model,
                    help="serve a version's model.tflite (LiteRT) instead of its SavedModel "
                         "when it has one")
+    p.add_argument("--ssl_config_file", default=d.ssl_config_file,
+                   help="SSLConfig in text format: serve gRPC over TLS (REST stays plain, as "
+                        "in TF Serving)")
+    p.add_argument("--grpc_socket_path", default=d.grpc_socket_path,
+                   help="also serve gRPC on this UNIX socket")
     return p
 
 
@@ -333,4 +377,8 @@ def options_from_flags(argv: Sequence[str] | None = None) -> ServerOptions:
         raise ConfigError("--model_config_file and --model_base_path are mutually exclusive")
     if options.max_request_bytes <= 0:
         raise ConfigError("--max_request_bytes must be > 0")
+    if options.port < 0 and not options.grpc_socket_path:
+        raise ConfigError("give a gRPC --port or --grpc_socket_path")
+    if options.ssl_config_file:
+        load_ssl_config(options.ssl_config_file)  # a bad file stops the server with one line
     return options

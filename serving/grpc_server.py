@@ -54,14 +54,21 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             return fn(servable, request)
         return _call(self.server, api, context, request.model_spec, run)
 
+    def _logged(self, request: Any, fn: Callable, api: str, context: grpc.ServicerContext
+                ) -> Any:
+        response = self._on(request, fn, api, context)
+        self.server.request_logger.maybe_log(request.model_spec.name, api,
+                                             lambda: (request, response))
+        return response
+
     def Predict(self, request, context):  # noqa: N802 - gRPC method names
-        return self._on(request, handlers.predict_on, "predict", context)
+        return self._logged(request, handlers.predict_on, "predict", context)
 
     def Classify(self, request, context):  # noqa: N802
-        return self._on(request, handlers.classify_on, "classify", context)
+        return self._logged(request, handlers.classify_on, "classify", context)
 
     def Regress(self, request, context):  # noqa: N802
-        return self._on(request, handlers.regress_on, "regress", context)
+        return self._logged(request, handlers.regress_on, "regress", context)
 
     def GetModelMetadata(self, request, context):  # noqa: N802
         return self._on(request, handlers.metadata_on, "metadata", context)
@@ -76,7 +83,10 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             self.server.note_version(servable)
             return handlers.multi_inference_on(servable, request)
 
-        return _call(self.server, "multi_inference", context, spec, run)
+        response = _call(self.server, "multi_inference", context, spec, run)
+        self.server.request_logger.maybe_log(spec.name, "multi_inference",
+                                             lambda: (request, response))
+        return response
 
 
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
@@ -92,7 +102,7 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         Serving does, not as an RPC error."""
         response = model_management_pb2.ReloadConfigResponse()
         try:
-            self.server.manager.reload_config(request.config)
+            self.server.reload_config(request.config)
             log.info("reloaded config:\n%s", text_format.MessageToString(request.config))
         except ServingError as e:
             response.status.error_code = e.code.value[0]
@@ -100,8 +110,23 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
+def _credentials(ssl_config_file: str) -> grpc.ServerCredentials | None:
+    if not ssl_config_file:
+        return None
+    from serving.config import load_ssl_config
+
+    ssl = load_ssl_config(ssl_config_file)
+    return grpc.ssl_server_credentials(
+        [(ssl.server_key.encode(), ssl.server_cert.encode())],
+        root_certificates=ssl.custom_ca.encode() or None,
+        require_client_auth=ssl.client_verify)
+
+
 def build_grpc_server(server: Any, host: str, port: int, max_threads: int,
-                      max_message_bytes: int) -> tuple[grpc.Server, int]:
+                      max_message_bytes: int, ssl_config_file: str = "",
+                      socket_path: str = "") -> tuple[grpc.Server, int]:
+    """The gRPC server on host:port (port -1: none) and/or a UNIX socket, with TLS when an
+    SSL config file is given (both listeners, as TF Serving does)."""
     options = [("grpc.max_receive_message_length", max_message_bytes),
                ("grpc.max_send_message_length", -1),
                ("grpc.so_reuseport", 0)]
@@ -111,8 +136,19 @@ def build_grpc_server(server: Any, host: str, port: int, max_threads: int,
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionServicer(server), grpc_server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(server), grpc_server)
-    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    bound = grpc_server.add_insecure_port(address)
-    if bound == 0:
-        raise OSError(f"cannot bind gRPC port {address}")
+    credentials = _credentials(ssl_config_file)
+
+    def listen(address: str) -> int:
+        return (grpc_server.add_secure_port(address, credentials) if credentials
+                else grpc_server.add_insecure_port(address))
+
+    bound = 0
+    if port >= 0:
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        bound = listen(address)
+        if bound == 0:
+            raise OSError(f"cannot bind gRPC port {address}")
+    if socket_path:
+        if listen(f"unix:{socket_path}") == 0:
+            raise OSError(f"cannot listen on UNIX socket {socket_path}")
     return grpc_server, bound

@@ -64,6 +64,22 @@ def predict_on(servable: Servable, request: predict_pb2.PredictRequest
     return response
 
 
+def predict_protos(servable: Servable, signature_name: str, inputs: Mapping[str, np.ndarray],
+                   outputs: Mapping[str, np.ndarray]
+                   ) -> tuple[predict_pb2.PredictRequest, predict_pb2.PredictResponse]:
+    """A REST predict call as the gRPC request and response it stands for (request logs)."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = servable.name
+    request.model_spec.signature_name = signature_name
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tensors.array_to_proto(value))
+    response = predict_pb2.PredictResponse()
+    fill_model_spec(response.model_spec, servable, signature_name)
+    for name, value in outputs.items():
+        response.outputs[name].CopyFrom(tensors.array_to_proto(value))
+    return request, response
+
+
 def serialized_examples(request_input: input_pb2.Input) -> list[bytes]:
     """tf.Examples of an Input; with a context, the context's features are merged into each."""
     kind = request_input.WhichOneof("kind")

@@ -12,7 +12,6 @@ from typing import Any
 import grpc
 import numpy as np
 import tensorflow as tf
-import tensorflow_text  # noqa: F401  registers its ops (wordpieces of translation exports)
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
@@ -88,6 +87,7 @@ class Servable:
         self.path = path
         self.meta_graph = read_meta_graph(path)
         self.signature_defs = dict(self.meta_graph.signature_def)
+        register_ops_for(self.meta_graph)
         try:
             self._loaded = tf.saved_model.load(path, tags=["serve"])
         except Exception as e:  # noqa: BLE001 - any load failure becomes the version's error
@@ -243,6 +243,19 @@ def replay_warmup(servable: Servable, iterations: int = 1) -> int:
                 raise ServingError(e.code, f"Failed to warm up model {servable.name} version "
                                            f"{servable.version}: {e.message}") from None
     return len(records) * max(1, iterations)
+
+
+def register_ops_for(meta_graph: meta_graph_pb2.MetaGraphDef) -> None:
+    """Registers TensorFlow Text's ops when the graph uses ops TensorFlow lacks (wordpieces of
+    translation and Smart Reply exports), so other models never pay for that import."""
+    from tensorflow.python.framework import op_def_registry
+
+    ops = {node.op for node in meta_graph.graph_def.node}
+    for function in meta_graph.graph_def.library.function:
+        ops.update(node.op for node in function.node_def)
+    if any(op_def_registry.get(op) is None for op in ops
+           if op not in {f.signature.name for f in meta_graph.graph_def.library.function}):
+        import tensorflow_text  # noqa: F401 - importing registers its ops
 
 
 def load_servable(name: str, version: int, path: str, warmup: bool = True,

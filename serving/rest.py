@@ -201,13 +201,19 @@ class RestApi:
             raise invalid("Missing 'inputs' or 'instances' key")
         outputs = handlers.predict_arrays(servable, key, inputs)
         self.server.note_version(servable)
+        self.server.request_logger.maybe_log(
+            servable.name, "predict",
+            lambda: handlers.predict_protos(servable, signature_name, inputs, outputs))
         return tensors.predict_response_json(outputs, row)
 
     def _classify(self, spec: model_pb2.ModelSpec, doc: dict) -> str:
         request = classification_pb2.ClassificationRequest(model_spec=spec)
         fill_examples_request(doc, request, "classify")
         servable = self.manager.servable(spec)
-        result = handlers.classify_on(servable, request).result
+        response = handlers.classify_on(servable, request)
+        self.server.request_logger.maybe_log(servable.name, "classify",
+                                             lambda: (request, response))
+        result = response.result
         if not result.classifications:
             raise invalid("Cannot convert empty ClassificationResults to JSON")
         rows = []
@@ -220,7 +226,10 @@ class RestApi:
         request = regression_pb2.RegressionRequest(model_spec=spec)
         fill_examples_request(doc, request, "regress")
         servable = self.manager.servable(spec)
-        result = handlers.regress_on(servable, request).result
+        response = handlers.regress_on(servable, request)
+        self.server.request_logger.maybe_log(servable.name, "regress",
+                                             lambda: (request, response))
+        result = response.result
         if not result.regressions:
             raise invalid("Cannot convert empty RegressionResults to JSON")
         return '{\n    "results": [' + ",".join(_float(r.value) for r in result.regressions) \

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 from tensorflow_serving.config import model_server_config_pb2
 
 from serving import config as config_lib
-from serving.errors import ServingError
+from serving.errors import ServingError, invalid
 from serving.metrics import Metrics
+from serving.request_log import ServerRequestLogger
 
 if TYPE_CHECKING:
     from serving.loader import Servable
@@ -56,6 +57,8 @@ class ModelServer:
                             config_lib.single_model_config(options.model_name,
                                                            options.model_base_path))
         self.model_config = model_config
+        if options.ssl_config_file:
+            config_lib.load_ssl_config(options.ssl_config_file)  # refused before any loading
         # TensorFlow is imported only now, so a bad config is refused without that cost.
         _configure_tensorflow_threads(options)
         from serving.batching import BatchScheduler
@@ -64,6 +67,8 @@ class ModelServer:
         self.monitoring = (config_lib.load_monitoring_config(options.monitoring_config_file)
                            if options.monitoring_config_file else config_lib.MonitoringConfig())
         self.metrics = Metrics()
+        self.request_logger = ServerRequestLogger()
+        self.request_logger.update(model_config)
         self.scheduler = None
         if options.enable_batching:
             params = (config_lib.load_batching_parameters(options.batching_parameters_file)
@@ -101,7 +106,8 @@ class ModelServer:
         self.manager.start(self.options.file_system_poll_wait_seconds)
         self.grpc, self.grpc_port = build_grpc_server(
             self, self.options.host, self.options.port, self.options.grpc_max_threads,
-            self.options.max_request_bytes)
+            self.options.max_request_bytes, self.options.ssl_config_file,
+            self.options.grpc_socket_path)
         self.grpc.start()
         if self.options.rest_api_port >= 0:
             metrics_path = self.monitoring.path if self.monitoring.enable else None
@@ -123,10 +129,18 @@ class ModelServer:
             try:
                 new = config_lib.load_model_server_config(self.options.model_config_file)
                 if new != self.model_config:
-                    self.manager.reload_config(new)
-                    self.model_config = new
+                    self.reload_config(new)
             except (config_lib.ConfigError, ServingError) as e:
                 log.warning("model config not reloaded: %s", e)
+
+    def reload_config(self, config: model_server_config_pb2.ModelServerConfig) -> None:
+        """Applies a new model list (file polling or ModelService.HandleReloadConfigRequest)."""
+        self.manager.reload_config(config)
+        try:
+            self.request_logger.update(config)
+        except config_lib.ConfigError as e:
+            raise invalid(str(e)) from None
+        self.model_config = config
 
     def stop(self, grace: float = 5.0) -> None:
         """Stops taking requests, lets in-flight ones finish (up to `grace` s), unloads."""
@@ -138,6 +152,7 @@ class ModelServer:
         if self.grpc is not None:
             self.grpc.stop(grace).wait(grace + 1)
         self.manager.stop()
+        self.request_logger.close()
         if self.scheduler is not None:
             self.scheduler.stop()
 

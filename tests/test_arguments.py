@@ -36,10 +36,9 @@ def test_unset_optional_settings_and_edges_pass():
 def test_shared_mobile_flags_and_config():
     variants = ("float32", "dynamic")
     mobile = _args(variants=["dynamic", "float32", "dynamic"], max_metric_drop=1.5,
-                   max_size_mb=None, max_latency_ms=20.0)
+                   max_size_mb=None, max_latency_ms=20.0, min_agreement=0.95)
     assert arguments.check_mobile(mobile, variants)
-    config = arguments.mobile_config(mobile, "models.x.mobile", batch_size=8,
-                                     budgets={"min_agreement": 0.95})
+    config = arguments.mobile_config(mobile, "models.x.mobile", batch_size=8)
     assert config == {"module": "models.x.mobile", "variants": ["dynamic", "float32"],
                       "latency_runs": 50, "batch_size": 8,
                       "budgets": {"max_metric_drop": 1.5, "max_size_mb": None,
@@ -53,3 +52,6 @@ def test_shared_mobile_flags_and_config():
     with pytest.raises(ShipyardError, match=r"^--max-latency-ms must be positive, got 0$"):
         arguments.check_mobile(_args(variants=["dynamic"], max_metric_drop=0, max_size_mb=None,
                                      max_latency_ms=0), variants)
+    with pytest.raises(ShipyardError, match=r"^--min-agreement must be in \[0, 1\], got 2$"):
+        arguments.check_mobile(_args(variants=["dynamic"], max_metric_drop=0, max_size_mb=None,
+                                     max_latency_ms=None, min_agreement=2), variants)

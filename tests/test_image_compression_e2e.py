@@ -1,6 +1,7 @@
 """The image-compression pipeline end to end on a tiny budget: held-out photos, a codec
-trained for a few steps, rate–distortion evaluation, infra validation and an atomic push;
-then `shipyard compress` / `decompress` use the pushed codec by default."""
+trained for a few steps, rate–distortion evaluation, infra validation and an atomic push, the
+TFLite decoder variants gated on LiteRT and pushed as the mobile bundle; then `shipyard
+compress` / `decompress` use the pushed codec by default, and the bundle decodes the same file."""
 import json
 import os
 
@@ -8,13 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from models.image_compression import mobile
 from pipelines.cli import main
 from pipelines.metadata import list_runs
 
 pytestmark = pytest.mark.e2e
 ARGS = ["run", "image-compression", "--alpha", "0.0625", "--iterations", "2",
         "--train-steps", "8", "--eval-steps", "1", "--batch-size", "16",
-        "--max-patches-per-photo", "2", "--eval-photos", "1", "--min-ms-ssim", "0"]
+        "--max-patches-per-photo", "2", "--eval-photos", "1", "--min-ms-ssim", "0",
+        "--variants", "float32", "float16", "qat_int8"]
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +46,41 @@ def test_trains_evaluates_and_pushes_the_codec(output_dir):
     assert 0 < metrics["jpeg_ms_ssim_k2"] <= 1
 
 
+def test_gates_and_pushes_the_tflite_decoder_bundle(output_dir):
+    reports = output_dir / "pipelines" / "image-compression" / "reports"
+    report = json.loads((reports / os.listdir(reports)[0]).read_text())
+    gate = report["mobile"]
+    assert gate["metric_name"] == "ms_ssim" and gate["eval_examples"] == 1
+    # The reference is the SavedModel's decode of the same codes: the Evaluator's MS-SSIM.
+    assert gate["reference_metric"] == pytest.approx(report["metrics"]["ms_ssim"], abs=1e-9)
+    # QAT has no scheme for the ConvGRU: qat_int8 falls back to dynamic range, with one line.
+    assert gate["messages"] == [
+        "qat_int8: QAT does not apply to LSTM/GRU models (TFMO has no 8-bit scheme for layer "
+        "'gru_1'); using dynamic-range quantization"]
+    assert set(gate["variants"]) == {"float32", "float16", "dynamic"}
+    # Blessed: MS-SSIM within 0.01 of the SavedModel's, ≥ 95 % of tiles within 0.5 dB PSNR.
+    assert all(r["blessed"] and r["agreement"] >= 0.95 for r in gate["variants"].values())
+    sizes = {name: r["size_bytes"] for name, r in gate["variants"].items()}
+    assert sizes["dynamic"] < sizes["float16"] < sizes["float32"]
+    base = output_dir / "mobile" / "image_compression"
+    (version,) = os.listdir(base)
+    assert report["mobile_pushed_to"] == str(base / version)
+    bundle = json.loads((base / version / "bundle.json").read_text())
+    assert sorted(bundle["variants"]) == ["dynamic", "float16", "float32"]
+    assert bundle["recommended"] in bundle["variants"]
+    codec_json = json.loads((output_dir / "serving" / "image_compression"
+                             / os.listdir(output_dir / "serving" / "image_compression")[0]
+                             / "assets.extra" / "codec" / "codec.json").read_text())
+    for variant in bundle["variants"]:
+        folder = base / version / variant
+        assert sorted(os.listdir(folder)) == ["decoder.json", "model.json", "model.tflite"]
+        info = json.loads((folder / "decoder.json").read_text())
+        assert (info["iterations"], info["gamma"], info["patch_size"]) == (2, 1.0, 32)
+        assert info["model_id"] == codec_json["model_id"] and info["rgc_version"] == 1
+        assert json.loads((folder / "model.json").read_text())["agreement_with_saved_model"] \
+            == gate["variants"][variant]["agreement"]
+
+
 def test_compress_and_decompress_use_the_pushed_codec(output_dir, tmp_path, capsys):
     photo = np.asarray(Image.open(os.path.join(os.path.dirname(__import__("skimage").__file__),
                                                "data", "chelsea.png")).convert("RGB"))[:90, :120]
@@ -52,6 +90,14 @@ def test_compress_and_decompress_use_the_pushed_codec(output_dir, tmp_path, caps
     assert main(["decompress", str(tmp_path / "cat.rgc"), str(tmp_path / "cat2.png"),
                  *argv]) == 0
     assert Image.open(tmp_path / "cat2.png").size == (120, 90)
+    # The phone's decoder, from the pushed bundle alone, shows the same picture.
+    (version,) = os.listdir(output_dir / "mobile" / "image_compression")
+    folder = output_dir / "mobile" / "image_compression" / version / "float32"
+    on_phone = mobile.decompress((folder / "model.tflite").read_bytes(),
+                                 json.loads((folder / "decoder.json").read_text()),
+                                 (tmp_path / "cat.rgc").read_bytes())
+    desktop = np.asarray(Image.open(tmp_path / "cat2.png").convert("RGB"))
+    assert np.abs(on_phone.astype(int) - desktop.astype(int)).max() <= 1
     capsys.readouterr()
     assert main(["compress", str(tmp_path / "cat.png"), str(tmp_path / "x.rgc"),
                  "--output-dir", str(tmp_path / "empty")]) == 2

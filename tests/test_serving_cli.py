@@ -68,6 +68,13 @@ def test_serve_refuses_missing_models_and_bad_config(tmp_path, capsys):
     bad.write_text("model_config_list { config { nme: 'x' } }")
     assert main(["serve", "--config", str(bad)]) == 2
     assert "tensorflow.serving.ModelServerConfig" in capsys.readouterr().err
+    good = tmp_path / "good.config"
+    good.write_text(f"model_config_list {{ config {{ name: 'x' base_path: '{tmp_path}' }} }}")
+    ssl = tmp_path / "ssl.config"
+    ssl.write_text('server_key: "k"\n')
+    assert main(["serve", "--config", str(good), "--ssl-config", str(ssl)]) == 2
+    assert capsys.readouterr().err == (f"error: invalid SSL config file {ssl}: server_key and "
+                                       "server_cert (PEM text) are required\n")
 
 
 def test_deploy_config(server, tmp_path, capsys):

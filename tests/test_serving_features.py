@@ -231,3 +231,32 @@ def test_subprocess_refuses_bad_config():
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1
     assert "tensorflow.serving.ModelServerConfig" in stderr
+
+
+def test_tensorflow_text_ops_are_registered_only_for_models_that_use_them(tmp_path, tiny_dir):
+    # A fresh interpreter each: TensorFlow Text's ops, once registered, stay for the process.
+    save = ("import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
+            "import sys, tensorflow as tf, tensorflow_text as text\n"
+            "class M(tf.Module):\n"
+            "    def __init__(self):\n"
+            "        self.tok = text.FastWordpieceTokenizer(['a', '##b', '[UNK]'],"
+            " token_out_type=tf.int64)\n"
+            "    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])\n"
+            "    def ids(self, s):\n"
+            "        return {'ids': self.tok.tokenize(s).to_tensor()}\n"
+            "m = M(); tf.saved_model.save(m, sys.argv[1], signatures={'serving_default': m.ids})\n")
+    text_dir = str(tmp_path / "wordpieces")
+    subprocess.run([sys.executable, "-c", save, text_dir], check=True, cwd=REPO,
+                   capture_output=True)
+    serve = ("import os, sys; os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
+             "from serving.loader import load_servable\n"
+             "s = load_servable('m', 1, sys.argv[1], warmup=False)\n"
+             "print('tensorflow_text' in sys.modules, sorted(s.signature_defs))\n")
+    answers = {}
+    for path in (text_dir, tiny_dir):
+        run = subprocess.run([sys.executable, "-c", serve, path], cwd=REPO, text=True,
+                             capture_output=True, env={**os.environ, "PYTHONPATH": REPO})
+        assert run.returncode == 0, run.stderr[-2000:]
+        answers[path] = run.stdout.split("\n")[-2]
+    assert answers[text_dir].startswith("True ")
+    assert answers[tiny_dir].startswith("False ")

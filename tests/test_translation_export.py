@@ -109,3 +109,111 @@ def test_evaluation_hook_reports_bleu(exported, tmp_path):
     hypotheses, _ = evaluation.translate_all(serve, [s for s, _ in pairs[:16]])
     assert metrics["bleu"] == pytest.approx(
         evaluation.bleu(hypotheses, [t for _, t in pairs[:16]]))
+
+
+# --- On the phone: the GNMT decoder as TFLite, through the mobile hook ------------------------
+
+@pytest.fixture(scope="module")
+def gated(exported, tmp_path_factory):
+    """The mobile components' steps on the tiny export: Transform's vocabulary and 12 held-out
+    sentences, the float32 variant (the e2e test builds dynamic range, and sees qat_int8 fall
+    back to it)."""
+    from components import mobile as components
+
+    serving, pairs = exported
+    model_uri = os.path.dirname(serving)
+    root = tmp_path_factory.mktemp("mobile")
+    assets = root / "transform" / "transform_fn" / "assets"
+    assets.mkdir(parents=True)
+    vocabulary = open(os.path.join(model_uri, "Format-Keras", wp.VOCABULARY_FILE),
+                      encoding="utf-8").read()
+    (assets / wp.VOCABULARY_FILE).write_text(vocabulary, encoding="utf-8")
+    split = root / "examples" / "Split-eval"
+    split.mkdir(parents=True)
+    with tf.io.TFRecordWriter(str(split / "data.gz"), options="GZIP") as writer:
+        for source, target in pairs[-12:]:
+            writer.write(translation_data.example_bytes(source, target))
+    config = {"module": "models.translation.mobile", "variants": ["float32"],
+              "latency_runs": 5, "budgets": {"min_agreement": 0.9, "max_metric_drop": 1.0}}
+    dirs = {name: str(root / name) for name in ("optimized", "tflite", "gate")}
+    transform, examples = str(root / "transform"), str(root / "examples")
+    components.optimize_variants(model_uri, transform, examples, config, dirs["optimized"])
+    converted = components.convert_variants(dirs["optimized"], transform, examples, config,
+                                            dirs["tflite"], model_uri=model_uri)
+    results = components.gate_variants(dirs["tflite"], model_uri, transform, examples, config,
+                                       dirs["gate"])
+    return converted, results, dirs, [s for s, _ in pairs[-12:]]
+
+
+def test_tflite_decoder_agrees_with_the_saved_model(exported, gated):
+    """The .tflite (ids in, ids out; tokenisation outside it, as an app does) translates
+    every held-out sentence exactly as the exported SavedModel, with the same GNMT score."""
+    from models.translation import mobile
+
+    serving, _ = exported
+    _, _, dirs, sources = gated
+    with open(os.path.join(dirs["tflite"], "float32", "model.tflite"), "rb") as f:
+        runner = mobile.TFLiteTranslator(f.read(), mobile.read_model_vocabulary(
+            os.path.dirname(serving)))
+    pieces = wp.Wordpieces(runner.vocabulary)
+    serve = tf.saved_model.load(serving).signatures["serving_default"]
+    for source in sources:
+        ids = pieces.tokenize(tf.constant([source])).numpy()[0].astype("int32")
+        out = runner.decode(source_ids=ids[None])
+        expected = serve(sources=tf.constant([source]))
+        assert runner.translate(ids) == expected["translations"].numpy()[0].decode()
+        assert out["score"][0] == pytest.approx(float(expected["scores"][0]), abs=1e-3)
+
+
+def test_mobile_hook_gates_bleu_and_agreement(gated):
+    converted, results, dirs, _ = gated
+    assert [v["name"] for v in converted["variants"]] == ["float32"]
+    assert converted["assets"] == ["tokenizer.json", "wordpieces.txt"]
+    spec = json.loads(open(os.path.join(dirs["tflite"], "assets", "tokenizer.json")).read())
+    assert spec["decoding"] == {"beam_width": 3, "alpha": 0.2, "beta": 0.2,
+                                "max_output_tokens": 60}
+    assert results["metric_name"] == "bleu" and results["eval_examples"] == 12
+    float32 = results["variants"]["float32"]
+    # float32 is the SavedModel's computation: every sentence the same, the same BLEU.
+    assert float32["agreement"] == 1.0 and float32["blessed"] and float32["reasons"] == []
+    assert float32["metric"] == pytest.approx(results["reference_metric"])
+    assert float32["latency_runs"] == 5 and float32["latency_p50_ms"] > 0
+    # Builtins only (LiteRT without the Flex delegate ran it).
+    assert b"Flex" not in open(os.path.join(dirs["tflite"], "float32", "model.tflite"),
+                               "rb").read()
+    # A budget the model cannot meet refuses it, with the reason.
+    from components.mobile import Budgets, judge
+
+    assert judge({**float32, "agreement": 0.5}, results["reference_metric"],
+                 Budgets(min_agreement=0.9)) == ["agreement 0.5000 < 0.9"]
+
+
+# --- On the server: bad requests are 4xx with a message, never a crash ------------------------
+
+def test_model_server_answers_bad_translation_requests_with_4xx(exported, tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from serving_util import copy_version, http, running_server
+
+    serving, _ = exported
+    copy_version(serving, str(tmp_path / "translation"), 1)
+    url = "/v1/models/translation:predict"
+    with running_server(model_name="translation",
+                        model_base_path=str(tmp_path / "translation")) as server:
+        status, body = http(server, "POST", url, {"instances": ["She speaks French."]})
+        assert status == 200 and isinstance(body["predictions"][0]["translations"], str)
+        bad = {
+            "a number, not a string": {"instances": [3.5]},
+            "a nested list": {"instances": [["She", "speaks"]]},
+            "a wrong input name": {"inputs": {"text": ["She speaks French."]}},
+            "no input": {"inputs": {}},
+            "an empty sentence": {"instances": [""]},
+        }
+        for case, request in bad.items():
+            status, body = http(server, "POST", url, request)
+            assert 400 <= status < 500, (case, status, body)
+            assert body["error"], case
+            print(case, "→", status, body["error"])
+        status, body = http(server, "POST", url, {"instances": [""]})
+        assert "translation input must not be empty" in body["error"]
+        # Still serving.
+        assert http(server, "POST", url, {"instances": ["She speaks French."]})[0] == 200

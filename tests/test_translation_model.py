@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from models.translation import beam_search, gnmt
+from models.translation import beam_search, gnmt, plain_text
 from models.translation import wordpieces as wp
 from models.translation.translator import Translator
 from pipelines import translation_data
@@ -44,6 +44,17 @@ def test_detokenize_round_trips_every_reference(corpus, vocabulary):
     tokens = [vocabulary[i] for i in pieces.tokenize(tf.constant(["s'écrit 1984-2026"]))[0]]
     assert tokens[:3] == ["s", "[']", "écrit"]
     assert tokens[3:] == ["1", "##9", "##8", "##4", "##-", "[G]", "2", "##0", "##2", "##6"]
+
+
+def test_app_detokenizer_equals_the_graph_one(corpus, vocabulary):
+    """What a phone runs after the .tflite (no TensorFlow) gives back every reference."""
+    _, eval_ = corpus
+    texts = [text for pair in eval_ for text in pair]
+    ids = wp.Wordpieces(vocabulary).tokenize(tf.constant(texts)).numpy()
+    # As the decoder returns them: [END], then padding (and nothing after [END] counts).
+    decoded = [list(row) + [wp.END_ID, 9, wp.PAD_ID] for row in ids]
+    assert [plain_text.detokenize(row, vocabulary) for row in decoded] == texts
+    assert plain_text.detokenize([wp.START_ID, wp.END_ID], vocabulary) == ""
 
 
 def test_detokenize_keeps_spacing_case_and_punctuation(vocabulary):

@@ -1,7 +1,9 @@
 """The translation pipeline end to end on a small parallel file with a tiny budget: Transform
 learns the wordpieces (an artifact), the Trainer exports a translator of raw strings, the
 shared evaluator scores BLEU on the held-out split, the server infra-validates it and it is
-pushed; `shipyard translate` uses it, with one-line errors."""
+pushed; the GNMT decoder becomes a dynamic-range .tflite (a qat_int8 request falls back to it),
+gated on LiteRT and pushed in a mobile bundle with its wordpieces; `shipyard translate` uses
+the served model, with one-line errors."""
 from __future__ import annotations
 
 import json
@@ -27,6 +29,9 @@ def output_dir(tmp_path_factory):
             "--eval-steps", "2", "--batch-size", "32", "--units", "16", "--encoder-layers", "2",
             "--decoder-layers", "2", "--vocab-size", "400", "--beam-width", "2",
             "--eval-limit", "16", "--min-bleu", "0", "--max-input-tokens", "40",
+            # A 40-step model's translations are fragile: gate on nothing but a working model.
+            "--variants", "dynamic", "qat_int8", "--mobile-eval-limit", "8",
+            "--max-metric-drop", "100", "--min-agreement", "0",
             "--output-dir", str(out)]
     assert main(args) == 0
     return out
@@ -60,3 +65,30 @@ def test_translate_command(output_dir, capsys):
     assert main(["translate", " ".join(["French"] * 41), "--model", model]) == 2
     assert capsys.readouterr().err == ("error: translation input longer than 40 "
                                        "wordpieces\n")
+
+
+def test_pushes_a_mobile_bundle_with_the_vocabulary(output_dir):
+    base = output_dir / "mobile" / "translation"
+    (version,) = os.listdir(base)
+    bundle = base / version
+    assert json.loads((bundle / "bundle.json").read_text()) == {"variants": ["dynamic"],
+                                                                "recommended": "dynamic"}
+    model = (bundle / "dynamic" / "model.tflite").read_bytes()
+    assert model[4:8] == b"TFL3"
+    info = json.loads((bundle / "dynamic" / "model.json").read_text())
+    assert info["metric_name"] == "bleu" and 0 <= info["agreement_with_saved_model"] <= 1
+    # The vocabulary the model was trained with, and the tokenizer spec around the .tflite.
+    transform = output_dir / "pipelines" / "translation" / "Transform"
+    (learned,) = [os.path.join(root, f) for root, _, files in os.walk(transform)
+                  for f in files if f == "wordpieces.txt"][:1]
+    shipped = (bundle / "dynamic" / "wordpieces.txt").read_text(encoding="utf-8")
+    assert shipped.split() == open(learned, encoding="utf-8").read().split()
+    spec = json.loads((bundle / "dynamic" / "tokenizer.json").read_text(encoding="utf-8"))
+    assert spec["ids"] == {"pad": 0, "unknown": 1, "start": 2, "end": 3}
+    assert spec["input"]["max_tokens"] == 40
+    # The qat_int8 request fell back to dynamic range with one line.
+    gate = output_dir / "pipelines" / "translation" / "FidelityGate"
+    (results,) = [os.path.join(root, f) for root, _, files in os.walk(gate)
+                  for f in files if f == "results.json"]
+    (message,) = json.loads(open(results).read())["messages"]
+    assert message.startswith("qat_int8: QAT does not apply to LSTM/GRU models")

@@ -13,7 +13,6 @@ import os
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import dataclasses
-import glob
 import time
 
 import numpy as np
@@ -43,12 +42,11 @@ class Candidate:
         return not self.reasons
 
 
-def read_examples(data_root: str, limit: int = SCREEN_LIMIT) -> tuple[list[bytes], np.ndarray,
-                                                                         list[str]]:
-    """(encoded images, label ids, label names) from the run's tf.Example TFRecords."""
-    files = sorted(glob.glob(os.path.join(data_root, "*.tfrecord*")))
+def read_examples(files: list[str], limit: int = SCREEN_LIMIT) -> tuple[list[bytes], np.ndarray,
+                                                                       list[str]]:
+    """(encoded images, label ids, label names) from the run's tf.Example TFRecord files."""
     if not files:
-        raise FileNotFoundError(f"no TFRecord files in {data_root}")
+        raise FileNotFoundError("no TFRecord files to screen candidates on")
     images, labels = [], []
     for path in files:
         compression = "GZIP" if path.endswith(".gz") else ""

@@ -16,6 +16,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 
+# Registered, so that a saved decoder step (the mobile components' .h5) loads by name alone.
+@keras.saving.register_keras_serializable(package="shipyard")
 class ConvGRU(keras.layers.Layer):
     """One convolutional GRU step: called on `[x, h]`, returns `[o, h']`.
 
@@ -28,6 +30,9 @@ class ConvGRU(keras.layers.Layer):
     shape, else a strided 1×1 convolution (ResNet's projection shortcut). The state is carried
     by the caller, so that it persists across coding iterations.
     """
+
+    # A recurrent cell for models.optimization.plan: TFMO has no 8-bit QAT scheme for it.
+    is_recurrent = True
 
     def __init__(self, filters: int, kernel_size: int = 3, strides: int = 1,
                  hidden_kernel_size: int = 1, residual: bool = True, **kwargs: Any) -> None:
@@ -71,6 +76,7 @@ class ConvGRU(keras.layers.Layer):
                 "hidden_kernel_size": self.hidden_kernel_size, "residual": self.residual}
 
 
+@keras.saving.register_keras_serializable(package="shipyard")
 class Binarizer(keras.layers.Layer):
     """1×1 convolution to `bits` channels, tanh, then ±1.
 
@@ -96,3 +102,19 @@ class Binarizer(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "bits": self.bits}
+
+
+@keras.saving.register_keras_serializable(package="shipyard")
+class DepthToSpace(keras.layers.Layer):
+    """The decoder's ×`block_size` upsampling (channels → space). A layer rather than a Lambda,
+    so that a saved decoder reloads without executing pickled Python."""
+
+    def __init__(self, block_size: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.block_size = block_size
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.nn.depth_to_space(x, self.block_size)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "block_size": self.block_size}

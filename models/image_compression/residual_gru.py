@@ -21,7 +21,7 @@ from typing import Any
 import tensorflow as tf
 import tf_keras as keras
 
-from models.image_compression.layers import Binarizer, ConvGRU
+from models.image_compression.layers import Binarizer, ConvGRU, DepthToSpace
 
 PATCH = 32  # training patch side, and the tile side of inference (anchors.md calibration)
 DOWNSAMPLING = 16  # the encoder's total stride: one 32-bit code per 16×16 pixels
@@ -113,8 +113,7 @@ def decoder(widths: Widths = CPU, residual: bool = True, height: int | None = No
         x, h = ConvGRU(filters, kernel_size=3, strides=1, residual=residual,
                        name=f"gru_{i + 1}")([x, state])
         new_states.append(h)
-        x = keras.layers.Lambda(lambda t: tf.nn.depth_to_space(t, 2),
-                                name=f"depth_to_space_{i + 1}")(x)
+        x = DepthToSpace(2, name=f"depth_to_space_{i + 1}")(x)
     image = keras.layers.Conv2D(3, 1, name="to_rgb")(x)
     return keras.Model([bits, *states], [image, *new_states], name=name)
 

@@ -93,10 +93,13 @@ class GNMTDecoderCell(keras.layers.Layer):
 
     def build(self, input_shape) -> None:
         embedding_dim = input_shape[-1]
-        self.cells[0].build((None, embedding_dim + self.memory_dim))
-        for cell in self.cells[1:]:
-            cell.build((None, self.units + self.memory_dim))
-        self.attention.build((None, self.units))
+        # Each sublayer under its own name scope: unique weight names (decoder_1/kernel, ...),
+        # which the .h5 format needs.
+        for i, cell in enumerate(self.cells):
+            with tf.name_scope(cell.name):
+                cell.build((None, (embedding_dim if i == 0 else self.units) + self.memory_dim))
+        with tf.name_scope(self.attention.name):
+            self.attention.build((None, self.units))
         super().build(input_shape)
 
     def residual_layers(self) -> list[int]:
@@ -139,6 +142,13 @@ class GNMTDecoderCell(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "num_layers": self.num_layers,
                 "memory_dim": self.memory_dim, "dropout": self.dropout,
                 "residual_start": self.residual_start}
+
+
+# Known by their plain class names, as the RNN layer's config names its cell, so that a saved
+# GNMT (.h5, as the mobile optimiser writes it) loads back without a custom-object scope.
+keras.utils.get_custom_objects().update({
+    "GNMTDecoderCell": GNMTDecoderCell,
+    "NormalizedBahdanauAttention": NormalizedBahdanauAttention})
 
 
 def GNMT(vocab_size: int, encoder_layers: int = 3, decoder_layers: int = 3, units: int = 128,

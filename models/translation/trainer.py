@@ -112,7 +112,8 @@ def export(model: keras.Model, vocabulary: list[str], config: dict[str, Any],
     with tf.io.gfile.GFile(os.path.join(keras_dir, "settings.json"), "w") as f:
         json.dump({"vocab_size": len(vocabulary), **model_settings(config),
                    "beam_width": translator.beam_width, "alpha": translator.alpha,
-                   "beta": translator.beta}, f)
+                   "beta": translator.beta, "max_input_tokens": translator.max_input_tokens,
+                   "max_output_tokens": translator.max_output_tokens}, f)
     with tf.io.gfile.GFile(os.path.join(keras_dir, VOCABULARY_FILE), "w") as f:
         f.write("".join(token + "\n" for token in vocabulary))
 

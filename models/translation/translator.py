@@ -24,15 +24,16 @@ class Translator(tf.Module):
 
     `translate(sources)` takes a batch of strings and returns `translations` and their GNMT
     `scores`; an empty sentence or one longer than `max_input_tokens` wordpieces fails the
-    request with an InvalidArgument error that names the problem.
+    request with an InvalidArgument error that names the problem. Without a `vocabulary` only
+    `decode_ids` works (ids in, ids out: what the on-device model runs).
     """
 
-    def __init__(self, model: keras.Model, vocabulary: list[str], beam_width: int = 4,
+    def __init__(self, model: keras.Model, vocabulary: list[str] | None, beam_width: int = 4,
                  alpha: float = 0.2, beta: float = 0.2, max_input_tokens: int = 100,
                  max_output_tokens: int = 200) -> None:
         super().__init__()
         self.model = model
-        self.wordpieces = Wordpieces(vocabulary)
+        self.wordpieces = Wordpieces(vocabulary) if vocabulary is not None else None
         self.beam_width, self.alpha, self.beta = beam_width, alpha, beta
         self.max_input_tokens, self.max_output_tokens = max_input_tokens, max_output_tokens
         keys = model.get_layer("attention_keys")

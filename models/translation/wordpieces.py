@@ -22,10 +22,22 @@ from collections.abc import Iterable
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-PAD, UNK, START, END = "[PAD]", "[UNK]", "[START]", "[END]"
-GLUE, HYPHEN, APOSTROPHE = "[G]", "[-]", "[']"
-RESERVED_TOKENS = [PAD, UNK, START, END, GLUE, HYPHEN, APOSTROPHE]
-PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
+# The reserved tokens live with the TensorFlow-free detokeniser (what an app needs too).
+from models.translation.plain_text import (  # noqa: F401  re-exported
+    APOSTROPHE,
+    END,
+    END_ID,
+    GLUE,
+    HYPHEN,
+    PAD,
+    PAD_ID,
+    RESERVED_TOKENS,
+    START,
+    START_ID,
+    UNK,
+    UNK_ID,
+)
+
 VOCABULARY_FILE = "wordpieces.txt"
 
 
