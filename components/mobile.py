@@ -21,6 +21,8 @@ model_uri) -> {name: bytes}` (default: labels.txt from `labels(transform_graph_u
 `min_agreement` budget gates on it), and `prepare_split(model_uri, x) -> x` where the TFLite
 model is one stage of the trained model (a decoder step fed by the encoder): it turns
 load_split's rows into that stage's inputs with the trained model, before anything runs on them.
+A `load_split` that declares a `model_uri` keyword gets the trained model's directory too (for
+labels the Trainer defines, e.g. Smart Reply's clusters of its response set).
 """
 
 import os
@@ -29,6 +31,7 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import dataclasses
 import importlib
+import inspect
 import json
 import shutil
 import tempfile
@@ -75,6 +78,14 @@ class MobileBundle(artifact.Artifact):
 
 def _hook(config: dict[str, Any]) -> ModuleType:
     return importlib.import_module(config["module"])
+
+
+def _load_split(hook: ModuleType, transform_graph_uri: str | None, examples_uri: str,
+                split: str, limit: int | None = None, model_uri: str | None = None):
+    """hook.load_split, with `model_uri=` for the hooks that ask for it."""
+    kwargs = ({"model_uri": model_uri}
+              if "model_uri" in inspect.signature(hook.load_split).parameters else {})
+    return hook.load_split(transform_graph_uri, examples_uri, split, limit=limit, **kwargs)
 
 
 def _uri(artifact_or_none) -> str | None:
@@ -134,7 +145,8 @@ def optimize_variants(model_uri: str, transform_graph_uri: str, examples_uri: st
     fine_tune = optimization.FineTune(**config.get("fine_tune", {}))
     train_ds = None
     if any(p.technique != "none" for p in planned):
-        x, y = hook.load_split(transform_graph_uri, examples_uri, "train")
+        x, y = _load_split(hook, transform_graph_uri, examples_uri, "train",
+                           model_uri=model_uri)
         train_ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).batch(
             config.get("batch_size", 64))
     os.makedirs(output_dir, exist_ok=True)
@@ -186,8 +198,8 @@ def convert_variants(optimized_uri: str, transform_graph_uri: str | None, exampl
     assets = _write_assets(hook, transform_graph_uri, model_uri, output_dir)
     x_sample = None
     if any(v["conversion"] == "int8" for v in manifest["variants"]):
-        x_sample, _ = hook.load_split(transform_graph_uri, examples_uri, "train",
-                                      limit=REPRESENTATIVE_SAMPLES)
+        x_sample, _ = _load_split(hook, transform_graph_uri, examples_uri, "train",
+                                  limit=REPRESENTATIVE_SAMPLES, model_uri=model_uri)
         if hasattr(hook, "prepare_split"):
             x_sample = hook.prepare_split(model_uri, x_sample)
     converted = []
@@ -311,8 +323,8 @@ def gate_variants(tflite_uri: str, model_uri: str, transform_graph_uri: str | No
     """Runs every .tflite on the eval split with LiteRT and applies the budgets."""
     hook = _hook(config)
     manifest = _read_manifest(tflite_uri)
-    x, y = hook.load_split(transform_graph_uri, examples_uri, "eval",
-                           limit=config.get("eval_limit"))
+    x, y = _load_split(hook, transform_graph_uri, examples_uri, "eval",
+                       limit=config.get("eval_limit"), model_uri=model_uri)
     if hasattr(hook, "prepare_split"):
         x = hook.prepare_split(model_uri, x)
     keras_model = hook.load_model(model_uri)

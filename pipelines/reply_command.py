@@ -49,14 +49,12 @@ def _from_model(model_dir: str, message: str, user: str | None) -> dict[str, Any
 
 
 def _from_server(server: str, message: str, user: str | None) -> dict[str, Any]:
-    from serving.cli import _rest_predict
+    from serving.cli import rest_request
 
     instance = {"messages": message}
     if user is not None:
         instance["users"] = user
-    request = argparse.Namespace(model=MODEL_NAME, version=None, label=None, server=server,
-                                 method="predict", timeout=30.0)
-    answer = json.loads(_rest_predict(request, {"instances": [instance]}))
+    answer = json.loads(rest_request(MODEL_NAME, {"instances": [instance]}, server))
     return answer["predictions"][0]
 
 

@@ -17,6 +17,9 @@ from pipelines.spec import FamilyModules, PipelinePaths
 NAME = "smart-reply"
 HEADLINE = "recall_at_3"
 MODEL_NAME = "smart_reply"
+# QAT does not apply to the LSTMs: qat_int8 falls back to dynamic with one line (the shared
+# plan); full-integer int8 would quantize the beam search's scores, so it is not offered.
+MOBILE_VARIANTS = ("float32", "float16", "dynamic", "qat_int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--embedding-dim", type=int)
     model.add_argument("--units", type=int, help="LSTM units (encoder and response LSTM)")
     model.add_argument("--dropout", type=float, help="dropout on embedded tokens in training")
+    model.add_argument("--sampled-softmax", type=int,
+                       help="tokens sampled per step for a sampled softmax of the response "
+                            "LSTM in training, for large vocabularies (0: full softmax)")
     arguments.add_training_arguments(model)
     suggest = parser.add_argument_group("suggestions")
     suggest.add_argument("--suggestions", type=int, help="replies shown (from distinct clusters)")
@@ -59,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     suggest.add_argument("--min-recall", type=float,
                          help="blessing threshold on held-out recall@3 of the true reply's "
                               "cluster (also: no regression vs the latest blessed model)")
+    arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "recall@3",
+                                   agreement="messages whose TFLite top-3 replies equal the "
+                                             "SavedModel's")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -67,22 +76,32 @@ def _check(args: argparse.Namespace) -> None:
                        "context_tokens", "embedding_dim", "units", "suggestions", "beam_width",
                        "max_message_chars")
     arguments.at_least(args, 2, "clusters")
+    arguments.at_least(args, 0, "sampled_softmax")
     if args.suggestions > args.clusters:
         raise ShipyardError(f"--suggestions {args.suggestions} cannot exceed --clusters "
                             f"{args.clusters} (suggestions come from distinct clusters)")
     arguments.within(args, 0, 1, "min_similarity", "trigger_threshold", "fallback_confidence",
                      "min_recall")
     arguments.within(args, 0, 1, "dropout", open_high=True)
+    if arguments.check_mobile(args, MOBILE_VARIANTS):
+        arguments.within(args, 0, 1, "max_metric_drop")
 
 
 def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
     keys = ("clusters", "max_responses", "max_reply_tokens", "min_count", "min_similarity",
-            "vocab_size", "context_tokens", "embedding_dim", "units", "dropout", "batch_size",
+            "vocab_size", "context_tokens", "embedding_dim", "units", "dropout",
+            "sampled_softmax", "batch_size",
             "learning_rate", "suggestions", "beam_width", "length_bias", "trigger_threshold",
             "fallback_confidence", "max_message_chars")
     config = {key: getattr(args, key) for key in keys}
     config["backup_dir"] = os.path.join(paths.checkpoints, "backup")
     return config
+
+
+def mobile_config(args: argparse.Namespace) -> dict | None:
+    """The mobile components' config: the on-device model (models/smart_reply/mobile.py),
+    gated on recall@3 and on top-3 agreement with the SavedModel."""
+    return arguments.mobile_config(args, "models.smart_reply.mobile")
 
 
 def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
@@ -94,7 +113,7 @@ def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
         preprocessing_fn="models.smart_reply.preprocessing.preprocessing_fn",
         run_fn="models.smart_reply.trainer.run_fn", eval_config=None, evaluator=evaluator,
         presplit=True, custom_config=custom_config(args, paths),
-        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=None)
+        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=mobile_config(args))
 
 
 def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:

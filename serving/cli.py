@@ -77,17 +77,22 @@ def _load_payload(args: argparse.Namespace) -> dict:
     return payload
 
 
-def _rest_predict(args: argparse.Namespace, payload: dict) -> str:
-    path = f"/v1/models/{args.model}"
-    if args.version:
-        path += f"/versions/{args.version}"
-    elif args.label:
-        path += f"/labels/{args.label}"
-    url = f"http://{args.server or '127.0.0.1:8501'}{path}:{args.method}"
+def rest_request(model: str, payload: dict, server: str | None = None,
+                 version: int | None = None, label: str | None = None,
+                 method: str = "predict", timeout: float = 30.0) -> str:
+    """POSTs `payload` to a model server's TF Serving REST API (`/v1/models/<model>[/versions/
+    <v> | /labels/<l>]:<method>`) and returns the answer's body; an error answer or an
+    unreachable server raises a one-line ShipyardError."""
+    path = f"/v1/models/{model}"
+    if version:
+        path += f"/versions/{version}"
+    elif label:
+        path += f"/labels/{label}"
+    url = f"http://{server or '127.0.0.1:8501'}{path}:{method}"
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=args.timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.read().decode()
     except urllib.error.HTTPError as e:
         body = e.read().decode(errors="replace")
@@ -99,6 +104,11 @@ def _rest_predict(args: argparse.Namespace, payload: dict) -> str:
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
         raise ShipyardError(f"cannot reach the model server at {url}: {reason}") from None
+
+
+def _rest_predict(args: argparse.Namespace, payload: dict) -> str:
+    return rest_request(args.model, payload, args.server, args.version, args.label,
+                        args.method, args.timeout)
 
 
 def predict(args: argparse.Namespace) -> None:

@@ -1,7 +1,8 @@
 """The Smart Reply pipeline end to end on a small conversation file with a tiny budget:
 Transform's vocabulary, the Trainer's response set, the shared FamilyEvaluator with the
 family's recall@3 / MRR / trigger metrics and baselines, infra validation, the push, and
-`shipyard reply` on the pushed model."""
+`shipyard reply` on the pushed model; the on-device model converted, gated on LiteRT (top-3
+agreement with the SavedModel) and pushed as a mobile bundle with its response set."""
 import json
 import os
 import subprocess
@@ -17,7 +18,10 @@ pytestmark = pytest.mark.e2e
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--units", "16", "--embedding-dim", "16", "--clusters", "8", "--max-responses", "60",
         "--max-reply-tokens", "8", "--context-tokens", "12", "--beam-width", "16",
-        "--train-steps", "30", "--eval-steps", "2", "--min-recall", "0.0"]
+        "--train-steps", "30", "--eval-steps", "2", "--min-recall", "0.0",
+        # One TFLite variant keeps the test cheap; the others are covered by
+        # test_smart_reply_mobile.py.
+        "--variants", "float32"]
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +62,24 @@ def test_reply_command_uses_the_latest_pushed_model(output_dir):
     result = json.loads(run.stdout)
     assert len(result["replies"]) == 3
     assert len(set(result["cluster_ids"])) == 3
+
+
+def test_pushes_the_mobile_bundle_with_its_response_set(output_dir):
+    base = output_dir / "mobile" / "smart_reply"
+    (version,) = os.listdir(base)
+    (run,) = list_runs(str(output_dir / "metadata.sqlite"), "smart-reply")
+    assert run.mobile_pushed_to == str(base / version)
+    gate = run.mobile_results
+    float32 = gate["variants"]["float32"]
+    assert float32["blessed"] and float32["agreement"] >= 0.95
+    assert gate["budgets"]["min_agreement"] == 0.95
+    assert float32["metric"] == pytest.approx(gate["reference_metric"], abs=0.02)
+    bundle = base / version / "float32"
+    assert sorted(os.listdir(bundle)) == ["model.json", "model.tflite", "response_set.json",
+                                          "smart_reply.json", "vocabulary.txt"]
+    served = base.parent.parent / "serving" / "smart_reply"
+    (served_version,) = os.listdir(served)
+    assert json.loads((bundle / "response_set.json").read_text()) == json.loads(
+        (served / served_version / "assets" / "response_set.json").read_text())
+    info = json.loads((bundle / "model.json").read_text())
+    assert info["agreement_with_saved_model"] == float32["agreement"]

@@ -155,3 +155,11 @@ def test_reply_command(exported, capsys):
              "error: model directory not found: /nonexistent/model")]:
         assert main(["reply", *args]) == 2
         assert capsys.readouterr().err.strip() == message
+
+
+def test_reply_command_reports_an_unreachable_server(capsys):
+    # Port 9 (discard) on loopback: nothing listens there in the test environment.
+    assert main(["reply", "Hi", "--server", "127.0.0.1:9"]) == 2
+    assert capsys.readouterr().err.strip().startswith(
+        "error: cannot reach the model server at "
+        "http://127.0.0.1:9/v1/models/smart_reply:predict")

@@ -143,3 +143,42 @@ def test_user_embedding_shifts_the_cluster_distribution():
     _, logp, _, _ = encoder([context, np.array([0, 2], np.int32)])
     shift = logp.numpy()[1] - logp.numpy()[0]
     np.testing.assert_allclose(shift[1] - shift[0], 5.0, atol=1e-4)
+
+
+def test_sampled_softmax_trains_and_exports_the_same_signature():
+    """Training with a sampled softmax lowers the exact token loss, and the serving signature
+    (and the decoder step it runs) is the full-softmax one."""
+    from models.smart_reply import export, response_set, text, trainer
+    from pipelines import reply_data
+
+    pairs = reply_data.chatterbot_pairs()[:200]
+    words = sorted({t for row in text.tokens([p["context"] for p in pairs] +
+                                             [p["reply"] for p in pairs]) for t in row})
+    responses = response_set.build(text.tokens([p["context"] for p in pairs]),
+                                   text.tokens([p["reply"] for p in pairs]),
+                                   [p["reply"] for p in pairs], num_clusters=4,
+                                   max_responses=30, max_tokens=6)
+    config = dict(context_tokens=10, max_reply_tokens=6, embedding_dim=8, units=8, dropout=0.0,
+                  learning_rate=0.01, beam_width=8, length_bias=0.0, suggestions=3,
+                  trigger_threshold=0.5, fallback_confidence=0.0, max_message_chars=100)
+    signatures = {}
+    for sampled in (0, 16):
+        settings = {**config, "sampled_softmax": sampled}
+        tf.keras.utils.set_random_seed(0)
+        model = trainer.build_model(settings, RESERVED + len(words), responses.num_clusters, 0)
+        x, y, w = trainer.training_arrays(pairs, responses, words, [], settings, held_in=True)
+        if sampled:
+            assert model.get_layer("token_logits").num_sampled == 16
+            before = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+            model.fit(x, y, sample_weight=w, batch_size=32, epochs=3, verbose=0)
+            after = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+            # evaluate runs the exact softmax: the sampled one trained the real objective.
+            assert after["tokens_loss"] < 0.97 * before["tokens_loss"]
+        serve = export.reply_function(model, words, [], responses, config)
+        concrete = serve.get_concrete_function()
+        signatures[sampled] = (
+            concrete.structured_input_signature,
+            {k: (v.dtype, v.shape.as_list()) for k, v in concrete.structured_outputs.items()})
+        out = serve(tf.constant(["Hello, how are you?"]))
+        assert len(set(out["cluster_ids"].numpy()[0].tolist())) == 3
+    assert signatures[16] == signatures[0]

@@ -30,6 +30,12 @@ def response_ids(response_set: ResponseSet, vocabulary: list[str]) -> list[list[
     return [[index.get(t, text.OOV) for t in tokens] for tokens in response_set.tokens]
 
 
+def trie_of(response_set: ResponseSet, vocabulary: list[str]) -> search.Trie:
+    """The trie the beam search walks: the response set in token ids, under its clusters."""
+    return search.build_trie(response_ids(response_set, vocabulary), response_set.clusters,
+                             response_set.num_clusters, text.RESERVED + len(vocabulary))
+
+
 def user_table(users: list[str]) -> tf.lookup.StaticHashTable:
     """User name → id (1-based; 0 is an unknown user, whose embedding is learned as such)."""
     keys = tf.constant(users or [""], tf.string)
@@ -43,9 +49,7 @@ def reply_function(model: keras.Model, vocabulary: list[str], users: list[str],
     outputs of `search.suggest`. Empty and over-long messages fail with INVALID_ARGUMENT."""
     encoder = model_lib.encoder(model)
     step = model_lib.decoder_step(model)
-    vocab_size = text.RESERVED + len(vocabulary)
-    trie = search.build_trie(response_ids(response_set, vocabulary), response_set.clusters,
-                             response_set.num_clusters, vocab_size)
+    trie = trie_of(response_set, vocabulary)
     tokens = text.lookup_table(vocabulary)
     names = user_table(users)
     # Tracked by the model, so that the SavedModel carries the tables and the asset.

@@ -22,12 +22,15 @@ import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
+from typing import Any
+
 import tensorflow as tf
 import tf_keras as keras
 
 TRIGGER, CLUSTER, TOKENS = "trigger", "cluster", "tokens"
 
 
+@keras.utils.register_keras_serializable("shipyard")
 class Unmasked(keras.layers.Layer):
     """Passes its input through without its Keras mask.
 
@@ -44,10 +47,60 @@ class Unmasked(keras.layers.Layer):
         return None
 
 
+@keras.utils.register_keras_serializable("shipyard")
+class SampledSoftmax(keras.layers.Dense):
+    """Stage 2's token softmax layer with a sampled softmax for large vocabularies (Jean et
+    al. 2015, as TensorFlow's `tf.nn.sampled_softmax_loss`; Allo's large-vocabulary answer is
+    a hierarchical softmax, which the cluster → tokens factorisation already is at the top).
+
+    Called on decoder states alone it is a plain Dense layer (logits over the vocabulary: the
+    decoder step of serving and the phone). Called on [states, target ids] it returns the
+    per-token cross-entropy: in training estimated from `num_sampled` tokens drawn from a
+    log-uniform (Zipf) distribution, which fits ids in order of frequency as Transform
+    assigns them; otherwise exact, so that evaluation losses stay comparable.
+    """
+
+    def __init__(self, units: int, num_sampled: int = 64, **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        self.num_sampled = num_sampled
+        self.input_spec = None  # Dense's spec allows one input; this layer also takes two
+
+    def build(self, input_shape: Any) -> None:
+        super().build(input_shape[0] if isinstance(input_shape, list) else input_shape)
+        self.input_spec = None
+
+    def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:
+        if not isinstance(inputs, (list, tuple)):
+            return super().call(inputs)
+        states, targets = inputs
+        if not training:
+            return tf.nn.sparse_softmax_cross_entropy_with_logits(targets, super().call(states))
+        units = tf.shape(states)[-1]
+        flat = tf.reshape(states, [-1, units])
+        labels = tf.reshape(tf.cast(targets, tf.int64), [-1, 1])
+        loss = tf.nn.sampled_softmax_loss(
+            tf.transpose(self.kernel), self.bias, labels, flat,
+            num_sampled=min(self.num_sampled, self.units - 1), num_classes=self.units)
+        return tf.reshape(loss, tf.shape(targets))
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "num_sampled": self.num_sampled}
+
+
+def token_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """The training loss of the TOKENS output when it already is a per-token loss
+    (SampledSoftmax on [states, targets]); Keras then applies the sample weights."""
+    return y_pred
+
+
 def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
                 reply_length: int = 17, embedding_dim: int = 64, units: int = 128,
                 trigger_units: int = 64, num_users: int = 0, user_dim: int = 16,
-                dropout: float = 0.0, name: str = "smart_reply") -> keras.Model:
+                dropout: float = 0.0, sampled_softmax: int = 0,
+                name: str = "smart_reply") -> keras.Model:
     """Builds the training graph: context ids (+ user id) and the teacher-forced decoder
     input [GO_cluster, w1 … wn, PAD …] → trigger probability, cluster logits, token logits.
 
@@ -60,6 +113,9 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
       trigger_units: hidden units of the feed-forward triggering network.
       num_users: known users (0: no personalisation input); id 0 is "unknown user".
       dropout: on the embedded tokens while training (small corpora overfit fast).
+      sampled_softmax: tokens sampled per step for a sampled softmax of stage 2 (0: full
+        softmax). The model then also takes the targets (`reply_out`) and its TOKENS output
+        is the per-token loss (train with `token_loss`); serving and the phone are the same.
     """
     context = keras.Input([context_length], dtype="int32", name="context_ids")
     reply_in = keras.Input([reply_length], dtype="int32", name="reply_in")
@@ -99,7 +155,13 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
                                       name="response_decoder")(
         Unmasked(name="unmasked_reply")(drop(embedding(reply_in))),
         initial_state=[state_h, state_c])
-    token_logits = keras.layers.Dense(vocab_size, name="token_logits")(decoded)
+    if sampled_softmax:
+        reply_out = keras.Input([reply_length], dtype="int32", name="reply_out")
+        inputs.insert(2, reply_out)
+        token_logits = SampledSoftmax(vocab_size, sampled_softmax, name="token_logits")(
+            [decoded, reply_out])
+    else:
+        token_logits = keras.layers.Dense(vocab_size, name="token_logits")(decoded)
     token_logits = keras.layers.Activation("linear", name=TOKENS)(token_logits)
     return keras.Model(inputs, {TRIGGER: trigger, CLUSTER: cluster_logits, TOKENS: token_logits},
                        name=name)

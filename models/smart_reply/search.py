@@ -6,8 +6,9 @@ The trie's root has one child per cluster (scored by stage 1); below a cluster n
 responses of that cluster share their token prefixes; every response ends in an EOS leaf.
 Score(r) = log P(c_r | x) + Σ_t log P(w_t | w_<t, c_r, x) + length_bias · |r| — the bias per
 word counteracts the product of probabilities' preference for short replies (Allo's
-length-biased beam search). All functions are TensorFlow ops, so that the same code runs in
-tests, in the serving signature and in the on-device function.
+length-biased beam search). All functions are TensorFlow ops that TFLite has as builtins
+(no scatter-max, no Flex ops), so that the same code runs in tests, in the serving signature
+and in the on-device .tflite model (models/smart_reply/device.py).
 """
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ NEG_INF = float("-inf")
 
 @dataclasses.dataclass(frozen=True)
 class Trie:
+    """The arrays are numpy arrays, or tensors / variables of the same shapes (the on-device
+    model holds them as weights)."""
+
     token: np.ndarray  # [nodes] id fed to the decoder when leaving the node (GO_c, word, EOS)
     children: np.ndarray  # [nodes, fan_out], -1 padded
     response: np.ndarray  # [nodes] response index of an EOS leaf, else -1
@@ -80,11 +84,13 @@ def trie_beam_search(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Te
     is an EOS leaf completes that response. With a beam as wide as the widest trie level the
     result equals `score_all` exactly.
     """
-    batch = tf.shape(cluster_logp)[0]
-    token = tf.constant(trie.token)
-    children = tf.constant(trie.children)
-    response = tf.constant(trie.response)
-    fan_out = trie.children.shape[1]
+    # A static batch (the on-device model's 1) keeps every loop shape static, as TFLite needs.
+    batch = cluster_logp.shape[0] or tf.shape(cluster_logp)[0]
+    token = tf.convert_to_tensor(trie.token)
+    children = tf.convert_to_tensor(trie.children)
+    response = tf.convert_to_tensor(trie.response)
+    fan_out = int(trie.children.shape[1])
+    slots = trie.num_responses + 1
     width = beam_width
 
     # Level 1: the cluster nodes (children 0..C-1 of the root, in cluster order); beams
@@ -96,7 +102,7 @@ def trie_beam_search(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Te
                        tf.zeros([batch, width - first], tf.int32)], axis=1)  # [B, K]
     state_h = tf.repeat(state_h, width, axis=0)  # [B*K, units]
     state_c = tf.repeat(state_c, width, axis=0)
-    finished = tf.fill([batch, trie.num_responses + 1], NEG_INF)  # last column: no response
+    finished = tf.fill([batch, slots], NEG_INF)  # last column: no response
     rows = tf.range(batch)
 
     def expand(level, nodes, scores, state_h, state_c, finished):
@@ -117,10 +123,13 @@ def trie_beam_search(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Te
         ends = valid & ~is_word
         done = tf.reshape(tf.where(ends, tf.gather(response, tf.maximum(kids, 0)),
                                    trie.num_responses), [batch, -1])  # [B, K*F]
-        indices = tf.stack([tf.repeat(rows[:, None], width * fan_out, axis=1), done], -1)
-        finished = tf.tensor_scatter_nd_max(
-            finished, tf.reshape(indices, [-1, 2]),
-            tf.reshape(tf.where(ends, candidate, NEG_INF), [-1]))
+        # A per-response max over this level (TFLite has segment max, not scatter max); an
+        # empty segment is the lowest float, not -inf.
+        best = tf.math.unsorted_segment_max(
+            tf.reshape(tf.where(ends, candidate, NEG_INF), [-1]),
+            tf.reshape(rows[:, None] * slots + done, [-1]), batch * slots)
+        best = tf.where(best < -1e30, NEG_INF, best)
+        finished = tf.maximum(finished, tf.reshape(best, [batch, slots]))
 
         open_scores = tf.reshape(tf.where(is_word, candidate, NEG_INF), [batch, -1])
         scores, flat = tf.math.top_k(open_scores, k=width)
@@ -131,8 +140,13 @@ def trie_beam_search(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Te
                 tf.gather(state_c, parent), finished)
 
     # A graph loop, not an unrolled one: one decoder step in the graph, whatever the depth.
+    # It stops as soon as no beam holds an open prefix: most responses are far shorter than
+    # the longest, and each level costs a decoder step (most of the latency).
+    def more(level, nodes, scores, *_):
+        return (level < trie.depth) & tf.reduce_any(scores > NEG_INF)
+
     *_, finished = tf.while_loop(
-        lambda level, *_: level < trie.depth, expand,
+        more, expand,
         (tf.constant(0), nodes, scores, state_h, state_c, finished))
     return finished[:, :-1]
 
@@ -161,12 +175,13 @@ def score_all(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Tensor,
     return total + tf.gather(cluster_logp, clusters, axis=1) + length_bias * lengths
 
 
-def diverse_top_k(scores: tf.Tensor, clusters: list[int] | np.ndarray, num_clusters: int,
-                  k: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def diverse_top_k(scores: tf.Tensor, clusters: list[int] | np.ndarray | tf.Tensor,
+                  num_clusters: int, k: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The best response of each of the k best clusters: (response indices [B, k], scores
     [B, k], cluster ids [B, k]), best first. Clusters rank by their best response; ties go to
     the lower index. Slots beyond the clusters the search reached have score -inf."""
-    member = tf.constant(np.asarray(clusters)[None, :] == np.arange(num_clusters)[:, None])
+    clusters = tf.cast(tf.convert_to_tensor(clusters), tf.int32)
+    member = tf.equal(clusters[None, :], tf.range(num_clusters)[:, None])  # [C, N]
     per_cluster = tf.where(member[None], scores[:, None, :], NEG_INF)  # [B, C, N]
     best = tf.argmax(per_cluster, axis=2, output_type=tf.int32)  # [B, C]
     best_score = tf.reduce_max(per_cluster, axis=2)
@@ -174,36 +189,56 @@ def diverse_top_k(scores: tf.Tensor, clusters: list[int] | np.ndarray, num_clust
     return tf.gather(best, top_clusters, batch_dims=1), top_scores, top_clusters
 
 
-def suggest(trigger: tf.Tensor, cluster_logp: tf.Tensor, scores: tf.Tensor,
-            texts: list[str], clusters: list[int], num_clusters: int, fallback: list[str],
-            k: int = 3, threshold: float = 0.5, fallback_confidence: float = 0.0,
-            rank_depth: int = 10) -> dict[str, tf.Tensor]:
-    """What is shown for each message, from the trigger probability [B], the cluster
-    log-probabilities [B, C] and the response scores [B, N]:
+def suggest_ids(trigger: tf.Tensor, cluster_logp: tf.Tensor, scores: tf.Tensor,
+                clusters: list[int] | np.ndarray | tf.Tensor, num_clusters: int,
+                num_fallback: int, k: int = 3, threshold: float = 0.5,
+                fallback_confidence: float = 0.0, rank_depth: int = 10) -> dict[str, tf.Tensor]:
+    """What is shown for each message, as numbers (the on-device model's outputs), from the
+    trigger probability [B], the cluster log-probabilities [B, C] and the response scores
+    [B, N]:
 
     - `triggered`: trigger ≥ threshold (Inbox shows nothing otherwise; the replies are still
       returned so that a client can log them);
-    - `replies` / `scores` / `cluster_ids` [B, k]: one response from each of the k best
-      clusters; when stage 1 is unsure (its most likely cluster has probability below
-      `fallback_confidence`), the fallback set instead, with cluster id -1;
+    - `reply_ids` / `scores` / `cluster_ids` [B, k]: one response from each of the k best
+      clusters (reply id = its index in the response set); when stage 1 is unsure (its most
+      likely cluster has probability below `fallback_confidence`), the fallback set instead
+      (reply id N + j for the j-th fallback reply, cluster id -1); -1 where there is none;
     - `ranked_cluster_ids` [B, rank_depth]: clusters in the order of their best response
       (for recall@k and MRR of the true reply's cluster).
     """
+    num_responses = int(scores.shape[1])
     depth = min(max(k, rank_depth), num_clusters)
     best, best_scores, ranked = diverse_top_k(scores, clusters, num_clusters, depth)
     index, top_scores, top_clusters = best[:, :k], best_scores[:, :k], ranked[:, :k]
     reached = tf.math.is_finite(top_scores)
-    replies = tf.where(reached, tf.gather(tf.constant(texts), index), "")
-    top_clusters = tf.where(reached, top_clusters, -1)
     unsure = tf.reduce_max(tf.exp(cluster_logp), axis=1) < fallback_confidence
+    fallback_ids = tf.constant([num_responses + j if j < num_fallback else -1
+                                for j in range(k)], tf.int32)
     batch = tf.shape(scores)[0]
-    shown_fallback = tf.tile(tf.constant((list(fallback) + [""] * k)[:k])[None], [batch, 1])
     return {
-        "replies": tf.where(unsure[:, None], shown_fallback, replies),
+        "reply_ids": tf.where(unsure[:, None], tf.tile(fallback_ids[None], [batch, 1]),
+                              tf.where(reached, index, -1)),
         "scores": tf.where(unsure[:, None], 0.0, top_scores),
-        "cluster_ids": tf.where(unsure[:, None], -1, top_clusters),
+        "cluster_ids": tf.where(unsure[:, None] | ~reached, -1, top_clusters),
         "trigger_score": trigger,
         "triggered": trigger >= threshold,
         "fallback": unsure,
         "ranked_cluster_ids": tf.where(tf.math.is_finite(best_scores), ranked, -1),
     }
+
+
+def reply_texts(reply_ids: tf.Tensor, texts: list[str], fallback: list[str]) -> tf.Tensor:
+    """Reply ids of `suggest_ids` → the texts shown ("" for -1)."""
+    shown = tf.constant(list(texts) + list(fallback) + [""])
+    return tf.gather(shown, tf.where(reply_ids < 0, len(texts) + len(fallback), reply_ids))
+
+
+def suggest(trigger: tf.Tensor, cluster_logp: tf.Tensor, scores: tf.Tensor,
+            texts: list[str], clusters: list[int], num_clusters: int, fallback: list[str],
+            k: int = 3, threshold: float = 0.5, fallback_confidence: float = 0.0,
+            rank_depth: int = 10) -> dict[str, tf.Tensor]:
+    """`suggest_ids` with the replies as texts (`replies` [B, k]) instead of ids."""
+    out = suggest_ids(trigger, cluster_logp, scores, clusters, num_clusters, len(fallback), k,
+                      threshold, fallback_confidence, rank_depth)
+    out["replies"] = reply_texts(out.pop("reply_ids"), texts, fallback)
+    return out

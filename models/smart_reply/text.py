@@ -10,13 +10,15 @@ import tensorflow as tf
 
 PAD, OOV, EOS = 0, 1, 2  # reserved token ids; the vocabulary starts at RESERVED
 RESERVED = 3
+# Split off as a token of its own: anything but letters, digits, spaces, apostrophes and _.
+PUNCTUATION = r"[^\pL\pN\s'’_]"
 
 
 def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
     """Lower-cased words, punctuation split off as its own token ([batch, (tokens)]).
     Letters and digits of any script stay together (RE2's \\w would be ASCII only)."""
     lowered = tf.strings.lower(texts, encoding="utf-8")
-    spaced = tf.strings.regex_replace(lowered, r"([^\pL\pN\s'’_])", r" \1 ")
+    spaced = tf.strings.regex_replace(lowered, f"({PUNCTUATION})", r" \1 ")
     return tf.strings.split(spaced)
 
 

@@ -20,14 +20,15 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from models.smart_reply import device, text
 from models.smart_reply import export as export_lib
 from models.smart_reply import model as model_lib
 from models.smart_reply import response_set as response_set_lib
-from models.smart_reply import text
 from models.training import backup_dir_for, distribution_strategy, fit_steps
 
 EVAL_BATCHES_MAX = 50
 RESPONSE_SET_DIR = "Format-ResponseSet"
+MOBILE_DIR = "Format-Mobile"
 
 
 def read_pairs(files: list[str] | str) -> list[dict[str, str]]:
@@ -68,6 +69,8 @@ def training_arrays(pairs: list[dict[str, str]], response_set: response_set_lib.
             reply_in[row, :len(ids) + 1] = [vocab_size + cluster] + ids
             targets[row, :len(ids) + 1] = ids + [text.EOS]
     inputs = {"context_ids": context_ids, "reply_in": reply_in}
+    if config.get("sampled_softmax"):
+        inputs["reply_out"] = targets
     if users:
         user_index = {u: i + 1 for i, u in enumerate(users)}
         inputs["user_id"] = np.array([user_index.get(p.get("user", ""), 0) for p in pairs],
@@ -86,14 +89,17 @@ def build_model(config: dict[str, Any], vocab_size: int, num_clusters: int,
     model = model_lib.smart_reply(
         vocab_size, num_clusters, context_length=config["context_tokens"],
         reply_length=config["max_reply_tokens"] + 1, embedding_dim=config["embedding_dim"],
-        units=config["units"], num_users=num_users, dropout=config.get("dropout", 0.0))
+        units=config["units"], num_users=num_users, dropout=config.get("dropout", 0.0),
+        sampled_softmax=config.get("sampled_softmax", 0))
+    tokens_loss = (model_lib.token_loss if config.get("sampled_softmax")
+                   else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.compile(
         # Clipped, as LSTMs are trained (GNMT clips at 5): a rare large step otherwise
         # diverges to NaN at the learning rates short runs need.
         optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
         loss={model_lib.TRIGGER: keras.losses.BinaryCrossentropy(),
               model_lib.CLUSTER: keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-              model_lib.TOKENS: keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+              model_lib.TOKENS: tokens_loss},
         weighted_metrics={model_lib.TRIGGER: [keras.metrics.BinaryAccuracy(name="accuracy")],
                           model_lib.CLUSTER: [keras.metrics.SparseCategoricalAccuracy(
                               name="accuracy")]})
@@ -148,6 +154,8 @@ def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str
     keras_dir = os.path.join(model_uri, "Format-Keras")
     tf.io.gfile.makedirs(keras_dir)
     model.save(os.path.join(keras_dir, "model.keras"))
+    # What the phone runs (token ids in) and the host's files, for the mobile components.
+    device.save(model, vocabulary, users, responses, config, os.path.join(model_uri, MOBILE_DIR))
     trained = time.monotonic()
     export_lib.export(model, vocabulary, users, responses, config, serving_dir, set_path)
     print(f"    trained in {trained - started:.1f} s, exported in "

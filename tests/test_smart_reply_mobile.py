@@ -1,0 +1,135 @@
+"""Smart Reply on the phone: the on-device model through the shared mobile components
+(Optimizer → TFLiteConverter → FidelityGate → bundle) on a tiny trained model; its TFLite
+top-3 replies agree with the SavedModel's; the gate refuses a variant below min_agreement."""
+import json
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import mobile as components
+from models.smart_reply import device, text, trainer
+from models.smart_reply import mobile as hook
+from models.smart_reply.response_set import ResponseSet
+from pipelines import reply_data
+
+CONFIG = dict(context_tokens=12, max_reply_tokens=6, embedding_dim=16, units=16, dropout=0.0,
+              clusters=6, max_responses=40, min_count=1, min_similarity=0.5, beam_width=16,
+              length_bias=0.2, suggestions=3, trigger_threshold=0.5, fallback_confidence=0.0,
+              max_message_chars=200, batch_size=16, learning_rate=0.003, epochs=1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A model trained for a few steps (Trainer code path), and ExampleGen-like splits."""
+    pairs = reply_data.chatterbot_pairs()
+    train = [p for p in pairs if not reply_data.is_eval(p)][:300]
+    held_out = [p for p in pairs if reply_data.is_eval(p)][:80]
+    words = sorted({t for row in text.tokens([p["context"] for p in train] +
+                                             [p["reply"] for p in train]) for t in row})
+    root = tmp_path_factory.mktemp("smart_reply_mobile")
+    model_uri = str(root / "model")
+    trainer.train_and_export(train, held_out, words, [], CONFIG, model_uri,
+                             os.path.join(model_uri, hook.SERVING_DIR), train_steps=20,
+                             eval_steps=2, log_dir=str(root / "logs"))
+    examples = root / "examples"
+    for split, rows in (("train", train), ("eval", held_out)):
+        os.makedirs(examples / f"Split-{split}")
+        with tf.io.TFRecordWriter(str(examples / f"Split-{split}" / "data.gz"),
+                                  options="GZIP") as writer:
+            for pair in rows:
+                writer.write(reply_data.example_bytes(pair))
+    return model_uri, str(examples), root, held_out
+
+
+@pytest.fixture(scope="module")
+def gated(trained):
+    model_uri, examples, root, _ = trained
+    config = {"module": "models.smart_reply.mobile", "variants": ["float32", "qat_int8"],
+              "latency_runs": 20, "budgets": {"max_metric_drop": 0.02, "min_agreement": 0.95}}
+    optimized = components.optimize_variants(model_uri, None, examples, config,
+                                             str(root / "optimized"))
+    components.convert_variants(str(root / "optimized"), None, examples, config,
+                                str(root / "tflite"), model_uri=model_uri)
+    results = components.gate_variants(str(root / "tflite"), model_uri, None, examples, config,
+                                       str(root / "gate"))
+    return optimized, results
+
+
+def test_tflite_top3_agrees_with_the_saved_model(gated):
+    optimized, results = gated
+    # QAT has no 8-bit LSTM: the shared plan falls back to dynamic range, in one line.
+    assert [v["name"] for v in optimized["variants"]] == ["float32", "dynamic"]
+    assert optimized["messages"] == [
+        "qat_int8: QAT does not apply to LSTM/GRU models (TFMO has no 8-bit scheme for layer "
+        "'context_encoder'); using dynamic-range quantization"]
+    assert results["eval_examples"] == 80
+    for name, result in results["variants"].items():
+        assert result["agreement"] >= 0.95, name
+        assert result["blessed"], (name, result["reasons"])
+        assert result["metric"] == pytest.approx(results["reference_metric"], abs=0.02)
+    assert results["variants"]["dynamic"]["size_bytes"] < \
+        results["variants"]["float32"]["size_bytes"] / 2
+
+
+def test_hook_runs_what_the_phone_runs(trained, gated):
+    model_uri, examples, root, held_out = trained
+    x, true_clusters = hook.load_split(None, examples, "eval", model_uri=model_uri)
+    response_set = ResponseSet.load(os.path.join(model_uri, trainer.RESPONSE_SET_DIR,
+                                                 "response_set.json"))
+    _, expected = response_set.labels(text.tokens([p["reply"] for p in held_out]))
+    np.testing.assert_array_equal(true_clusters, expected)
+    assert x.messages == [p["context"] for p in held_out] and x.context_ids.shape == (80, 12)
+    with open(root / "tflite" / "float32" / "model.tflite", "rb") as f:
+        model_bytes = f.read()
+    phone = hook.tflite_predict(model_bytes, x)
+    served = hook.reference_predict(hook.load_model(model_uri), x)
+    assert phone["replies"].shape == (80, 3)
+    same = [list(a) == list(b) for a, b in zip(phone["replies"], served["replies"],
+                                               strict=True)]
+    assert hook.agreement(phone, served) == pytest.approx(np.mean(same))
+    for row in phone["cluster_ids"]:
+        assert len(set(row.tolist())) == 3  # the diversity rule runs on the phone too
+    np.testing.assert_allclose(phone["trigger_score"], served["trigger_score"], atol=1e-5)
+    assert hook.metric(phone, true_clusters) == gated[1]["variants"]["float32"]["metric"]
+    # Reply ids index the bundled response set, then its fallback replies.
+    assert hook.texts_of(np.array([[0, len(response_set.texts), -1]]), response_set).tolist() \
+        == [[response_set.texts[0], response_set.fallback[0], ""]]
+
+
+def test_bundle_ships_the_model_and_what_the_host_needs(trained, gated, tmp_path):
+    model_uri, _, root, _ = trained
+    pushed = components.build_bundle(str(root / "tflite"), gated[1], str(tmp_path))
+    assert pushed == ["float32", "dynamic"]
+    files = sorted(os.listdir(tmp_path / "dynamic"))
+    assert files == ["model.json", "model.tflite", "response_set.json", "smart_reply.json",
+                     "vocabulary.txt"]
+    settings = json.loads((tmp_path / "dynamic" / "smart_reply.json").read_text())
+    assert settings["context_tokens"] == 12 and settings["first_word_id"] == text.RESERVED
+    assert settings["tokenizer"]["split_off"] == text.PUNCTUATION
+    vocabulary = (tmp_path / "dynamic" / "vocabulary.txt").read_text().splitlines()
+    with open(os.path.join(model_uri, trainer.MOBILE_DIR, device.VOCABULARY_FILE)) as f:
+        assert vocabulary == f.read().splitlines()
+    bundled = ResponseSet.load(str(tmp_path / "dynamic" / "response_set.json"))
+    assert len(bundled.texts) == 40 and bundled.fallback[:3] == ["Ok", "Thanks!", "Sounds good"]
+
+
+def test_gate_refuses_a_variant_below_min_agreement():
+    """Fake outputs: 9 of 10 messages with the SavedModel's replies → agreement 0.9."""
+    replies = np.array([["Hi", "Ok", "No"]] * 10, object)
+    clusters = np.tile(np.array([[0, 1, 2]]), [10, 1])
+    reference = {"replies": replies, "cluster_ids": clusters,
+                 "ranked_cluster_ids": np.tile(np.arange(5), [10, 1])}
+    phone = dict(reference, replies=replies.copy())
+    phone["replies"][4] = ["Hi", "No", "Ok"]  # the same replies in another order disagree
+    assert hook.agreement(phone, reference) == pytest.approx(0.9)
+    true = np.zeros(10, np.int64)
+    result = {"metric": hook.metric(phone, true), "size_bytes": 1000,
+              "latency_p50_ms": 1.0, "agreement": hook.agreement(phone, reference)}
+    assert result["metric"] == 1.0
+    budgets = components.Budgets(max_metric_drop=0.02, min_agreement=0.95)
+    assert components.judge(result, 1.0, budgets) == ["agreement 0.9000 < 0.95"]
+    assert components.judge(dict(result, agreement=0.95), 1.0, budgets) == []
