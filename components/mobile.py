@@ -10,10 +10,11 @@ come from the family's mobile hook module, named by dotted path in the JSON `con
 
 A hook defines `METRIC` (higher is better), `load_model(model_uri)` (the Keras model TFMO
 optimises and TFLite converts), `load_split(transform_graph_uri, examples_uri, split,
-limit=None) -> (x, y)` (Transform's output, or ExampleGen's and None for a family without
-Transform) and `metric(outputs, y)`. Optional overrides, where a family's TFLite model is not
-its Keras model run row by row: `convert(model, conversion, x_sample, io_type) -> bytes`,
-`reference_predict(keras_model, x)`, `tflite_predict(model_bytes, x)`,
+limit=None, model_uri=None) -> (x, y)` (Transform's output, or ExampleGen's and None for a
+family without Transform; `model_uri` for labels the Trainer defines, e.g. Smart Reply's
+clusters of its response set) and `metric(outputs, y)`. Optional overrides, where a family's
+TFLite model is not its Keras model run row by row: `convert(model, conversion, x_sample,
+io_type) -> bytes`, `reference_predict(keras_model, x)`, `tflite_predict(model_bytes, x)`,
 `latency(model_bytes, x, runs) -> tflite.Latency`, `bundle_files(transform_graph_uri,
 model_uri) -> {name: bytes}` (default: labels.txt from `labels(transform_graph_uri)`) and
 `add_metadata(model_bytes, assets_dir) -> bytes` and `agreement(outputs, reference_outputs)
@@ -21,8 +22,6 @@ model_uri) -> {name: bytes}` (default: labels.txt from `labels(transform_graph_u
 `min_agreement` budget gates on it), and `prepare_split(model_uri, x) -> x` where the TFLite
 model is one stage of the trained model (a decoder step fed by the encoder): it turns
 load_split's rows into that stage's inputs with the trained model, before anything runs on them.
-A `load_split` that declares a `model_uri` keyword gets the trained model's directory too (for
-labels the Trainer defines, e.g. Smart Reply's clusters of its response set).
 """
 
 import os
@@ -31,7 +30,6 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import dataclasses
 import importlib
-import inspect
 import json
 import shutil
 import tempfile
@@ -82,10 +80,10 @@ def _hook(config: dict[str, Any]) -> ModuleType:
 
 def _load_split(hook: ModuleType, transform_graph_uri: str | None, examples_uri: str,
                 split: str, limit: int | None = None, model_uri: str | None = None):
-    """hook.load_split, with `model_uri=` for the hooks that ask for it."""
-    kwargs = ({"model_uri": model_uri}
-              if "model_uri" in inspect.signature(hook.load_split).parameters else {})
-    return hook.load_split(transform_graph_uri, examples_uri, split, limit=limit, **kwargs)
+    """hook.load_split; `model_uri` (the trained model) is for hooks whose labels come from it,
+    such as Smart Reply's response-set clusters."""
+    return hook.load_split(transform_graph_uri, examples_uri, split, limit=limit,
+                           model_uri=model_uri)
 
 
 def _uri(artifact_or_none) -> str | None:

@@ -41,7 +41,8 @@ def labels(transform_graph_uri: str) -> list[str]:
 
 
 def load_split(transform_graph_uri: str, examples_uri: str, split: str,
-               limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+               limit: int | None = None, model_uri: str | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """(images [N, R, R, 3] in [-1, 1], label ids [N]) from Transform's output split."""
     spec = tft.TFTransformOutput(transform_graph_uri).transformed_feature_spec()
     files = sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*")))

@@ -97,7 +97,8 @@ def load_model(model_uri: str) -> keras.Model:
 
 
 def load_split(transform_graph_uri: str | None, examples_uri: str, split: str,
-               limit: int | None = None) -> tuple[HeldOut, list[np.ndarray]]:
+               limit: int | None = None, model_uri: str | None = None
+               ) -> tuple[HeldOut, list[np.ndarray]]:
     """(the split's photos to code, the same photos as the reference pixels)."""
     photos = evaluation.read_photos(examples_uri, split, limit)
     if not photos:

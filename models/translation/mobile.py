@@ -117,7 +117,8 @@ def translator(model: keras.Model) -> Translator:
 
 
 def load_split(transform_graph_uri: str | None, examples_uri: str, split: str,
-               limit: int | None = None) -> tuple[Sentences, list[str]]:
+               limit: int | None = None, model_uri: str | None = None
+               ) -> tuple[Sentences, list[str]]:
     """(source sentences as wordpiece ids, reference translations) of Transform's output
     split, tokenised with Transform's vocabulary."""
     from models.examples import read_split
