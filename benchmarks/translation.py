@@ -13,7 +13,8 @@ the float32 and dynamic-range .tflite decoders rebuilt at each width. Checks the
 targets (BLEU >= 90; quantized within 0.5 BLEU of float and faster).
 Writes benchmarks/results/translation.{json,md}.
 
-`--mobile-from DIR` runs only the mobile comparison on an earlier run's export (`--out DIR`).
+`--mobile-from DIR` runs only the mobile comparison on an earlier run's export (`--out DIR`);
+`--render-from DIR` only writes the results files from that run's training.json and mobile.json.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from benchmarks import results as benchmark_results
 BEAMS = (1, 4, 8)
 MOBILE_CONVERSIONS = ("float32", "float16", "dynamic")
 MOBILE_FILE = "mobile.json"
+TRAINING_FILE = "training.json"
 
 
 def _percentiles(times_ms: list[float]) -> dict[str, float]:
@@ -229,11 +231,16 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="keep the export here")
     parser.add_argument("--mobile-sentences", type=int, default=200,
                         help="held-out sentences of the SavedModel vs TFLite comparison")
+    parser.add_argument("--render-from", default=None,
+                        help="only the results files, from an earlier --out's JSON files")
     parser.add_argument("--mobile-from", default=None,
                         help="only the SavedModel vs TFLite comparison, on an earlier --out")
     args = parser.parse_args()
     if args.mobile_from:
         mobile_main(args.mobile_from)
+        return
+    if args.render_from:
+        render(args.render_from)
         return
 
     import tensorflow as tf
@@ -303,33 +310,51 @@ def main() -> None:
             examples = list(zip(sources[:5], hypotheses[:5], references[:5], strict=True))
 
     mobile_sources = sources[:args.mobile_sentences]
-    measured = run_mobile_child(out, mobile_sources, references[:args.mobile_sentences])
-    mobile_rows, beam_rows = measured["models"], measured["beams"]
-    targets = _targets(rows, beam_rows)
+    training = {"pairs": len(train), "held_out": len(held_out), "wordpieces": len(vocabulary),
+                "parameters": model.count_params(), "training_minutes": trained / 60,
+                "training_steps": budget.steps, "batch_size": args.batch_size,
+                "pairs_per_second": pairs_per_second, "load_average": os.getloadavg()[0],
+                "held_out_sentences": len(sources), "beams": rows, "examples": examples,
+                "export": serving, "mobile_sentences": len(mobile_sources),
+                "mobile_beam": config["beam_width"]}
+    # Saved before the long mobile child, so that --render-from can finish a broken run.
+    with open(os.path.join(out, TRAINING_FILE), "w") as f:
+        json.dump(training, f, ensure_ascii=False, indent=2)
+    run_mobile_child(out, mobile_sources, references[:args.mobile_sentences])
+    render(out)
 
-    report = {"pairs": len(train), "held_out": len(held_out), "wordpieces": len(vocabulary),
-              "parameters": model.count_params(), "training_minutes": trained / 60,
-              "training_steps": budget.steps, "batch_size": args.batch_size,
-              "pairs_per_second": pairs_per_second, "load_average": os.getloadavg()[0],
-              "beams": rows, "examples": examples, "export": serving,
-              "mobile": {"sentences": len(mobile_sources), "beam": config["beam_width"],
-                         "models": mobile_rows, "beams": beam_rows},
+
+def render(out: str) -> None:
+    """benchmarks/results/translation.{json,md} from a run's training.json and mobile.json."""
+    with open(os.path.join(out, TRAINING_FILE)) as f:
+        training = json.load(f)
+    with open(os.path.join(out, MOBILE_FILE)) as f:
+        measured = json.load(f)
+    mobile_rows, beam_rows, rows = measured["models"], measured["beams"], training["beams"]
+    targets = _targets(rows, beam_rows)
+    report = {**{k: v for k, v in training.items()
+                 if k not in ("mobile_sentences", "mobile_beam")},
+              "mobile": {"sentences": training["mobile_sentences"],
+                         "beam": training["mobile_beam"], "models": mobile_rows,
+                         "beams": beam_rows},
               "targets": targets}
     table = "\n".join(
-        [f"GNMT cpu preset ({model.count_params():,} parameters), {budget.steps} steps of "
-         f"{args.batch_size} in {trained / 60:.1f} min ({pairs_per_second:.0f} pairs/s); "
-         f"{len(sources)} held-out sentences; load average {os.getloadavg()[0]:.1f}", "",
+        [f"GNMT cpu preset ({training['parameters']:,} parameters), "
+         f"{training['training_steps']} steps of {training['batch_size']} in "
+         f"{training['training_minutes']:.1f} min ({training['pairs_per_second']:.0f} pairs/s); "
+         f"{training['held_out_sentences']} held-out sentences; load average "
+         f"{training['load_average']:.1f}", "",
          "| beam | BLEU | exact match | sentences/s (in-graph translate, batches of 64) |",
          "| ---: | ---: | ---: | ---: |"]
         + [f"| {r['beam']} | {r['bleu']:.2f} | {r['exact_match']:.3f} | "
            f"{r['sentences_per_second']:.1f} |" for r in rows]
-        + ["", mobile_table(mobile_rows, len(mobile_sources), config["beam_width"]),
-           "", beam_table(beam_rows, len(mobile_sources)), "",
+        + ["", mobile_table(mobile_rows, training["mobile_sentences"], training["mobile_beam"]),
+           "", beam_table(beam_rows, training["mobile_sentences"]), "",
            "| target | met |", "| --- | --- |"]
         + [f"| {name} | {'yes' if met else '**no**'} |" for name, met in targets.items()])
     benchmark_results.write("translation", report, table)
     print(table)
-    print(json.dumps(examples, ensure_ascii=False, indent=1))
+    print(json.dumps(training.get("examples", []), ensure_ascii=False, indent=1))
 
 
 if __name__ == "__main__":
