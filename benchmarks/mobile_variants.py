@@ -18,9 +18,11 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -32,14 +34,28 @@ from models.inception_v3 import inception_v3
 from models.mobilenet_v1 import mobilenet_v1
 
 RESULTS = benchmark_results.RESULTS
-# family → (small trained model, its resolution, paper model, its resolution)
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A small model trained on digits (accuracy) and the paper-scale one (size, speed)."""
+
+    small: Callable[[int, int], keras.Model]  # (resolution, classes) → model
+    small_resolution: int
+    small_title: str
+    paper: Callable[[int, int], keras.Model]
+    paper_resolution: int
+    paper_title: str
+
+
 FAMILIES = {
-    "mobilenet_v1": (lambda r, c: mobilenet_v1(resolution=r, alpha=0.25, classes=c), 32,
-                     lambda r, c: mobilenet_v1(resolution=r, alpha=1.0, classes=c), 224,
-                     "MobileNet v1 α 0.25", "MobileNet v1 α 1.0"),
-    "inception_v3": (lambda r, c: inception_v3(resolution=r, classes=c), 75,
-                     lambda r, c: inception_v3(resolution=r, classes=c), 299,
-                     "Inception v3", "Inception v3"),
+    "mobilenet_v1": Family(
+        lambda r, c: mobilenet_v1(resolution=r, alpha=0.25, classes=c), 32,
+        "MobileNet v1 α 0.25", lambda r, c: mobilenet_v1(resolution=r, alpha=1.0, classes=c),
+        224, "MobileNet v1 α 1.0"),
+    "inception_v3": Family(
+        lambda r, c: inception_v3(resolution=r, classes=c), 75, "Inception v3",
+        lambda r, c: inception_v3(resolution=r, classes=c), 299, "Inception v3"),
 }
 FASTER = 1.1  # a speed-up counts when p50 drops by at least 10 %
 VARIANTS = ("float32", "float16", "dynamic", "int8", "qat_int8", "pruned_int8")
@@ -86,7 +102,8 @@ def measure(variants: dict[str, tuple[bytes, float]], x: np.ndarray | None,
 
 
 def small_model(family: str, args: argparse.Namespace) -> dict:
-    build, resolution, _, _, title, _ = FAMILIES[family]
+    spec = FAMILIES[family]
+    build, resolution, title = spec.small, spec.small_resolution, spec.small_title
     steps = args.train_steps if family == "mobilenet_v1" else args.inception_train_steps
     x_train, x_test, y_train, y_test = digits(resolution)
     keras.utils.set_random_seed(0)
@@ -116,7 +133,8 @@ def small_model(family: str, args: argparse.Namespace) -> dict:
 
 
 def paper_model(family: str, args: argparse.Namespace) -> dict:
-    _, _, build, resolution, _, title = FAMILIES[family]
+    spec = FAMILIES[family]
+    build, resolution, title = spec.paper, spec.paper_resolution, spec.paper_title
     keras.utils.set_random_seed(0)
     model = build(resolution, 1000)
     rng = np.random.default_rng(0)

@@ -7,10 +7,14 @@ measures, in one run: corpus BLEU (sacrebleu) and exact match on the held-out se
 export's translate graph, traced in process); then, side by side on the same held-out
 sentences, the exported SavedModel and the float32 / float16 / dynamic-range TFLite decoders
 (models/translation/mobile.py, on LiteRT): BLEU, agreement with the SavedModel, file size, gzip
-size and single-thread latency per sentence (a child process with TensorFlow on one thread).
+size and single-thread latency per sentence (a child process with TensorFlow on one thread);
+and by beam width (1, 4, 8), in that child, BLEU and sentences/s of the served graph next to
+the float32 and dynamic-range .tflite decoders rebuilt at each width. Checks the issue's
+targets (BLEU >= 90; quantized within 0.5 BLEU of float and faster).
 Writes benchmarks/results/translation.{json,md}.
 
-`--mobile-from DIR` runs only the mobile comparison on an earlier run's export (`--out DIR`).
+`--mobile-from DIR` runs only the mobile comparison on an earlier run's export (`--out DIR`);
+`--render-from DIR` only writes the results files from that run's training.json and mobile.json.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from benchmarks import results as benchmark_results
 BEAMS = (1, 4, 8)
 MOBILE_CONVERSIONS = ("float32", "float16", "dynamic")
 MOBILE_FILE = "mobile.json"
+TRAINING_FILE = "training.json"
 
 
 def _percentiles(times_ms: list[float]) -> dict[str, float]:
@@ -105,6 +110,61 @@ def mobile_comparison(model_dir: str, sources: list[str], references: list[str]
     return rows
 
 
+def beam_comparison(model_dir: str, sources: list[str], references: list[str]) -> list[dict]:
+    """Sentences/s and BLEU by beam width, one sentence at a time on one thread: the served
+    graph (the export's Translator, strings in) next to the float32 and dynamic-range .tflite
+    decoders (ids in), each rebuilt at the beam width from the same weights."""
+    import tensorflow as tf
+
+    from models.translation import evaluation, mobile
+    from models.translation import wordpieces as wp
+    from models.translation.translator import Translator
+
+    trained = mobile.load_model(model_dir)
+    vocabulary = mobile.read_model_vocabulary(model_dir)
+    ids = [row.astype("int32") for row in
+           wp.Wordpieces(vocabulary).tokenize(tf.constant(sources)).numpy()]
+    rows = []
+    for beam in BEAMS:
+        model = mobile.with_decoding(trained, beam_width=beam)
+        translator = Translator(model, vocabulary, **mobile.decoding_settings(model))
+        serve = tf.function(translator.translate, input_signature=[tf.TensorSpec([None],
+                                                                                 tf.string)])
+        serve(tf.constant(sources[:1]))  # traces
+        decoders = {"SavedModel graph": lambda i, f=serve: f(tf.constant([sources[i]]))[
+            "translations"].numpy()[0].decode()}
+        for conversion in ("float32", "dynamic"):
+            runner = mobile.TFLiteTranslator(mobile.convert(model, conversion), vocabulary)
+            runner.ids(ids[0])
+            decoders[f"TFLite {conversion}"] = lambda i, r=runner: r.translate(ids[i])
+        for name, decode in decoders.items():
+            translations, times = [], []
+            for i in range(len(sources)):
+                start = time.perf_counter()
+                translations.append(decode(i))
+                times.append(time.perf_counter() - start)
+            rows.append({"beam": beam, "model": name,
+                         "bleu": evaluation.bleu(translations, references),
+                         "sentences_per_second": len(times) / sum(times),
+                         **_percentiles([t * 1e3 for t in times])})
+            print(f"  beam {beam} {name}: BLEU {rows[-1]['bleu']:.2f}  "
+                  f"{rows[-1]['sentences_per_second']:.1f} sentences/s", flush=True)
+    return rows
+
+
+def beam_table(rows: list[dict], sentences: int) -> str:
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    by = {(r["beam"], r["model"]): r for r in rows}
+    return "\n".join(
+        [f"By beam width, {sentences} held-out sentences one at a time, one thread "
+         "(SavedModel graph: strings in; TFLite: wordpiece ids in):", "",
+         "| beam | " + " | ".join(f"{m} BLEU | {m} sentences/s" for m in models) + " |",
+         "| ---: |" + " ---: | ---: |" * len(models)]
+        + [f"| {beam} | " + " | ".join(
+            f"{by[beam, m]['bleu']:.2f} | {by[beam, m]['sentences_per_second']:.1f}"
+            for m in models) + " |" for beam in BEAMS])
+
+
 def mobile_table(rows: list[dict], sentences: int, beam: int) -> str:
     return "\n".join(
         [f"On-device vs served, {sentences} held-out sentences one at a time, beam {beam}, "
@@ -117,7 +177,7 @@ def mobile_table(rows: list[dict], sentences: int, beam: int) -> str:
            f"{r['latency_p50_ms']:.2f} | {r['latency_p90_ms']:.2f} |" for r in rows])
 
 
-def run_mobile_child(model_dir: str, sources: list[str], references: list[str]) -> list[dict]:
+def run_mobile_child(model_dir: str, sources: list[str], references: list[str]) -> dict:
     """The mobile comparison in a fresh process with TensorFlow on one thread."""
     import subprocess
     import sys
@@ -138,8 +198,26 @@ def mobile_main(model_dir: str) -> None:
     with open(os.path.join(model_dir, "mobile_sentences.json")) as f:
         sentences = json.load(f)
     rows = mobile_comparison(model_dir, sentences["sources"], sentences["references"])
+    beams = beam_comparison(model_dir, sentences["sources"], sentences["references"])
     with open(os.path.join(model_dir, MOBILE_FILE), "w") as f:
-        json.dump(rows, f, indent=2)
+        json.dump({"models": rows, "beams": beams}, f, indent=2)
+
+
+def _targets(beams: list[dict], by_beam: list[dict]) -> dict[str, bool]:
+    """The issue's targets: BLEU >= 90 on the held-out split; the quantized (dynamic-range)
+    .tflite within 0.5 BLEU of the float one and faster, at every beam width."""
+    by = {(r["beam"], r["model"]): r for r in by_beam}
+    widths = sorted({r["beam"] for r in by_beam})
+    return {
+        "BLEU >= 90 (beam 4, all held-out sentences)":
+            next(r["bleu"] for r in beams if r["beam"] == 4) >= 90,
+        "dynamic-range BLEU within 0.5 of float32, every beam": all(
+            by[b, "TFLite dynamic"]["bleu"] >= by[b, "TFLite float32"]["bleu"] - 0.5
+            for b in widths),
+        "dynamic-range faster than float32, every beam": all(
+            by[b, "TFLite dynamic"]["sentences_per_second"]
+            > by[b, "TFLite float32"]["sentences_per_second"] for b in widths),
+    }
 
 
 def main() -> None:
@@ -153,11 +231,16 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="keep the export here")
     parser.add_argument("--mobile-sentences", type=int, default=200,
                         help="held-out sentences of the SavedModel vs TFLite comparison")
+    parser.add_argument("--render-from", default=None,
+                        help="only the results files, from an earlier --out's JSON files")
     parser.add_argument("--mobile-from", default=None,
                         help="only the SavedModel vs TFLite comparison, on an earlier --out")
     args = parser.parse_args()
     if args.mobile_from:
         mobile_main(args.mobile_from)
+        return
+    if args.render_from:
+        render(args.render_from)
         return
 
     import tensorflow as tf
@@ -227,27 +310,51 @@ def main() -> None:
             examples = list(zip(sources[:5], hypotheses[:5], references[:5], strict=True))
 
     mobile_sources = sources[:args.mobile_sentences]
-    mobile_rows = run_mobile_child(out, mobile_sources, references[:args.mobile_sentences])
+    training = {"pairs": len(train), "held_out": len(held_out), "wordpieces": len(vocabulary),
+                "parameters": model.count_params(), "training_minutes": trained / 60,
+                "training_steps": budget.steps, "batch_size": args.batch_size,
+                "pairs_per_second": pairs_per_second, "load_average": os.getloadavg()[0],
+                "held_out_sentences": len(sources), "beams": rows, "examples": examples,
+                "export": serving, "mobile_sentences": len(mobile_sources),
+                "mobile_beam": config["beam_width"]}
+    # Saved before the long mobile child, so that --render-from can finish a broken run.
+    with open(os.path.join(out, TRAINING_FILE), "w") as f:
+        json.dump(training, f, ensure_ascii=False, indent=2)
+    run_mobile_child(out, mobile_sources, references[:args.mobile_sentences])
+    render(out)
 
-    report = {"pairs": len(train), "held_out": len(held_out), "wordpieces": len(vocabulary),
-              "parameters": model.count_params(), "training_minutes": trained / 60,
-              "training_steps": budget.steps, "batch_size": args.batch_size,
-              "pairs_per_second": pairs_per_second, "load_average": os.getloadavg()[0],
-              "beams": rows, "examples": examples, "export": serving,
-              "mobile": {"sentences": len(mobile_sources), "beam": config["beam_width"],
-                         "models": mobile_rows}}
+
+def render(out: str) -> None:
+    """benchmarks/results/translation.{json,md} from a run's training.json and mobile.json."""
+    with open(os.path.join(out, TRAINING_FILE)) as f:
+        training = json.load(f)
+    with open(os.path.join(out, MOBILE_FILE)) as f:
+        measured = json.load(f)
+    mobile_rows, beam_rows, rows = measured["models"], measured["beams"], training["beams"]
+    targets = _targets(rows, beam_rows)
+    report = {**{k: v for k, v in training.items()
+                 if k not in ("mobile_sentences", "mobile_beam")},
+              "mobile": {"sentences": training["mobile_sentences"],
+                         "beam": training["mobile_beam"], "models": mobile_rows,
+                         "beams": beam_rows},
+              "targets": targets}
     table = "\n".join(
-        [f"GNMT cpu preset ({model.count_params():,} parameters), {budget.steps} steps of "
-         f"{args.batch_size} in {trained / 60:.1f} min ({pairs_per_second:.0f} pairs/s); "
-         f"{len(sources)} held-out sentences; load average {os.getloadavg()[0]:.1f}", "",
+        [f"GNMT cpu preset ({training['parameters']:,} parameters), "
+         f"{training['training_steps']} steps of {training['batch_size']} in "
+         f"{training['training_minutes']:.1f} min ({training['pairs_per_second']:.0f} pairs/s); "
+         f"{training['held_out_sentences']} held-out sentences; load average "
+         f"{training['load_average']:.1f}", "",
          "| beam | BLEU | exact match | sentences/s (in-graph translate, batches of 64) |",
          "| ---: | ---: | ---: | ---: |"]
         + [f"| {r['beam']} | {r['bleu']:.2f} | {r['exact_match']:.3f} | "
            f"{r['sentences_per_second']:.1f} |" for r in rows]
-        + ["", mobile_table(mobile_rows, len(mobile_sources), config["beam_width"])])
+        + ["", mobile_table(mobile_rows, training["mobile_sentences"], training["mobile_beam"]),
+           "", beam_table(beam_rows, training["mobile_sentences"]), "",
+           "| target | met |", "| --- | --- |"]
+        + [f"| {name} | {'yes' if met else '**no**'} |" for name, met in targets.items()])
     benchmark_results.write("translation", report, table)
     print(table)
-    print(json.dumps(examples, ensure_ascii=False, indent=1))
+    print(json.dumps(training.get("examples", []), ensure_ascii=False, indent=1))
 
 
 if __name__ == "__main__":

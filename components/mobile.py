@@ -137,7 +137,8 @@ def optimize_variants(model_uri: str, transform_graph_uri: str, examples_uri: st
 
     hook = _hook(config)
     model = hook.load_model(model_uri)
-    planned, messages = optimization.plan(model, config["variants"])
+    planned, messages = optimization.plan(model, config["variants"],
+                                           getattr(hook, "CONVERSIONS", None))
     for message in messages:
         print(f"    {message}", flush=True)
     fine_tune = optimization.FineTune(**config.get("fine_tune", {}))

@@ -13,6 +13,7 @@ import os
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -66,12 +67,15 @@ def recurrent_layers(model: keras.Model) -> list[str]:
     return names
 
 
-def plan(model: keras.Model, variants: list[str]) -> tuple[list[PlannedVariant], list[str]]:
+def plan(model: keras.Model, variants: list[str], conversions: Sequence[str] | None = None
+         ) -> tuple[list[PlannedVariant], list[str]]:
     """The variants that apply to `model`, and one message per variant that was replaced.
 
     QAT (and the collaborative pruning / cluster-preserving QAT) is unsupported by TFMO on
     recurrent layers: those variants fall back to dynamic-range quantization, which needs no
-    quantized kernels for the recurrent ops.
+    quantized kernels for the recurrent ops. So does a variant whose TFLite conversion the
+    family's converter does not offer (`conversions`, a hook's CONVERSIONS; None = all), such
+    as full-integer int8 for a beam-search decoder.
     """
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
@@ -85,6 +89,10 @@ def plan(model: keras.Model, variants: list[str]) -> tuple[list[PlannedVariant],
         if technique in QAT_TECHNIQUES and rnn:
             messages.append(f"{name}: QAT does not apply to LSTM/GRU models (TFMO has no 8-bit "
                             f"scheme for layer {rnn[0]!r}); using dynamic-range quantization")
+            name, technique, conversion = "dynamic", "none", "dynamic"
+        elif conversions is not None and conversion not in conversions:
+            messages.append(f"{name}: this model converts to {', '.join(conversions)} only, "
+                            f"not {conversion}; using dynamic-range quantization")
             name, technique, conversion = "dynamic", "none", "dynamic"
         if name not in {p.name for p in planned}:
             planned.append(PlannedVariant(name, technique, conversion))

@@ -16,9 +16,10 @@ BLEU = "bleu"
 PRESET_VOCAB_SIZES = {"cpu": 8000, "paper": 32000}
 PRESETS = tuple(PRESET_VOCAB_SIZES)
 # On-device variants (models/translation/mobile.py): float weights, float16 weights, int8
-# weights with float activations. QAT variants are accepted and fall back to dynamic range with
-# one line (TFMO has no 8-bit scheme for LSTMs); full-integer int8 is not offered.
-MOBILE_VARIANTS = ("float32", "float16", "dynamic", "qat_int8")
+# weights with float activations. int8 and qat_int8 are accepted and fall back to dynamic range
+# with one line: TFMO has no 8-bit QAT scheme for LSTMs, and full-integer int8 would quantise
+# the beam search's scores, so the decoder converts to float32 / float16 / dynamic only.
+MOBILE_VARIANTS = ("float32", "float16", "dynamic", "int8", "qat_int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -250,11 +250,12 @@ def register_ops_for(meta_graph: meta_graph_pb2.MetaGraphDef) -> None:
     translation and Smart Reply exports), so other models never pay for that import."""
     from tensorflow.python.framework import op_def_registry
 
+    library = meta_graph.graph_def.library.function
     ops = {node.op for node in meta_graph.graph_def.node}
-    for function in meta_graph.graph_def.library.function:
+    for function in library:
         ops.update(node.op for node in function.node_def)
-    if any(op_def_registry.get(op) is None for op in ops
-           if op not in {f.signature.name for f in meta_graph.graph_def.library.function}):
+    ops -= {function.signature.name for function in library}  # calls of the graph's functions
+    if any(op_def_registry.get(op) is None for op in ops):
         import tensorflow_text  # noqa: F401 - importing registers its ops
 
 

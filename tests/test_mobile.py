@@ -196,6 +196,19 @@ def test_qat_on_an_lstm_model_falls_back_with_one_clear_line():
         optimization.plan(lstm, ["int4"])
 
 
+def test_a_conversion_the_family_does_not_offer_falls_back_with_one_line(model):
+    conversions = ("float32", "float16", "dynamic")
+    planned, messages = optimization.plan(model, ["int8", "float16", "dynamic", "pruned_int8"],
+                                          conversions)
+    assert [(p.name, p.technique, p.conversion) for p in planned] == [
+        ("dynamic", "none", "dynamic"), ("float16", "none", "float16")]
+    assert messages == [
+        "int8: this model converts to float32, float16, dynamic only, not int8; using "
+        "dynamic-range quantization",
+        "pruned_int8: this model converts to float32, float16, dynamic only, not int8; using "
+        "dynamic-range quantization"]
+
+
 def test_the_cnn_plan_keeps_every_variant(model):
     planned, messages = optimization.plan(model, list(optimization.VARIANTS))
     assert messages == [] and [p.name for p in planned] == list(optimization.VARIANTS)

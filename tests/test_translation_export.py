@@ -188,6 +188,28 @@ def test_mobile_hook_gates_bleu_and_agreement(gated):
                  Budgets(min_agreement=0.9)) == ["agreement 0.5000 < 0.9"]
 
 
+def test_with_decoding_changes_only_how_the_same_weights_decode(exported):
+    """The benchmark's greedy / wider .tflite decoders: the same weights, other settings."""
+    from models.translation import mobile
+
+    serving, pairs = exported
+    model = mobile.load_model(os.path.dirname(serving))
+    greedy = mobile.with_decoding(model, beam_width=1)
+    assert mobile.decoding_settings(greedy) == {**mobile.decoding_settings(model),
+                                                "beam_width": 1}
+    assert mobile.decoding_settings(model)["beam_width"] == 3
+    assert greedy.count_params() == model.count_params()
+    ids = wp.Wordpieces(mobile.read_model_vocabulary(os.path.dirname(serving))).tokenize(
+        tf.constant([pairs[0][0]])).numpy()[0].astype("int32")[None]
+    expected, _, expected_score = mobile.translator(model).decode_ids(tf.constant(ids),
+                                                                      beam_width=1)
+    out = mobile.decode_function(greedy)(tf.constant(ids))
+    assert out["ids"].numpy().tolist() == expected.numpy().tolist()
+    assert out["score"].numpy() == pytest.approx(expected_score.numpy())
+    with pytest.raises(ValueError, match="unknown decoding setting.*beam_size"):
+        mobile.with_decoding(model, beam_size=2)
+
+
 # --- On the server: bad requests are 4xx with a message, never a crash ------------------------
 
 def test_model_server_answers_bad_translation_requests_with_4xx(exported, tmp_path):

@@ -204,3 +204,35 @@ def test_beam_search_equals_exhaustive_search_on_a_tiny_model():
     _, _, greedy = translator.decode_ids(tf.constant(sources), beam_width=1,
                                          max_length=max_length)
     assert np.all(greedy.numpy() <= scores.numpy() + 1e-5)
+
+
+def test_training_batches_group_similar_lengths_and_keep_every_pair(corpus, vocabulary):
+    """Length buckets: each batch pads to a bucket's width, not to the longest pair of the
+    corpus, and one pass over the buckets holds every pair once, with teacher forcing."""
+    from models.translation import trainer
+
+    train, _ = corpus
+    pairs = train[:600]
+    texts = tf.data.Dataset.from_tensor_slices({"source": [s for s, _ in pairs],
+                                                "target": [t for _, t in pairs]})
+    pieces = wp.Wordpieces(vocabulary)
+    dataset = trainer.token_dataset(texts, pieces, batch_size=16, max_tokens=100,
+                                    shuffle=False)
+    sources = [len(ids) for ids in pieces.tokenize(tf.constant([s for s, _ in pairs])).numpy()]
+    targets = [len(ids) for ids in pieces.tokenize(tf.constant([t for _, t in pairs])).numpy()]
+    seen, padded, real = 0, 0, 0
+    for (source, target_in), target_out in dataset.take(200):
+        widths = np.maximum((source.numpy() != 0).sum(1), (target_out.numpy() != 0).sum(1))
+        assert (target_in.numpy()[:, 0] == wp.START_ID).all()
+        assert target_in.shape == target_out.shape
+        # Every pair of a batch falls in one bucket.
+        buckets = np.searchsorted(trainer.BUCKET_BOUNDARIES, widths, side="right")
+        assert len(set(buckets)) == 1, widths
+        seen += len(widths)
+        padded += source.shape[0] * max(source.shape[1], target_out.shape[1])
+        real += widths.sum()
+        if seen >= len(pairs):
+            break
+    assert seen == len(pairs)
+    assert real == sum(max(s, t + 1) for s, t in zip(sources, targets, strict=True))
+    assert real / padded > 0.8

@@ -1,7 +1,7 @@
 """The translation pipeline end to end on a small parallel file with a tiny budget: Transform
 learns the wordpieces (an artifact), the Trainer exports a translator of raw strings, the
 shared evaluator scores BLEU on the held-out split, the server infra-validates it and it is
-pushed; the GNMT decoder becomes a dynamic-range .tflite (a qat_int8 request falls back to it),
+pushed; the GNMT decoder becomes a dynamic-range .tflite (qat_int8, int8 fall back to it),
 gated on LiteRT and pushed in a mobile bundle with its wordpieces; `shipyard translate` uses
 the served model, with one-line errors."""
 from __future__ import annotations
@@ -30,7 +30,7 @@ def output_dir(tmp_path_factory):
             "--decoder-layers", "2", "--vocab-size", "400", "--beam-width", "2",
             "--eval-limit", "16", "--min-bleu", "0", "--max-input-tokens", "40",
             # A 40-step model's translations are fragile: gate on nothing but a working model.
-            "--variants", "dynamic", "qat_int8", "--mobile-eval-limit", "8",
+            "--variants", "dynamic", "qat_int8", "int8", "--mobile-eval-limit", "8",
             "--max-metric-drop", "100", "--min-agreement", "0",
             "--output-dir", str(out)]
     assert main(args) == 0
@@ -86,9 +86,11 @@ def test_pushes_a_mobile_bundle_with_the_vocabulary(output_dir):
     spec = json.loads((bundle / "dynamic" / "tokenizer.json").read_text(encoding="utf-8"))
     assert spec["ids"] == {"pad": 0, "unknown": 1, "start": 2, "end": 3}
     assert spec["input"]["max_tokens"] == 40
-    # The qat_int8 request fell back to dynamic range with one line.
+    # The qat_int8 and int8 requests fell back to dynamic range with one line each.
     gate = output_dir / "pipelines" / "translation" / "FidelityGate"
     (results,) = [os.path.join(root, f) for root, _, files in os.walk(gate)
                   for f in files if f == "results.json"]
-    (message,) = json.loads(open(results).read())["messages"]
-    assert message.startswith("qat_int8: QAT does not apply to LSTM/GRU models")
+    qat, int8 = json.loads(open(results).read())["messages"]
+    assert qat.startswith("qat_int8: QAT does not apply to LSTM/GRU models")
+    assert int8 == ("int8: this model converts to float32, float16, dynamic only, not int8; "
+                    "using dynamic-range quantization")

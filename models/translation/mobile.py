@@ -111,6 +111,18 @@ def decoding_settings(model: keras.Model) -> dict[str, Any]:
     return {k: config[k] for k in DECODING_KEYS}
 
 
+def with_decoding(model: keras.Model, **overrides: Any) -> keras.Model:
+    """`model` (sharing its layers and weights) decoding with other settings, e.g. another
+    beam width for a .tflite that searches wider or greedily (beam_width=1)."""
+    unknown = sorted(set(overrides) - set(DECODING_KEYS))
+    if unknown:
+        raise ValueError(f"unknown decoding setting(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(DECODING_KEYS)}")
+    decoding = DecodingSettings(**{**decoding_settings(model), **overrides}, name="decoding")
+    return keras.Model(model.inputs, decoding(model.get_layer("decoding").input),
+                       name=model.name)
+
+
 def translator(model: keras.Model) -> Translator:
     """The served model's decoder (encoder + beam search) over `model`'s layers, ids only."""
     return Translator(model, None, **decoding_settings(model))

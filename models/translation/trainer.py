@@ -22,6 +22,7 @@ from models.translation.wordpieces import END_ID, START_ID, VOCABULARY_FILE, Wor
 from serving.warmup import write_predict_warmup
 
 EVAL_BATCHES_MAX = 20
+BUCKET_BOUNDARIES = (10, 12, 14, 16, 18, 21, 25, 30, 36, 44, 56, 72)
 INPUT_NAME = "sources"
 WARMUP_SENTENCES = ["The meeting is on Monday, March 1, 2021.", "She speaks French."]
 
@@ -72,11 +73,18 @@ def token_dataset(texts: tf.data.Dataset, wordpieces: Wordpieces, batch_size: in
     def short(source, target):
         return tf.logical_and(tf.size(source) <= max_tokens, tf.size(target) < max_tokens)
 
+    def length(inputs, target_out):
+        return tf.maximum(tf.size(inputs[0]), tf.size(target_out))
+
     dataset = texts.batch(1024).flat_map(tokenize).filter(short).cache()
     if shuffle:
         dataset = dataset.shuffle(20_000, reshuffle_each_iteration=True)
-    return (dataset.map(teacher_forcing).padded_batch(batch_size).repeat()
-            .prefetch(tf.data.AUTOTUNE))
+    # Batches of similar lengths (as tensorflow/nmt's buckets): a batch pads to its longest
+    # pair, so mixing 8- and 40-token sentences would spend most steps on padding.
+    boundaries = [b for b in BUCKET_BOUNDARIES if b < max_tokens + 1]
+    dataset = dataset.map(teacher_forcing).bucket_by_sequence_length(
+        length, boundaries, [batch_size] * (len(boundaries) + 1))
+    return dataset.repeat().prefetch(tf.data.AUTOTUNE)
 
 
 def export(model: keras.Model, vocabulary: list[str], config: dict[str, Any],
