@@ -10,9 +10,10 @@ import types
 import pytest
 
 # Enough training for progressive decoding to hold on the held-out photos: their mean PSNR and
-# MS-SSIM rise at every one of the 4 iterations (tests/test_image_compression_model.py), on
-# every seed probed (0, 1, 2). 10 steps of a 1/16-width codec on 2 patches a photo decoded
-# worse at every later iteration; 1/16 width at lr 1e-2 left the flower's PSNR flat at 16 dB.
+# MS-SSIM rise at every one of the 4 iterations (tests/test_image_compression_model.py) in all
+# six models probed (seeds 0-2, two op orders; per photo in five). 10 steps of a 1/16-width
+# codec on 2 patches a photo decoded worse at every later iteration (mean PSNR 9.16 → 7.80 dB);
+# 1/16 width at lr 1e-2 left the flower's PSNR flat near 16 dB.
 PATCHES_PER_PHOTO = 16
 RECIPE = {"alpha": 1 / 8, "iterations": 4, "batch_size": 32, "learning_rate": 1e-2,
           "epochs": 1}
