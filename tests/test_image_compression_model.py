@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from models.image_compression import bitstream, codec, evaluation, quality
 from models.image_compression import residual_gru as rg
 from models.image_compression.layers import Binarizer, ConvGRU
+from pipelines import compression_data
 
 TINY = rg.PAPER.scaled(1 / 16)
 
@@ -117,26 +119,42 @@ def test_gamma_must_be_zero_or_one():
         rg.ResidualGRUCodec(TINY, gamma=0.5)
 
 
-def _smooth_patches(n, seed):
-    base = np.random.default_rng(seed).uniform(-0.5, 0.5, (n, 4, 4, 3)).astype("float32")
-    return tf.image.resize(base, [32, 32]).numpy()
+def _held_out_loss(model, tiles):
+    """The training loss (L1 of the residual summed over iterations) on held-out tiles."""
+    model(tf.constant(tiles), training=False)
+    return float(model.losses[-1])
 
 
-def test_training_lowers_the_loss_and_quality_rises_with_iterations():
+def test_training_lowers_the_loss_and_quality_rises_with_iterations(exported):
+    """On the codec the Trainer trained (the shared fixture), on the held-out photos it never
+    saw, through the real codec path: encode, then decode the stream cut after k = 1..K."""
+    serving_dir, examples = exported
+    trained = codec.Codec.load(codec.find_model(serving_dir, "unused"))
+    photos = evaluation.read_photos(examples, "eval")
+    assert len(photos) == 3
+    tiles = np.concatenate([codec.to_tiles(photo)[0] for photo in photos])
     tf.random.set_seed(0)
-    model = rg.residual_gru_codec(alpha=1 / 16, iterations=3, learning_rate=3e-3)
-    # Smooth patches (what photos mostly are), so a tiny model learns something quickly.
-    patches = _smooth_patches(64, seed=0)
-    data = tf.data.Dataset.from_tensor_slices(patches).batch(16).repeat()
-    before = model.evaluate(tf.data.Dataset.from_tensor_slices(patches).batch(64), verbose=0)
-    model.fit(data, steps_per_epoch=60, verbose=0)
-    after = model.evaluate(tf.data.Dataset.from_tensor_slices(patches).batch(64), verbose=0)
-    assert after < 0.7 * before
-    # Progressive: on patches it never saw, more bits buy back error the first iteration left.
-    # 60 steps do not make every iteration an improvement (in 8 seeded probes the third was
-    # sometimes worse than the first, the best later one never); on the CPU model trained for
-    # 600 steps, held-out PSNR rose at every one of 8 iterations but the last on one photo.
-    unseen = tf.constant(_smooth_patches(32, seed=1))
-    _, reconstructions = model.encode(unseen)
-    errors = [float(tf.reduce_mean(tf.abs(unseen - r))) for r in reconstructions]
-    assert min(errors[1:]) < errors[0], errors
+    untrained = rg.ResidualGRUCodec(trained.model.widths, iterations=trained.iterations)
+    before, after = _held_out_loss(untrained, tiles), _held_out_loss(trained.model, tiles)
+    assert after < 0.7 * before, (before, after)
+    # Progressive: over the held-out photos (their mean, as the Evaluator reports it), every
+    # iteration's bits buy quality, in PSNR and in MS-SSIM, on the receiver's uint8 pixels.
+    # Per photo, the flower's fourth iteration still lost 0.16 dB PSNR in one of six probed
+    # models at this training budget (21.75 → 21.59), so the mean is what is pinned.
+    figures = {"psnr": [], "ms_ssim": []}
+    for photo in photos:
+        stream = codec.compress(trained, photo).stream
+        decoded = []
+        for k in range(1, trained.iterations + 1):
+            image, _, iterations = codec.decompress(trained, bitstream.cut(stream, k))
+            assert iterations == k
+            decoded.append(image)
+        figures["psnr"].append([quality.psnr(photo, image) for image in decoded])
+        figures["ms_ssim"].append([quality.ms_ssim(photo, image) for image in decoded])
+    for name, rows in figures.items():
+        mean = np.mean(rows, axis=0).tolist()
+        table = "; ".join(f"{label}: " + " ".join(f"{v:.4f}" for v in row) for label, row in
+                          [*zip(compression_data.EVAL_PHOTOS, rows, strict=True), ("mean", mean)])
+        for k in range(1, len(mean)):
+            assert mean[k] >= mean[k - 1], (
+                f"mean {name} falls from iteration {k} to {k + 1} (k = 1..{len(mean)}: {table})")

@@ -33,8 +33,8 @@ def test_bundled_photos_are_split_by_photo(bundled_data):
     assert len(held_out) == 3
     for image, name in zip(held_out, compression_data.EVAL_PHOTOS, strict=True):
         np.testing.assert_array_equal(image, compression_data._bundled_photo(name))
-    # Two patches from each of the 17 training photos, none from a held-out one.
-    assert len(train) == 34 and all(p.shape == (32, 32, 3) for p in train)
+    # 16 patches from each of the 17 training photos, none from a held-out one.
+    assert len(train) == 17 * 16 and all(p.shape == (32, 32, 3) for p in train)
     first = compression_data._bundled_photo(compression_data.TRAIN_PHOTOS[0])
     np.testing.assert_array_equal(train[0], first[:32, :32])
     assert not set(compression_data.TRAIN_PHOTOS) & set(compression_data.EVAL_PHOTOS)
@@ -125,6 +125,10 @@ def test_rate_distortion_evaluation(exported):
         assert 0 < metrics[f"ms_ssim_k{k}"] <= 1 and metrics[f"psnr_k{k}"] > 5
         assert 0 < metrics[f"jpeg_ms_ssim_k{k}"] <= 1
     assert metrics["ms_ssim"] == metrics["ms_ssim_k3"] and metrics["bpp"] == metrics["bpp_k3"]
+    # One photo: the falls are the iterations whose figure is below the one before.
+    for name in ("ms_ssim", "psnr"):
+        row = [metrics[f"{name}_k{k}"] for k in (1, 2, 3)]
+        assert metrics[f"{name}_falls"] == sum(b < a for a, b in zip(row, row[1:], strict=False))
 
 
 def test_jpeg_at_matched_bitrate():

@@ -85,8 +85,10 @@ def _chunk_bytes(stream: bytes) -> int:
 
 def evaluate(serving_model_dir: str, examples_uri: str, split: str,
              config: dict[str, Any]) -> dict[str, float]:
-    """Mean over the split's photos of every iteration's figures (`<name>_k<k>`), and the
-    headline figures at the last iteration (`ms_ssim`, `psnr`, `bpp`, `bpp_raw`, `jpeg_*`)."""
+    """Mean over the split's photos of every iteration's figures (`<name>_k<k>`), the
+    headline figures at the last iteration (`ms_ssim`, `psnr`, `bpp`, `bpp_raw`, `jpeg_*`), and
+    `ms_ssim_falls` / `psnr_falls`: how many times, over all photos, an iteration decoded to a
+    worse image than the one before it (0 for a codec that decodes progressively)."""
     loaded = tf.saved_model.load(serving_model_dir)
     iterations = int(config.get("iterations", 8))
     photos = read_photos(examples_uri, split, config.get("limit"))
@@ -104,4 +106,9 @@ def evaluate(serving_model_dir: str, examples_uri: str, split: str,
             metrics[f"{name}_k{k + 1}"] = float(mean[k, j])
     for j, name in enumerate(names[1:], start=1):
         metrics[name] = float(mean[-1, j])
+    for name in ("ms_ssim", "psnr"):
+        # Progressive decoding's promise: another iteration never costs quality. Counted per
+        # photo, since a mean can hide one photo getting worse.
+        figure = table[:, :, names.index(name)]
+        metrics[f"{name}_falls"] = float(np.sum(figure[:, 1:] < figure[:, :-1]))
     return metrics
