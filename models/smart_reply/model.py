@@ -4,7 +4,8 @@ Email", KDD 2016; Google's Allo post, 2016), as one tf_keras functional model.
 - Triggering (paper §3): a feed-forward network on the message decides whether to suggest
   at all.
 - Stage 1 (Allo): an LSTM reads the message and predicts a distribution over the semantic
-  clusters of the response set.
+  clusters of the response set; a bag-of-words skip path (per-word cluster votes, averaged)
+  adds to its logits.
 - Stage 2 (Allo, the paper's §4 LSTM): a second LSTM, started from the context encoder's
   state and fed the cluster first, scores a response token by token. A response's score is
   log P(cluster | message) + Σ log P(token | earlier tokens, cluster, message): a two-level
@@ -104,7 +105,7 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
                 reply_length: int = 17, embedding_dim: int = 64, units: int = 128,
                 trigger_units: int = 64, num_users: int = 0, user_dim: int = 16,
                 dropout: float = 0.0, sampled_softmax: int = 0,
-                reply_vocab_size: int | None = None,
+                reply_vocab_size: int | None = None, bag_of_words: bool = True,
                 name: str = "smart_reply") -> keras.Model:
     """Builds the training graph: context ids (+ user id) and the teacher-forced decoder
     input [GO_cluster, w1 … wn, PAD …] → trigger probability, cluster logits, token logits.
@@ -123,6 +124,10 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
         is the per-token loss (train with `token_loss`); serving and the phone are the same.
       reply_vocab_size: stage 2's output ids (the reply vocabulary; targets in those ids);
         default `vocab_size`, a softmax over every token.
+      bag_of_words: add a bag-of-words skip path to stage 1: every word votes for each
+        cluster (a learned [vocab, clusters] table), averaged over the message and added to
+        the LSTM's cluster logits (a linear classifier on word counts beside the sequence
+        model: on a small corpus the LSTM alone overfits the word order).
     """
     reply_vocab_size = reply_vocab_size or vocab_size
     context = keras.Input([context_length], dtype="int32", name="context_ids")
@@ -144,6 +149,11 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
     encoded, state_h, state_c = keras.layers.LSTM(units, return_state=True,
                                                   name="context_encoder")(embedded)
     cluster_logits = keras.layers.Dense(num_clusters, name="cluster_logits")(encoded)
+    if bag_of_words:
+        votes = keras.layers.Embedding(vocab_size, num_clusters, mask_zero=True,
+                                       name="cluster_word_votes")(context)
+        votes = keras.layers.GlobalAveragePooling1D(name="cluster_bag")(drop(votes))
+        cluster_logits = keras.layers.Add(name="cluster_bag_skip")([cluster_logits, votes])
     if num_users:
         user = keras.Input([], dtype="int32", name="user_id")
         inputs.append(user)
