@@ -11,33 +11,22 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.smart_reply import evaluation, search, text, trainer
+from models.smart_reply import evaluation, export, search, text, trainer
 from models.smart_reply import model as model_lib
 from models.smart_reply.response_set import ResponseSet
 from pipelines import reply_data
 from pipelines.cli import main
+from tests.smart_reply_fixtures import CONFIG, HELD_OUT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG = dict(context_tokens=12, max_reply_tokens=6, embedding_dim=16, units=16, dropout=0.0,
-              clusters=6, max_responses=40, min_count=1, min_similarity=0.5, beam_width=64,
-              length_bias=0.2, suggestions=3, trigger_threshold=0.5, fallback_confidence=0.0,
-              max_message_chars=200, batch_size=16, learning_rate=0.003, epochs=1)
 MESSAGES = ["Hi, How is it going?", "What is your favorite color?", "My mouse is not responding."]
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    pairs = reply_data.chatterbot_pairs()
-    train = [p for p in pairs if not reply_data.is_eval(p)][:300]
-    held_out = [p for p in pairs if reply_data.is_eval(p)][:60]
-    words = sorted({t for row in text.tokens([p["context"] for p in train] +
-                                             [p["reply"] for p in train]) for t in row})
-    root = str(tmp_path_factory.mktemp("smart_reply"))
-    serving = os.path.join(root, "Format-Serving")
-    model = trainer.train_and_export(train, held_out, words, [], CONFIG, root, serving,
-                                     train_steps=20, eval_steps=2,
-                                     log_dir=os.path.join(root, "logs"))
-    return model, words, root, serving, train, held_out
+def exported(smart_reply_model):
+    """The shared tiny model (tests/smart_reply_fixtures.py)."""
+    m = smart_reply_model
+    return m.model, m.words, m.model_uri, m.serving, m.train, m.held_out
 
 
 def _keras_suggestions(model, words, response_set, messages):
@@ -57,7 +46,8 @@ def _keras_suggestions(model, words, response_set, messages):
     response_ids = [[index.get(t, text.OOV) for t in r] for r in response_set.tokens]
     scores = search.score_all(cluster_logp, h, c, sequence_logp, response_ids,
                               response_set.clusters, text.RESERVED + len(words),
-                              CONFIG["length_bias"])
+                              CONFIG["length_bias"],
+                              export.reply_vocabulary(response_set, words))
     best, best_scores, clusters = search.diverse_top_k(scores, response_set.clusters,
                                                        response_set.num_clusters, 3)
     return ([[response_set.texts[i] for i in row] for row in best.numpy()],
@@ -118,7 +108,7 @@ def test_evaluation_hook(exported, tmp_path):
                 writer.write(reply_data.example_bytes(pair))
     metrics = evaluation.evaluate(serving, str(tmp_path), "eval",
                                   {"metric": "recall_at_3", "baselines": True})
-    assert metrics["examples"] == 60
+    assert metrics["examples"] == HELD_OUT
     assert metrics["diversity_rate"] == 1.0
     for key in ("recall_at_3", "mrr", "trigger_precision", "trigger_recall",
                 "frequency_recall_at_3", "bag_of_words_mrr"):

@@ -8,41 +8,18 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from components import mobile as components
 from models.smart_reply import device, text, trainer
 from models.smart_reply import mobile as hook
 from models.smart_reply.response_set import ResponseSet
-from pipelines import reply_data
-
-CONFIG = dict(context_tokens=12, max_reply_tokens=6, embedding_dim=16, units=16, dropout=0.0,
-              clusters=6, max_responses=40, min_count=1, min_similarity=0.5, beam_width=16,
-              length_bias=0.2, suggestions=3, trigger_threshold=0.5, fallback_confidence=0.0,
-              max_message_chars=200, batch_size=16, learning_rate=0.003, epochs=1)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A model trained for a few steps (Trainer code path), and ExampleGen-like splits."""
-    pairs = reply_data.chatterbot_pairs()
-    train = [p for p in pairs if not reply_data.is_eval(p)][:300]
-    held_out = [p for p in pairs if reply_data.is_eval(p)][:80]
-    words = sorted({t for row in text.tokens([p["context"] for p in train] +
-                                             [p["reply"] for p in train]) for t in row})
-    root = tmp_path_factory.mktemp("smart_reply_mobile")
-    model_uri = str(root / "model")
-    trainer.train_and_export(train, held_out, words, [], CONFIG, model_uri,
-                             os.path.join(model_uri, hook.SERVING_DIR), train_steps=20,
-                             eval_steps=2, log_dir=str(root / "logs"))
-    examples = root / "examples"
-    for split, rows in (("train", train), ("eval", held_out)):
-        os.makedirs(examples / f"Split-{split}")
-        with tf.io.TFRecordWriter(str(examples / f"Split-{split}" / "data.gz"),
-                                  options="GZIP") as writer:
-            for pair in rows:
-                writer.write(reply_data.example_bytes(pair))
-    return model_uri, str(examples), root, held_out
+def trained(smart_reply_model):
+    """The shared tiny model (tests/smart_reply_fixtures.py) and its ExampleGen-like splits."""
+    m = smart_reply_model
+    return m.model_uri, m.examples, m.root, m.held_out
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ def _brute(tiny, length_bias):
 def test_wide_trie_beam_search_equals_brute_force(tiny, length_bias):
     model, step, _, cluster_logp, h, c = tiny
     trie = search.build_trie(RESPONSES, CLUSTERS, 3, VOCAB)
-    beam = search.trie_beam_search(cluster_logp, h, c, lambda t, sh, sc: step([t, sh, sc]),
+    beam = search.trie_beam_search(cluster_logp, h, c, step,
                                    trie, beam_width=len(RESPONSES) + 3,
                                    length_bias=length_bias).numpy()
     brute = _brute(tiny, length_bias)
@@ -66,7 +66,7 @@ def test_wide_trie_beam_search_equals_brute_force(tiny, length_bias):
 def test_narrow_beam_scores_what_it_reaches_exactly(tiny):
     model, step, _, cluster_logp, h, c = tiny
     trie = search.build_trie(RESPONSES, CLUSTERS, 3, VOCAB)
-    beam = search.trie_beam_search(cluster_logp, h, c, lambda t, sh, sc: step([t, sh, sc]),
+    beam = search.trie_beam_search(cluster_logp, h, c, step,
                                    trie, beam_width=2).numpy()
     brute = _brute(tiny, 0.0)
     reached = np.isfinite(beam)
@@ -76,6 +76,31 @@ def test_narrow_beam_scores_what_it_reaches_exactly(tiny):
     top_two = np.argsort(-cluster_logp.numpy(), axis=1)[:, :2]
     for row in range(beam.shape[0]):
         assert {CLUSTERS[i] for i in np.flatnonzero(reached[row])} <= set(top_two[row])
+
+
+def test_reply_vocabulary_softmax_equals_brute_force():
+    """Stage 2 over the response set's words only (train == serve): the wide beam still
+    equals brute force, the trie scores each word under its reply-vocabulary id."""
+    vocab = VOCAB + 6
+    responses = [[t + 6 for t in r] for r in RESPONSES]  # words 9..17; 3..8 only in messages
+    output_ids = search.reply_vocabulary(responses, vocab)
+    assert output_ids[:RESERVED].tolist() == [0, 1, 2]
+    assert output_ids[3:9].tolist() == [1] * 6  # not in any response: OOV
+    assert output_ids[9:].tolist() == list(range(RESERVED, RESERVED + 9))
+    tf.keras.utils.set_random_seed(5)
+    model = smart_reply_model.smart_reply(vocab, 3, context_length=5, reply_length=5,
+                                          embedding_dim=8, units=6, trigger_units=4,
+                                          reply_vocab_size=RESERVED + 9)
+    assert model.get_layer("token_logits").units == RESERVED + 9
+    contexts = np.array([[3, 4, 5, 0, 0], [9, 10, 11, 3, 4]], np.int32)
+    _, cluster_logp, h, c = smart_reply_model.encoder(model)(contexts)
+    trie = search.build_trie(responses, CLUSTERS, 3, vocab, output_ids)
+    beam = search.trie_beam_search(cluster_logp, h, c, smart_reply_model.decoder_step(model),
+                                   trie, beam_width=len(RESPONSES) + 3, length_bias=0.3)
+    brute = search.score_all(cluster_logp, h, c, _sequence_logp(model), responses, CLUSTERS,
+                             vocab, length_bias=0.3, output_ids=output_ids)
+    assert np.isfinite(beam.numpy()).all()
+    np.testing.assert_allclose(beam.numpy(), brute.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_trie_shares_prefixes():
@@ -165,7 +190,9 @@ def test_sampled_softmax_trains_and_exports_the_same_signature():
     for sampled in (0, 16):
         settings = {**config, "sampled_softmax": sampled}
         tf.keras.utils.set_random_seed(0)
-        model = trainer.build_model(settings, RESERVED + len(words), responses.num_clusters, 0)
+        reply_vocab = int(export.reply_vocabulary(responses, words).max()) + 1
+        model = trainer.build_model(settings, RESERVED + len(words), responses.num_clusters, 0,
+                                    reply_vocab)
         x, y, w = trainer.training_arrays(pairs, responses, words, [], settings, held_in=True)
         if sampled:
             assert model.get_layer("token_logits").num_sampled == 16

@@ -27,22 +27,12 @@ from models.smart_reply import model as model_lib
 from models.smart_reply import search, text
 from models.smart_reply.response_set import ResponseSet
 
-INT_WEIGHTS = ("trie_token", "trie_children", "trie_response", "response_cluster")
+INT_WEIGHTS = ("trie_token", "trie_children", "trie_response", "trie_output",
+               "response_cluster")
 MODEL_FILE, VOCABULARY_FILE, USERS_FILE, SETTINGS_FILE = (
     "device_model.keras", "vocabulary.txt", "users.txt", "smart_reply.json")
 OUTPUTS = ("trigger_score", "triggered", "reply_ids", "scores", "cluster_ids", "fallback",
            "ranked_cluster_ids")
-
-
-def lstm_step(x: tf.Tensor, state_h: tf.Tensor, state_c: tf.Tensor, kernel: tf.Tensor,
-              recurrent_kernel: tf.Tensor, bias: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """One step of a Keras LSTM (gates i, f, c, o; sigmoid gates, tanh cell), written out:
-    a one-step Keras LSTM inside a loop does not fuse into TFLite's LSTM kernel, and these
-    five ops are what the fused kernel computes anyway."""
-    z = tf.matmul(x, kernel) + tf.matmul(state_h, recurrent_kernel) + bias
-    i, f, g, o = tf.split(z, 4, axis=1)
-    state_c = tf.sigmoid(f) * state_c + tf.sigmoid(i) * tf.tanh(g)
-    return tf.sigmoid(o) * tf.tanh(state_c), state_c
 
 
 @keras.utils.register_keras_serializable("shipyard")
@@ -72,7 +62,8 @@ class ResponseSearch(keras.layers.Layer):
     def build(self, input_shape: Any) -> None:
         s = self.settings
         shapes = {"trie_token": [s["num_nodes"]], "trie_children": [s["num_nodes"], s["fan_out"]],
-                  "trie_response": [s["num_nodes"]], "response_cluster": [s["num_responses"]]}
+                  "trie_response": [s["num_nodes"]], "trie_output": [s["num_nodes"]],
+                  "response_cluster": [s["num_responses"]]}
         for name, shape in shapes.items():
             setattr(self, name, self.add_weight(name, shape, tf.int32, trainable=False,
                                                 initializer="zeros"))
@@ -87,10 +78,11 @@ class ResponseSearch(keras.layers.Layer):
 
     def step(self, token: tf.Tensor, state_h: tf.Tensor,
              state_c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """The decoder step the beam search calls: token ids → next-token log-probabilities."""
+        """The decoder step the beam search calls: token ids → next reply-vocabulary token
+        log-probabilities (the ops of `model.decoder_step`)."""
         x = tf.gather(self.embedding, token)
-        state_h, state_c = lstm_step(x, state_h, state_c, self.kernel, self.recurrent_kernel,
-                                     self.bias)
+        state_h, state_c = model_lib.lstm_step(x, state_h, state_c, self.kernel,
+                                               self.recurrent_kernel, self.bias)
         logits = tf.matmul(state_h, self.output_kernel) + self.output_bias
         return tf.nn.log_softmax(logits), state_h, state_c
 
@@ -98,7 +90,8 @@ class ResponseSearch(keras.layers.Layer):
         trigger, cluster_logp, state_h, state_c = inputs
         s = self.settings
         trie = search.Trie(token=self.trie_token, children=self.trie_children,
-                           response=self.trie_response, num_clusters=s["num_clusters"],
+                           response=self.trie_response, output=self.trie_output,
+                           num_clusters=s["num_clusters"],
                            num_responses=s["num_responses"], depth=s["depth"])
         scores = search.trie_beam_search(cluster_logp, state_h, state_c, self.step, trie,
                                          s["beam_width"], s["length_bias"])
@@ -130,7 +123,7 @@ class ResponseSearch(keras.layers.Layer):
                     num_fallback=num_fallback, name="response_search")
         layer.build(None)
         values = {"trie_token": trie.token, "trie_children": trie.children,
-                  "trie_response": trie.response,
+                  "trie_response": trie.response, "trie_output": trie.output,
                   "response_cluster": np.asarray(response_clusters, np.int32),
                   "embedding": embedding, "kernel": kernel, "recurrent_kernel": recurrent_kernel,
                   "bias": bias, "output_kernel": output_kernel, "output_bias": output_bias}

@@ -30,10 +30,18 @@ def response_ids(response_set: ResponseSet, vocabulary: list[str]) -> list[list[
     return [[index.get(t, text.OOV) for t in tokens] for tokens in response_set.tokens]
 
 
+def reply_vocabulary(response_set: ResponseSet, vocabulary: list[str]) -> np.ndarray:
+    """Token id → stage 2's output id (the response set's words; `search.reply_vocabulary`)."""
+    return search.reply_vocabulary(response_ids(response_set, vocabulary),
+                                   text.RESERVED + len(vocabulary))
+
+
 def trie_of(response_set: ResponseSet, vocabulary: list[str]) -> search.Trie:
-    """The trie the beam search walks: the response set in token ids, under its clusters."""
+    """The trie the beam search walks: the response set in token ids, under its clusters,
+    scored in the reply vocabulary."""
     return search.build_trie(response_ids(response_set, vocabulary), response_set.clusters,
-                             response_set.num_clusters, text.RESERVED + len(vocabulary))
+                             response_set.num_clusters, text.RESERVED + len(vocabulary),
+                             reply_vocabulary(response_set, vocabulary))
 
 
 def user_table(users: list[str]) -> tf.lookup.StaticHashTable:
@@ -70,7 +78,7 @@ def reply_function(model: keras.Model, vocabulary: list[str], users: list[str],
         inputs = [ids] if user_names is None else [ids, names.lookup(user_names)]
         trigger, cluster_logp, state_h, state_c = encoder(inputs)
         scores = search.trie_beam_search(
-            cluster_logp, state_h, state_c, lambda t, h, c: step([t, h, c]), trie,
+            cluster_logp, state_h, state_c, step, trie,
             beam_width=config["beam_width"], length_bias=config["length_bias"])
         return search.suggest(trigger, cluster_logp, scores, response_set.texts,
                               response_set.clusters, response_set.num_clusters,

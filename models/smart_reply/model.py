@@ -4,7 +4,8 @@ Email", KDD 2016; Google's Allo post, 2016), as one tf_keras functional model.
 - Triggering (paper §3): a feed-forward network on the message decides whether to suggest
   at all.
 - Stage 1 (Allo): an LSTM reads the message and predicts a distribution over the semantic
-  clusters of the response set.
+  clusters of the response set; a bag-of-words skip path (per-word cluster votes, averaged)
+  adds to its logits.
 - Stage 2 (Allo, the paper's §4 LSTM): a second LSTM, started from the context encoder's
   state and fed the cluster first, scores a response token by token. A response's score is
   log P(cluster | message) + Σ log P(token | earlier tokens, cluster, message): a two-level
@@ -14,7 +15,9 @@ Email", KDD 2016; Google's Allo post, 2016), as one tf_keras functional model.
   cluster logits and the decoder's initial state.
 
 Token ids: 0 PAD, 1 OOV, 2 EOS, then the vocabulary (`vocab_size` ids in all, EOS included);
-the decoder's first input for cluster c is id `vocab_size + c`.
+the decoder's first input for cluster c is id `vocab_size + c`. Stage 2 reads token ids but
+emits ids of the smaller reply vocabulary (`reply_vocab_size`: PAD, OOV, EOS and the response
+set's words; `search.reply_vocabulary`), as it only ever scores responses of the set.
 """
 from __future__ import annotations
 
@@ -22,12 +25,14 @@ import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
+from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
 import tf_keras as keras
 
 TRIGGER, CLUSTER, TOKENS = "trigger", "cluster", "tokens"
+StepFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]
 
 
 @keras.utils.register_keras_serializable("shipyard")
@@ -100,6 +105,7 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
                 reply_length: int = 17, embedding_dim: int = 64, units: int = 128,
                 trigger_units: int = 64, num_users: int = 0, user_dim: int = 16,
                 dropout: float = 0.0, sampled_softmax: int = 0,
+                reply_vocab_size: int | None = None, bag_of_words: bool = True,
                 name: str = "smart_reply") -> keras.Model:
     """Builds the training graph: context ids (+ user id) and the teacher-forced decoder
     input [GO_cluster, w1 … wn, PAD …] → trigger probability, cluster logits, token logits.
@@ -116,7 +122,14 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
       sampled_softmax: tokens sampled per step for a sampled softmax of stage 2 (0: full
         softmax). The model then also takes the targets (`reply_out`) and its TOKENS output
         is the per-token loss (train with `token_loss`); serving and the phone are the same.
+      reply_vocab_size: stage 2's output ids (the reply vocabulary; targets in those ids);
+        default `vocab_size`, a softmax over every token.
+      bag_of_words: add a bag-of-words skip path to stage 1: every word votes for each
+        cluster (a learned [vocab, clusters] table), averaged over the message and added to
+        the LSTM's cluster logits (a linear classifier on word counts beside the sequence
+        model: on a small corpus the LSTM alone overfits the word order).
     """
+    reply_vocab_size = reply_vocab_size or vocab_size
     context = keras.Input([context_length], dtype="int32", name="context_ids")
     reply_in = keras.Input([reply_length], dtype="int32", name="reply_in")
     inputs = [context, reply_in]
@@ -136,6 +149,11 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
     encoded, state_h, state_c = keras.layers.LSTM(units, return_state=True,
                                                   name="context_encoder")(embedded)
     cluster_logits = keras.layers.Dense(num_clusters, name="cluster_logits")(encoded)
+    if bag_of_words:
+        votes = keras.layers.Embedding(vocab_size, num_clusters, mask_zero=True,
+                                       name="cluster_word_votes")(context)
+        votes = keras.layers.GlobalAveragePooling1D(name="cluster_bag")(drop(votes))
+        cluster_logits = keras.layers.Add(name="cluster_bag_skip")([cluster_logits, votes])
     if num_users:
         user = keras.Input([], dtype="int32", name="user_id")
         inputs.append(user)
@@ -158,10 +176,10 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
     if sampled_softmax:
         reply_out = keras.Input([reply_length], dtype="int32", name="reply_out")
         inputs.insert(2, reply_out)
-        token_logits = SampledSoftmax(vocab_size, sampled_softmax, name="token_logits")(
-            [decoded, reply_out])
+        token_logits = SampledSoftmax(reply_vocab_size, sampled_softmax,
+                                      name="token_logits")([decoded, reply_out])
     else:
-        token_logits = keras.layers.Dense(vocab_size, name="token_logits")(decoded)
+        token_logits = keras.layers.Dense(reply_vocab_size, name="token_logits")(decoded)
     token_logits = keras.layers.Activation("linear", name=TOKENS)(token_logits)
     return keras.Model(inputs, {TRIGGER: trigger, CLUSTER: cluster_logits, TOKENS: token_logits},
                        name=name)
@@ -182,16 +200,30 @@ def encoder(model: keras.Model) -> keras.Model:
     return keras.Model(inputs, [trigger, cluster_logp, state_h, state_c], name="encoder")
 
 
-def decoder_step(model: keras.Model) -> keras.Model:
-    """One step of stage 2, sharing the trained layers: (token id [B], h, c) →
-    (log-probabilities of the next token [B, V], h', c')."""
-    units = model.get_layer("response_decoder").units
-    token = keras.Input([], dtype="int32", name="token")
-    state_h = keras.Input([units], name="state_h")
-    state_c = keras.Input([units], name="state_c")
-    embedded = model.get_layer("token_embedding")(token[:, None])
-    output, new_h, new_c = model.get_layer("response_decoder")(
-        embedded, initial_state=[state_h, state_c])
-    logits = model.get_layer("token_logits")(output[:, 0])
-    return keras.Model([token, state_h, state_c], [tf.nn.log_softmax(logits), new_h, new_c],
-                       name="decoder_step")
+def lstm_step(x: tf.Tensor, state_h: tf.Tensor, state_c: tf.Tensor, kernel: tf.Tensor,
+              recurrent_kernel: tf.Tensor, bias: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """One step of a Keras LSTM (gates i, f, c, o; sigmoid gates, tanh cell), written out:
+    a one-step Keras LSTM layer inside a loop runs its own inner loop, masking and backend
+    selection on every call, and does not fuse into TFLite's LSTM kernel; these few ops are
+    what both compute."""
+    z = tf.matmul(x, kernel) + tf.matmul(state_h, recurrent_kernel) + bias
+    i, f, g, o = tf.split(z, 4, axis=1)
+    state_c = tf.sigmoid(f) * state_c + tf.sigmoid(i) * tf.tanh(g)
+    return tf.sigmoid(o) * tf.tanh(state_c), state_c
+
+
+def decoder_step(model: keras.Model) -> StepFn:
+    """One step of stage 2 on the trained layers' weights: (token ids [B], h, c) →
+    (log-probabilities of the next reply-vocabulary token [B, R], h', c'). What the beam
+    search runs at every trie level, in serving and (as the same ops) on the phone."""
+    embedding = model.get_layer("token_embedding").embeddings
+    cell = model.get_layer("response_decoder").cell
+    output = model.get_layer("token_logits")
+
+    def step(token: tf.Tensor, state_h: tf.Tensor,
+             state_c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        state_h, state_c = lstm_step(tf.gather(embedding, token), state_h, state_c,
+                                     cell.kernel, cell.recurrent_kernel, cell.bias)
+        logits = tf.matmul(state_h, output.kernel) + output.bias
+        return tf.nn.log_softmax(logits), state_h, state_c
+    return step

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from models.smart_reply.text import EOS, PAD
+from models.smart_reply.text import EOS, OOV, PAD, RESERVED
 
 NEG_INF = float("-inf")
 
@@ -35,14 +35,31 @@ class Trie:
     token: np.ndarray  # [nodes] id fed to the decoder when leaving the node (GO_c, word, EOS)
     children: np.ndarray  # [nodes, fan_out], -1 padded
     response: np.ndarray  # [nodes] response index of an EOS leaf, else -1
+    output: np.ndarray  # [nodes] the node's token as stage 2 scores it (reply vocabulary id)
     num_clusters: int
     num_responses: int
     depth: int  # levels below the cluster nodes (longest response + EOS)
 
 
+def reply_vocabulary(response_ids: list[list[int]], vocab_size: int) -> np.ndarray:
+    """Stage 2's output vocabulary: [vocab_size] map from a token id to its reply vocabulary
+    id (PAD, OOV and EOS keep 0, 1, 2; the words of the response set follow in token id
+    order, i.e. by frequency; every other word is OOV). Stage 2 only ever scores responses
+    of the set, so its softmax needs no other word: training and serving both normalise over
+    this vocabulary, which is a few hundred tokens where the message vocabulary has
+    thousands (the softmax is most of each beam step's work)."""
+    words = sorted({t for ids in response_ids for t in ids if t >= RESERVED})
+    table = np.full([vocab_size], OOV, np.int32)
+    table[:RESERVED] = np.arange(RESERVED)
+    table[words] = RESERVED + np.arange(len(words), dtype=np.int32)
+    return table
+
+
 def build_trie(response_ids: list[list[int]], clusters: list[int], num_clusters: int,
-               vocab_size: int) -> Trie:
-    """A trie of token-id sequences; response i sits under cluster node clusters[i]."""
+               vocab_size: int, output_ids: np.ndarray | None = None) -> Trie:
+    """A trie of token-id sequences; response i sits under cluster node clusters[i].
+    `output_ids` maps token ids to stage 2's output ids (`reply_vocabulary`; default: the
+    identity, a softmax over the whole vocabulary)."""
     tokens, response, children = [PAD], [-1], [[]]  # node 0: the root
 
     def add(parent: int, token: int, response_index: int = -1) -> int:
@@ -66,8 +83,13 @@ def build_trie(response_ids: list[list[int]], clusters: list[int], num_clusters:
     table = np.full([len(tokens), fan_out], -1, np.int32)
     for node, kids in enumerate(children):
         table[node, :len(kids)] = kids
-    return Trie(token=np.array(tokens, np.int32), children=table,
-                response=np.array(response, np.int32), num_clusters=num_clusters,
+    if output_ids is None:
+        output_ids = np.arange(vocab_size, dtype=np.int32)
+    token = np.array(tokens, np.int32)
+    # Cluster nodes are never scored by stage 2 (stage 1 does): any valid id will do.
+    output = np.where(token < vocab_size, output_ids[np.minimum(token, vocab_size - 1)], 0)
+    return Trie(token=token, children=table, response=np.array(response, np.int32),
+                output=output.astype(np.int32), num_clusters=num_clusters,
                 num_responses=len(response_ids),
                 depth=max(len(ids) for ids in response_ids) + 1)
 
@@ -87,6 +109,7 @@ def trie_beam_search(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Te
     # A static batch (the on-device model's 1) keeps every loop shape static, as TFLite needs.
     batch = cluster_logp.shape[0] or tf.shape(cluster_logp)[0]
     token = tf.convert_to_tensor(trie.token)
+    output = tf.convert_to_tensor(trie.output)
     children = tf.convert_to_tensor(trie.children)
     response = tf.convert_to_tensor(trie.response)
     fan_out = int(trie.children.shape[1])
@@ -112,10 +135,9 @@ def trie_beam_search(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Te
         valid = kids >= 0
         kid_tokens = tf.gather(token, tf.maximum(kids, 0))
         logp = tf.reshape(logp, [batch, width, -1])
-        # Dead beams sit at the root, whose children are cluster tokens beyond the decoder's
-        # vocabulary: clamp them (their score is -inf whatever is gathered).
-        vocab = tf.shape(logp)[2]
-        kid_logp = tf.gather(logp, tf.minimum(kid_tokens, vocab - 1), batch_dims=2)
+        # Dead beams sit at the root, whose children (cluster nodes) have output id 0: their
+        # score is -inf whatever is gathered.
+        kid_logp = tf.gather(logp, tf.gather(output, tf.maximum(kids, 0)), batch_dims=2)
         is_word = kid_tokens != EOS
         candidate = scores[:, :, None] + kid_logp + tf.where(is_word, length_bias, 0.0)
         candidate = tf.where(valid, candidate, NEG_INF)
@@ -154,16 +176,19 @@ def trie_beam_search(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Te
 def score_all(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Tensor,
               sequence_logp: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor],
               response_ids: list[list[int]], clusters: list[int], vocab_size: int,
-              length_bias: float = 0.0) -> tf.Tensor:
+              length_bias: float = 0.0, output_ids: np.ndarray | None = None) -> tf.Tensor:
     """Brute force: the score of every response for every message ([B, responses]), each
     response teacher-forced through the whole decoder. `sequence_logp(inputs [N, T], h [N,
-    units], c)` returns the decoder's log-probabilities [N, T, V]."""
+    units], c)` returns the decoder's log-probabilities [N, T, V] over its output ids
+    (`output_ids` maps token ids to them, as in `build_trie`)."""
     length = max(len(r) for r in response_ids) + 1
     inputs = np.zeros([len(response_ids), length], np.int32)
     targets = np.zeros([len(response_ids), length], np.int32)
     for i, (ids, cluster) in enumerate(zip(response_ids, clusters, strict=True)):
         inputs[i, :len(ids) + 1] = [vocab_size + cluster] + ids
         targets[i, :len(ids) + 1] = ids + [EOS]
+    if output_ids is not None:
+        targets = output_ids[targets]  # PAD stays PAD
     batch = tf.shape(cluster_logp)[0]
     count = len(response_ids)
     logp = sequence_logp(tf.tile(inputs, [batch, 1]), tf.repeat(state_h, count, axis=0),

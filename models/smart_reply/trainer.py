@@ -63,11 +63,13 @@ def training_arrays(pairs: list[dict[str, str]], response_set: response_set_lib.
     reply_in = np.zeros([len(pairs), steps], np.int32)
     targets = np.zeros([len(pairs), steps], np.int32)
     index = {token: text.RESERVED + i for i, token in enumerate(vocabulary)}
+    # Targets in stage 2's output ids: a word outside the response set is OOV there.
+    output_ids = export_lib.reply_vocabulary(response_set, vocabulary)
     for row, (tokens, cluster) in enumerate(zip(replies, clusters, strict=True)):
         if cluster >= 0:
             ids = [index.get(t, text.OOV) for t in tokens]
             reply_in[row, :len(ids) + 1] = [vocab_size + cluster] + ids
-            targets[row, :len(ids) + 1] = ids + [text.EOS]
+            targets[row, :len(ids) + 1] = output_ids[ids + [text.EOS]]
     inputs = {"context_ids": context_ids, "reply_in": reply_in}
     if config.get("sampled_softmax"):
         inputs["reply_out"] = targets
@@ -85,12 +87,12 @@ def training_arrays(pairs: list[dict[str, str]], response_set: response_set_lib.
 
 
 def build_model(config: dict[str, Any], vocab_size: int, num_clusters: int,
-                num_users: int) -> keras.Model:
+                num_users: int, reply_vocab_size: int | None = None) -> keras.Model:
     model = model_lib.smart_reply(
         vocab_size, num_clusters, context_length=config["context_tokens"],
         reply_length=config["max_reply_tokens"] + 1, embedding_dim=config["embedding_dim"],
         units=config["units"], num_users=num_users, dropout=config.get("dropout", 0.0),
-        sampled_softmax=config.get("sampled_softmax", 0))
+        sampled_softmax=config.get("sampled_softmax", 0), reply_vocab_size=reply_vocab_size)
     tokens_loss = (model_lib.token_loss if config.get("sampled_softmax")
                    else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.compile(
@@ -139,10 +141,12 @@ def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str
           f"trigger", flush=True)
     strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
     with strategy.scope():
+        reply_vocab_size = int(export_lib.reply_vocabulary(responses, vocabulary).max()) + 1
         model = build_model(config, text.RESERVED + len(vocabulary), responses.num_clusters,
-                            len(users))
+                            len(users), reply_vocab_size)
     print(f"    {model.name}: {model.count_params():,} parameters, vocabulary "
-          f"{len(vocabulary) + text.RESERVED}, {train_steps} steps of batch "
+          f"{len(vocabulary) + text.RESERVED} (replies {reply_vocab_size}), {train_steps} "
+          f"steps of batch "
           f"{config['batch_size']}", flush=True)
     started = time.monotonic()
     fit_steps(model, _dataset((x, y, w), config["batch_size"], True, config.get("seed", 0)),

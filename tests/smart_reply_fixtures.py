@@ -1,0 +1,51 @@
+"""Session fixture the Smart Reply export and mobile tests share: one tiny model trained
+through the Trainer's code path and exported (serving SavedModel, Keras model, on-device
+model, response set), with the splits it saw written as ExampleGen writes them."""
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+import types
+
+import pytest
+
+# Wide enough (64) that the beam reaches every response of the 40: the export test compares
+# the served suggestions with brute-force scoring of the whole set.
+CONFIG = dict(context_tokens=12, max_reply_tokens=6, embedding_dim=16, units=16, dropout=0.0,
+              clusters=6, max_responses=40, min_count=1, min_similarity=0.5, beam_width=64,
+              length_bias=0.2, suggestions=3, trigger_threshold=0.5, fallback_confidence=0.0,
+              max_message_chars=200, batch_size=16, learning_rate=0.003, epochs=1)
+HELD_OUT = 80
+
+
+@pytest.fixture(scope="session")
+def smart_reply_model(tmp_path_factory):
+    """20 Trainer steps on 300 bundled training pairs; 80 held-out pairs. Fields: model (the
+    trained Keras model), words (vocabulary), model_uri, serving (SavedModel dir), examples
+    (ExampleGen-like URI with Split-train / Split-eval), root, train, held_out, config."""
+    import tensorflow as tf
+
+    from models.smart_reply import text, trainer
+    from pipelines import reply_data
+
+    pairs = reply_data.chatterbot_pairs()
+    train = [p for p in pairs if not reply_data.is_eval(p)][:300]
+    held_out = [p for p in pairs if reply_data.is_eval(p)][:HELD_OUT]
+    words = sorted({t for row in text.tokens([p["context"] for p in train] +
+                                             [p["reply"] for p in train]) for t in row})
+    root = tmp_path_factory.mktemp("smart_reply")
+    model_uri = str(root / "model")
+    serving = os.path.join(model_uri, "Format-Serving")
+    model = trainer.train_and_export(train, held_out, words, [], CONFIG, model_uri, serving,
+                                     train_steps=20, eval_steps=2,
+                                     log_dir=str(root / "logs"))
+    examples = root / "examples"
+    for split, rows in (("train", train), ("eval", held_out)):
+        os.makedirs(examples / f"Split-{split}")
+        with tf.io.TFRecordWriter(str(examples / f"Split-{split}" / "data.gz"),
+                                  options="GZIP") as writer:
+            for pair in rows:
+                writer.write(reply_data.example_bytes(pair))
+    return types.SimpleNamespace(model=model, words=words, model_uri=model_uri,
+                                 serving=serving, examples=str(examples), root=root,
+                                 train=train, held_out=held_out, config=CONFIG)
