@@ -13,8 +13,9 @@ import pytest
 # the served suggestions with brute-force scoring of the whole set.
 CONFIG = dict(context_tokens=12, max_reply_tokens=6, embedding_dim=16, units=16, dropout=0.0,
               clusters=6, max_responses=40, min_count=1, min_similarity=0.5, beam_width=64,
-              length_bias=0.2, suggestions=3, trigger_threshold=0.5, fallback_confidence=0.0,
-              max_message_chars=200, batch_size=16, learning_rate=0.003, epochs=1)
+              length_bias=0.2, rank_by="cluster", suggestions=3, trigger_threshold=0.5,
+              fallback_confidence=0.0, max_message_chars=200, batch_size=16, learning_rate=0.003,
+              epochs=1)
 HELD_OUT = 80
 
 
