@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 "close to the set (trigger labels, true clusters)")
     model = parser.add_argument_group("model")
     model.add_argument("--vocab-size", type=int, help="most frequent tokens kept")
+    model.add_argument("--min-token-count", type=int,
+                       help="times a token must occur in the train split to enter the "
+                            "vocabulary")
     model.add_argument("--context-tokens", type=int, help="message tokens read (the last ones)")
     model.add_argument("--embedding-dim", type=int)
     model.add_argument("--units", type=int, help="LSTM units (encoder and response LSTM)")
@@ -77,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> None:
     arguments.check_training(args)
     arguments.at_least(args, 1, "max_responses", "max_reply_tokens", "min_count", "vocab_size",
+                       "min_token_count",
                        "context_tokens", "embedding_dim", "units", "suggestions", "beam_width",
                        "max_message_chars")
     arguments.at_least(args, 2, "clusters")
@@ -93,7 +97,7 @@ def _check(args: argparse.Namespace) -> None:
 
 def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
     keys = ("clusters", "max_responses", "max_reply_tokens", "min_count", "min_similarity",
-            "vocab_size", "context_tokens", "embedding_dim", "units", "dropout",
+            "vocab_size", "min_token_count", "context_tokens", "embedding_dim", "units", "dropout",
             "sampled_softmax", "batch_size",
             "learning_rate", "suggestions", "beam_width", "length_bias", "rank_by",
             "trigger_threshold",
