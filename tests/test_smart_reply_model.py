@@ -176,6 +176,33 @@ def test_fallback_set_when_stage_one_is_unsure():
     assert out["ranked_cluster_ids"].numpy()[1].tolist() == [0, 1, 2]
 
 
+def test_tfidf_votes_equal_scikit_learns_tfidf_logistic_regression():
+    """The bag-of-words path after `fit` computes, in the graph, the decision function of
+    scikit-learn's TfidfVectorizer + LogisticRegression fitted on the same messages."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    ids = np.zeros([40, 6], np.int32)  # padded messages of 1-5 distinct words (ids 3-19)
+    for row in ids:
+        words = rng.choice(np.arange(RESERVED, 20), rng.integers(1, 6), replace=False)
+        row[:len(words)] = words
+    clusters = rng.integers(0, 3, 40)  # cluster 3 of 4 has no message
+    layer = smart_reply_model.TfidfVotes(20, 4)
+    layer.fit(ids, clusters, np.ones(40, bool), c=10.0)
+    texts = [" ".join(str(t) for t in row if t) for row in ids]
+    features = TfidfVectorizer(token_pattern=r"\S+").fit_transform(texts)
+    reference = LogisticRegression(C=10.0, max_iter=2000).fit(features, clusters)
+    logits = layer(tf.constant(ids)).numpy()
+    np.testing.assert_allclose(logits[:, :3], reference.decision_function(features),
+                               atol=1e-4)
+    assert (logits[:, 3] < logits[:, :3].min(axis=1)).all()  # never the unseen cluster
+    # A word no training message had (id 1, OOV) changes nothing.
+    unknown = ids.copy()
+    unknown[:, -1] = 1
+    np.testing.assert_allclose(layer(tf.constant(unknown)).numpy(), logits, atol=1e-6)
+
+
 def test_user_embedding_shifts_the_cluster_distribution():
     tf.keras.utils.set_random_seed(0)
     model = smart_reply_model.smart_reply(VOCAB, 3, context_length=5, reply_length=5,
