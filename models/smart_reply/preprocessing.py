@@ -32,8 +32,7 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     context, reply = _dense_1d(inputs[CONTEXT]), _dense_1d(inputs[REPLY])
     context_tokens = tokenize(context)
     words = tf.concat([context_tokens.flat_values, tokenize(reply).flat_values], axis=0)
-    # On large data words seen once are mostly names and typos; on a small corpus they still
-    # tell messages apart (min_token_count: 1 in the packaged config).
+    # Words seen once are mostly names and typos; the decoder learns nothing useful from them.
     vocabulary = tft.vocabulary(words, top_k=custom_config["vocab_size"],
                                 frequency_threshold=custom_config["min_token_count"],
                                 vocab_filename=TOKEN_VOCABULARY)
