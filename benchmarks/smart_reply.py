@@ -8,12 +8,17 @@ SavedModel, and measures on the held-out messages:
 - p50 / p99 latency of one message per request through the serving signature (one thread),
   and of the on-device model (float32 .tflite, token ids in) on LiteRT (one thread).
 
-Quality over a few seeds (`--seeds 0,1,2`: the whole Trainer again per seed, the response
-set's k-means included, baselines refitted on each set): 36 held-out messages have a true
-cluster, so one message moves recall@3 by 0.028 and a single run says little. Latency is
-measured on the first seed's model.
+Only 36 held-out messages have a true cluster, so one message moves recall@3 by 0.028 and a
+single run says little. Two ways to measure more:
+- `--seeds 0,1,2`: the whole Trainer again per seed (the response set's k-means included,
+  baselines refitted on each set), on the same held-out split;
+- `--folds K`: K-fold cross-validation over the whole corpus (folds by the same hash of the
+  message as the held-out split; each fold trains on the other K - 1), pooled over the
+  ~190 messages with a true cluster.
+Latency is measured on the first seed's model of the held-out split.
 
     python -m benchmarks.smart_reply [--train-steps N] [--runs 200] [--seeds 0,1,2]
+                                     [--folds 5]
 """
 from __future__ import annotations
 
@@ -27,6 +32,13 @@ import tempfile
 import time
 
 import numpy as np
+import yaml
+
+RANKING_KEYS = ("recall_at_3", "mrr", "bag_of_words_recall_at_3", "bag_of_words_mrr",
+                "frequency_recall_at_3", "frequency_mrr")
+ROWS = [("Smart Reply (LSTM, trie beam)", "recall_at_3", "mrr"),
+        ("bag-of-words classifier", "bag_of_words_recall_at_3", "bag_of_words_mrr"),
+        ("frequency baseline", "frequency_recall_at_3", "frequency_mrr")]
 
 
 def _tflite_timings(model_uri: str, vocabulary: list[str], settings: dict, held_out: list,
@@ -52,11 +64,74 @@ def _tflite_timings(model_uri: str, vocabulary: list[str], settings: dict, held_
     return timings
 
 
+def _vocabulary(train: list[dict[str, str]], settings: dict) -> list[str]:
+    """The vocabulary as Transform learns it: tokens seen at least `min_token_count` times,
+    most frequent first."""
+    from models.smart_reply import text
+
+    counts = collections.Counter(t for row in text.tokens(
+        [p["context"] for p in train] + [p["reply"] for p in train]) for t in row)
+    return [t for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            if n >= settings["min_token_count"]][:settings["vocab_size"]]
+
+
+def _train(train: list[dict[str, str]], held_out: list[dict[str, str]], settings: dict,
+           seed: int, steps: int, root: str):
+    """Trains and exports through the Trainer's code path → (vocabulary, serving signature,
+    the quality of the model and of the baselines on `held_out`)."""
+    from models.smart_reply import baselines, evaluation, trainer
+
+    vocabulary = _vocabulary(train, settings)
+    serving = os.path.join(root, "Format-Serving")
+    trainer.train_and_export(train, held_out, vocabulary, [], {**settings, "seed": seed},
+                             root, serving, steps, settings["eval_steps"],
+                             os.path.join(root, "logs"))
+    loaded, response_set = evaluation.load(serving)
+    signature = loaded.signatures["serving_default"]
+    quality = evaluation.evaluate_pairs(signature, response_set, held_out)
+    quality.update(baselines.evaluate(train, held_out, response_set))
+    return vocabulary, loaded, quality
+
+
+def _pooled(runs: list[dict]) -> dict[str, float]:
+    """Ranking metrics over all runs' messages with a true cluster (each run weighted by
+    how many it has)."""
+    weights = np.array([q["examples_with_true_cluster"] for q in runs])
+    return {key: float(np.dot([q[key] for q in runs], weights) / weights.sum())
+            for key in RANKING_KEYS}
+
+
+def _quality_table(runs: list[dict], label: str, pooled: dict | None = None) -> list[str]:
+    """Rows of the model and the baselines over `runs` (seeds or folds): the single value,
+    the pooled value (folds) or the mean (min–max)."""
+    def cell(key: str) -> str:
+        values = [q[key] for q in runs]
+        if pooled is not None:
+            return f"{pooled[key]:.3f} ({min(values):.3f}–{max(values):.3f})"
+        if len(values) == 1:
+            return f"{values[0]:.3f}"
+        return f"{np.mean(values):.3f} ({min(values):.3f}–{max(values):.3f})"
+
+    table = [f"| model ({label}) | recall@3 | MRR |", "| --- | ---: | ---: |"]
+    table += [f"| {name} | {cell(r)} | {cell(m)} |" for name, r, m in ROWS]
+    if len(runs) > 1:
+        wins = [sum(q["recall_at_3"] > q["bag_of_words_recall_at_3"] for q in runs),
+                sum(q["mrr"] > q["bag_of_words_mrr"] for q in runs)]
+        table += ["", f"Above the bag-of-words classifier in {wins[0]} of {len(runs)} "
+                  f"(recall@3), {wins[1]} of {len(runs)} (MRR)."]
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-steps", type=int)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--seeds", default="0", help="comma-separated training seeds")
+    parser.add_argument("--folds", type=int, default=0,
+                        help="also K-fold cross-validation over the whole corpus (0: none)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting of pipelines/configs/smart-reply.yaml "
+                             "(YAML value), e.g. --set rank_by=response")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -65,45 +140,38 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
     from benchmarks import results
-    from models.smart_reply import baselines, evaluation, text, trainer
     from pipelines import config, reply_data
 
     settings = config.packaged("smart-reply")
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in settings:
+            parser.error(f"--set {item}: no setting {key!r}")
+        settings[key] = yaml.safe_load(value)
     steps = args.train_steps or settings["train_steps"]
     pairs = reply_data.chatterbot_pairs(settings["language"])
     train = [p for p in pairs if not reply_data.is_eval(p)]
     held_out = [p for p in pairs if reply_data.is_eval(p)]
-    # The vocabulary as Transform learns it: tokens seen at least twice, most frequent first.
-    counts = collections.Counter(t for row in text.tokens(
-        [p["context"] for p in train] + [p["reply"] for p in train]) for t in row)
-    vocabulary = [t for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-                  if n >= 2][:settings["vocab_size"]]
-
     seeds = [int(seed) for seed in args.seeds.split(",")]
+
+    per_fold = []
+    for k in range(args.folds):
+        with tempfile.TemporaryDirectory() as root:
+            fold_train = [p for p in pairs if reply_data.fold(p, args.folds) != k]
+            fold_test = [p for p in pairs if reply_data.fold(p, args.folds) == k]
+            _, _, quality = _train(fold_train, fold_test, settings, seeds[0], steps, root)
+            per_fold.append(dict(quality, fold=k))
     per_seed = []
     for seed in seeds[1:]:  # quality only
         with tempfile.TemporaryDirectory() as root:
-            serving = os.path.join(root, "Format-Serving")
-            trainer.train_and_export(train, held_out, vocabulary, [], {**settings, "seed": seed},
-                                     root, serving, steps, settings["eval_steps"],
-                                     os.path.join(root, "logs"))
-            loaded, response_set = evaluation.load(serving)
-            per_seed.append(dict(
-                evaluation.evaluate_pairs(loaded.signatures["serving_default"], response_set,
-                                          held_out),
-                **baselines.evaluate(train, held_out, response_set), seed=seed))
+            _, _, quality = _train(train, held_out, settings, seed, steps, root)
+            per_seed.append(dict(quality, seed=seed))
     with tempfile.TemporaryDirectory() as root:
-        serving = os.path.join(root, "Format-Serving")
         started = time.monotonic()
-        trainer.train_and_export(train, held_out, vocabulary, [],
-                                 {**settings, "seed": seeds[0]}, root, serving, steps,
-                                 settings["eval_steps"], os.path.join(root, "logs"))
+        vocabulary, loaded, quality = _train(train, held_out, settings, seeds[0], steps, root)
         train_seconds = time.monotonic() - started
-        loaded, response_set = evaluation.load(serving)
-        signature = loaded.signatures["serving_default"]
-        quality = evaluation.evaluate_pairs(signature, response_set, held_out)
-        quality.update(baselines.evaluate(train, held_out, response_set))
         per_seed.insert(0, dict(quality, seed=seeds[0]))
+        signature = loaded.signatures["serving_default"]
         messages = [p["context"] for p in held_out]
         for message in messages[:10]:  # warm-up
             signature(messages=tf.constant([message]))
@@ -118,28 +186,20 @@ def main() -> None:
                "p99_ms": float(np.percentile(timings, 99))}
     tflite_latency = {"p50_ms": float(np.percentile(tflite_timings, 50)),
                       "p99_ms": float(np.percentile(tflite_timings, 99))}
-    report = {"train_steps": steps, "train_and_export_seconds": train_seconds,
+    report = {"settings": settings, "train_steps": steps, "train_and_export_seconds": train_seconds,
               "held_out_messages": len(held_out), "quality": quality,
               "quality_per_seed": per_seed,
               "savedmodel_latency": latency, "tflite_latency": tflite_latency,
               "load_average": os.getloadavg()[0]}
-    def cell(key: str) -> str:
-        values = [q[key] for q in per_seed]
-        if len(values) == 1:
-            return f"{values[0]:.3f}"
-        return f"{np.mean(values):.3f} ({min(values):.3f}–{max(values):.3f})"
-
-    rows = [("Smart Reply (LSTM, trie beam)", "recall_at_3", "mrr"),
-            ("bag-of-words classifier", "bag_of_words_recall_at_3", "bag_of_words_mrr"),
-            ("frequency baseline", "frequency_recall_at_3", "frequency_mrr")]
-    table = [f"| model (seeds {args.seeds}{': mean (min–max)' if len(seeds) > 1 else ''}) "
-             "| recall@3 | MRR |", "| --- | ---: | ---: |"]
-    table += [f"| {name} | {cell(r)} | {cell(m)} |" for name, r, m in rows]
-    if len(seeds) > 1:
-        wins = [sum(q["recall_at_3"] > q["bag_of_words_recall_at_3"] for q in per_seed),
-                sum(q["mrr"] > q["bag_of_words_mrr"] for q in per_seed)]
-        table += ["", f"Above the bag-of-words classifier in {wins[0]} of {len(seeds)} seeds "
-                  f"(recall@3), {wins[1]} of {len(seeds)} (MRR)."]
+    several = ": mean (min–max)" if len(seeds) > 1 else ""
+    table = _quality_table(per_seed, f"held-out split, seeds {args.seeds}{several}")
+    if per_fold:
+        pooled = _pooled(per_fold)
+        report.update(folds=args.folds, quality_per_fold=per_fold, quality_pooled=pooled)
+        labelled = int(sum(q["examples_with_true_cluster"] for q in per_fold))
+        table += [""] + _quality_table(
+            per_fold, f"{args.folds}-fold CV, {labelled} messages: pooled (fold min–max)",
+            pooled)
     table += ["", "| path (1 thread, batch 1) | p50 ms | p99 ms |", "| --- | ---: | ---: |",
               f"| SavedModel signature | {latency['p50_ms']:.2f} | {latency['p99_ms']:.2f} |",
               f"| TFLite float32 (LiteRT) | {tflite_latency['p50_ms']:.2f} | "

@@ -150,11 +150,19 @@ def _jsonl_rows(path: str, text: str) -> list[tuple[int, dict]]:
     return rows
 
 
+def _context_hash(pair: dict[str, str]) -> int:
+    return zlib.crc32(" ".join(pair[CONTEXT].lower().split()).encode())
+
+
 def is_eval(pair: dict[str, str]) -> bool:
     """Held out by a hash of the normalised context, so that every reply to one message falls
     in the same split: evaluation asks about messages the model has never seen."""
-    key = " ".join(pair[CONTEXT].lower().split()).encode()
-    return zlib.crc32(key) % 100 < EVAL_PERCENT
+    return _context_hash(pair) % 100 < EVAL_PERCENT
+
+
+def fold(pair: dict[str, str], folds: int) -> int:
+    """The pair's cross-validation fold (0 .. folds - 1), by the same hash as `is_eval`."""
+    return _context_hash(pair) % folds
 
 
 def example_bytes(pair: dict[str, str]) -> bytes:

@@ -20,6 +20,7 @@ MODEL_NAME = "smart_reply"
 # QAT does not apply to the LSTMs: qat_int8 falls back to dynamic with one line (the shared
 # plan); full-integer int8 would quantize the beam search's scores, so it is not offered.
 MOBILE_VARIANTS = ("float32", "float16", "dynamic", "qat_int8")
+RANK_BY = ("cluster", "response")  # models/smart_reply/search.py RANK_BY (not imported: TF)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 "close to the set (trigger labels, true clusters)")
     model = parser.add_argument_group("model")
     model.add_argument("--vocab-size", type=int, help="most frequent tokens kept")
+    model.add_argument("--min-token-count", type=int,
+                       help="times a token must occur in the train split to enter the "
+                            "vocabulary")
     model.add_argument("--context-tokens", type=int, help="message tokens read (the last ones)")
     model.add_argument("--embedding-dim", type=int)
     model.add_argument("--units", type=int, help="LSTM units (encoder and response LSTM)")
@@ -56,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     suggest.add_argument("--beam-width", type=int, help="beam over the response-set trie")
     suggest.add_argument("--length-bias", type=float,
                          help="score added per reply token (favours longer replies)")
+    suggest.add_argument("--rank-by", choices=RANK_BY,
+                         help="order of the clusters shown: cluster (stage 1's probability, "
+                              "as Allo) or response (the best response's full score)")
     suggest.add_argument("--trigger-threshold", type=float,
                          help="trigger probability at or above which suggestions are shown")
     suggest.add_argument("--fallback-confidence", type=float,
@@ -73,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> None:
     arguments.check_training(args)
     arguments.at_least(args, 1, "max_responses", "max_reply_tokens", "min_count", "vocab_size",
+                       "min_token_count",
                        "context_tokens", "embedding_dim", "units", "suggestions", "beam_width",
                        "max_message_chars")
     arguments.at_least(args, 2, "clusters")
@@ -89,9 +97,10 @@ def _check(args: argparse.Namespace) -> None:
 
 def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
     keys = ("clusters", "max_responses", "max_reply_tokens", "min_count", "min_similarity",
-            "vocab_size", "context_tokens", "embedding_dim", "units", "dropout",
+            "vocab_size", "min_token_count", "context_tokens", "embedding_dim", "units", "dropout",
             "sampled_softmax", "batch_size",
-            "learning_rate", "suggestions", "beam_width", "length_bias", "trigger_threshold",
+            "learning_rate", "suggestions", "beam_width", "length_bias", "rank_by",
+            "trigger_threshold",
             "fallback_confidence", "max_message_chars")
     config = {key: getattr(args, key) for key in keys}
     config["backup_dir"] = os.path.join(paths.checkpoints, "backup")

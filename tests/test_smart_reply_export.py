@@ -48,8 +48,10 @@ def _keras_suggestions(model, words, response_set, messages):
                               response_set.clusters, text.RESERVED + len(words),
                               CONFIG["length_bias"],
                               export.reply_vocabulary(response_set, words))
+    # The fixture ranks clusters by stage 1 (rank_by "cluster"), as the default config does.
     best, best_scores, clusters = search.diverse_top_k(scores, response_set.clusters,
-                                                       response_set.num_clusters, 3)
+                                                       response_set.num_clusters, 3,
+                                                       cluster_logp=cluster_logp)
     return ([[response_set.texts[i] for i in row] for row in best.numpy()],
             best_scores.numpy(), clusters.numpy(), trigger.numpy())
 

@@ -15,6 +15,7 @@ VOCAB = RESERVED + 9
 # Responses share prefixes inside a cluster and across clusters (ids ≥ RESERVED are words).
 RESPONSES = [[3, 4], [3, 4, 5], [3, 6], [7], [7, 8, 9, 10], [4, 3], [11], [3, 4, 11, 5]]
 CLUSTERS = [0, 0, 0, 1, 1, 2, 2, 1]
+NEG = float("-inf")
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +129,28 @@ def test_diversity_breaks_ties_by_lower_index():
     assert index.numpy().tolist() == [[0, 3, 5]]
 
 
+def test_clusters_rank_by_stage_one_among_those_reached():
+    # Stage 1 prefers cluster 1, then 2, then 0; the beam reached no response of cluster 1.
+    scores = tf.constant([[-1.0, -1.1, -1.2, NEG, NEG, -3.0, -2.0, NEG]])
+    logp = tf.math.log(tf.constant([[0.2, 0.5, 0.3]]))
+    index, top, clusters = search.diverse_top_k(scores, CLUSTERS, 3, k=3, cluster_logp=logp)
+    # Cluster 2 (its best response 6), then cluster 0 (0); cluster 1 last, with no response.
+    assert clusters.numpy().tolist()[0][:2] == [2, 0]
+    assert index.numpy().tolist()[0][:2] == [6, 0]
+    np.testing.assert_allclose(top.numpy()[0], [-2.0, -1.0, NEG])
+    out = search.suggest(tf.constant([0.9]), logp, scores, [f"r{i}" for i in range(8)],
+                         CLUSTERS, 3, ["Ok"], rank_by="cluster")
+    assert out["replies"].numpy().tolist() == [[b"r6", b"r0", b""]]
+    assert out["cluster_ids"].numpy().tolist() == [[2, 0, -1]]
+    assert out["ranked_cluster_ids"].numpy().tolist() == [[2, 0, -1]]
+    out = search.suggest(tf.constant([0.9]), logp, scores, [f"r{i}" for i in range(8)],
+                         CLUSTERS, 3, ["Ok"], rank_by="response")
+    assert out["cluster_ids"].numpy().tolist() == [[0, 2, -1]]
+    with pytest.raises(ValueError, match="rank_by must be one of"):
+        search.suggest(tf.constant([0.9]), logp, scores, ["r"] * 8, CLUSTERS, 3, ["Ok"],
+                       rank_by="score")
+
+
 def _suggest(trigger, cluster_probs, **kwargs):
     scores = tf.constant([[-1.0, -1.1, -1.2, -5.0, -6.0, -3.0, -2.0, -9.0]] * len(trigger))
     texts = [f"r{i}" for i in range(len(RESPONSES))]
@@ -140,7 +163,7 @@ def test_trigger_threshold():
     out = _suggest([0.49, 0.5, 0.9], [[0.6, 0.3, 0.1]] * 3, threshold=0.5)
     assert out["triggered"].numpy().tolist() == [False, True, True]
     # Replies are computed either way (a client may log them); only `triggered` differs.
-    assert out["replies"].numpy()[0].tolist() == [b"r0", b"r6", b"r3"]
+    assert out["replies"].numpy()[0].tolist() == [b"r0", b"r3", b"r6"]
     np.testing.assert_allclose(out["trigger_score"].numpy(), [0.49, 0.5, 0.9])
 
 
@@ -148,9 +171,36 @@ def test_fallback_set_when_stage_one_is_unsure():
     out = _suggest([0.9, 0.9], [[0.34, 0.33, 0.33], [0.8, 0.1, 0.1]], fallback_confidence=0.4)
     assert out["fallback"].numpy().tolist() == [True, False]
     assert out["replies"].numpy().tolist() == [[b"Ok", b"Thanks!", b"Sounds good"],
-                                               [b"r0", b"r6", b"r3"]]
-    assert out["cluster_ids"].numpy().tolist() == [[-1, -1, -1], [0, 2, 1]]
-    assert out["ranked_cluster_ids"].numpy()[1].tolist() == [0, 2, 1]
+                                               [b"r0", b"r3", b"r6"]]
+    assert out["cluster_ids"].numpy().tolist() == [[-1, -1, -1], [0, 1, 2]]
+    assert out["ranked_cluster_ids"].numpy()[1].tolist() == [0, 1, 2]
+
+
+def test_tfidf_votes_equal_scikit_learns_tfidf_logistic_regression():
+    """The bag-of-words path after `fit` computes, in the graph, the decision function of
+    scikit-learn's TfidfVectorizer + LogisticRegression fitted on the same messages."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    ids = np.zeros([40, 6], np.int32)  # padded messages of 1-5 distinct words (ids 3-19)
+    for row in ids:
+        words = rng.choice(np.arange(RESERVED, 20), rng.integers(1, 6), replace=False)
+        row[:len(words)] = words
+    clusters = rng.integers(0, 3, 40)  # cluster 3 of 4 has no message
+    layer = smart_reply_model.TfidfVotes(20, 4)
+    layer.fit(ids, clusters, np.ones(40, bool), c=10.0)
+    texts = [" ".join(str(t) for t in row if t) for row in ids]
+    features = TfidfVectorizer(token_pattern=r"\S+").fit_transform(texts)
+    reference = LogisticRegression(C=10.0, max_iter=2000).fit(features, clusters)
+    logits = layer(tf.constant(ids)).numpy()
+    np.testing.assert_allclose(logits[:, :3], reference.decision_function(features),
+                               atol=1e-4)
+    assert (logits[:, 3] < logits[:, :3].min(axis=1)).all()  # never the unseen cluster
+    # A word no training message had (id 1, OOV) changes nothing.
+    unknown = ids.copy()
+    unknown[:, -1] = 1
+    np.testing.assert_allclose(layer(tf.constant(unknown)).numpy(), logits, atol=1e-6)
 
 
 def test_user_embedding_shifts_the_cluster_distribution():
@@ -184,7 +234,8 @@ def test_sampled_softmax_trains_and_exports_the_same_signature():
                                    [p["reply"] for p in pairs], num_clusters=4,
                                    max_responses=30, max_tokens=6)
     config = dict(context_tokens=10, max_reply_tokens=6, embedding_dim=8, units=8, dropout=0.0,
-                  learning_rate=0.01, beam_width=8, length_bias=0.0, suggestions=3,
+                  learning_rate=0.01, beam_width=8, length_bias=0.0, rank_by="cluster",
+                  suggestions=3,
                   trigger_threshold=0.5, fallback_confidence=0.0, max_message_chars=100)
     signatures = {}
     for sampled in (0, 16):

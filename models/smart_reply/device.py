@@ -49,7 +49,7 @@ class ResponseSearch(keras.layers.Layer):
                  depth: int, vocab_size: int, embedding_rows: int, embedding_dim: int,
                  units: int, beam_width: int, length_bias: float, suggestions: int,
                  trigger_threshold: float, fallback_confidence: float, num_fallback: int,
-                 **kwargs: Any) -> None:
+                 rank_by: str = "cluster", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = dict(
             num_nodes=num_nodes, fan_out=fan_out, num_clusters=num_clusters,
@@ -57,7 +57,7 @@ class ResponseSearch(keras.layers.Layer):
             embedding_rows=embedding_rows, embedding_dim=embedding_dim, units=units,
             beam_width=beam_width, length_bias=length_bias, suggestions=suggestions,
             trigger_threshold=trigger_threshold, fallback_confidence=fallback_confidence,
-            num_fallback=num_fallback)
+            num_fallback=num_fallback, rank_by=rank_by)
 
     def build(self, input_shape: Any) -> None:
         s = self.settings
@@ -98,7 +98,8 @@ class ResponseSearch(keras.layers.Layer):
         out = search.suggest_ids(trigger, cluster_logp, scores, self.response_cluster,
                                  s["num_clusters"], s["num_fallback"], k=s["suggestions"],
                                  threshold=s["trigger_threshold"],
-                                 fallback_confidence=s["fallback_confidence"])
+                                 fallback_confidence=s["fallback_confidence"],
+                                 rank_by=s["rank_by"])
         return {name: out[name] for name in OUTPUTS}
 
     def get_config(self) -> dict[str, Any]:
@@ -120,7 +121,8 @@ class ResponseSearch(keras.layers.Layer):
                     suggestions=config["suggestions"],
                     trigger_threshold=float(config["trigger_threshold"]),
                     fallback_confidence=float(config["fallback_confidence"]),
-                    num_fallback=num_fallback, name="response_search")
+                    num_fallback=num_fallback, rank_by=config["rank_by"],
+                    name="response_search")
         layer.build(None)
         values = {"trie_token": trie.token, "trie_children": trie.children,
                   "trie_response": trie.response, "trie_output": trie.output,

@@ -84,7 +84,8 @@ def reply_function(model: keras.Model, vocabulary: list[str], users: list[str],
                               response_set.clusters, response_set.num_clusters,
                               response_set.fallback, k=config["suggestions"],
                               threshold=config["trigger_threshold"],
-                              fallback_confidence=config["fallback_confidence"])
+                              fallback_confidence=config["fallback_confidence"],
+                              rank_by=config["rank_by"])
 
     if users:
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=MESSAGES),

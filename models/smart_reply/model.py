@@ -4,8 +4,8 @@ Email", KDD 2016; Google's Allo post, 2016), as one tf_keras functional model.
 - Triggering (paper §3): a feed-forward network on the message decides whether to suggest
   at all.
 - Stage 1 (Allo): an LSTM reads the message and predicts a distribution over the semantic
-  clusters of the response set; a bag-of-words skip path (per-word cluster votes, averaged)
-  adds to its logits.
+  clusters of the response set; a bag-of-words skip path (a TF-IDF logistic regression
+  fitted on the train split) adds to its logits.
 - Stage 2 (Allo, the paper's §4 LSTM): a second LSTM, started from the context encoder's
   state and fed the cluster first, scores a response token by token. A response's score is
   log P(cluster | message) + Σ log P(token | earlier tokens, cluster, message): a two-level
@@ -28,6 +28,7 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
@@ -95,6 +96,81 @@ class SampledSoftmax(keras.layers.Dense):
         return {**super().get_config(), "num_sampled": self.num_sampled}
 
 
+@keras.utils.register_keras_serializable("shipyard")
+class TfidfVotes(keras.layers.Layer):
+    """Stage 1's bag-of-words path: a linear classifier over the message's L2-normalised
+    TF-IDF vector, as logits [B, clusters] from token ids [B, T].
+
+    Holds the idf of every token id (fixed; 0 for PAD, OOV and words no training message
+    had, which TF-IDF ignores), a [vocab, clusters] weight table and a bias. `fit` sets them
+    to a multinomial logistic regression on the train split, solved to convergence: on a
+    small corpus that convex fit generalises better than the same weights trained by a few
+    hundred Adam steps beside an LSTM that memorises the split.
+    """
+
+    def __init__(self, vocab_size: int, num_clusters: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.vocab_size, self.num_clusters = vocab_size, num_clusters
+
+    def build(self, input_shape: Any) -> None:
+        self.idf = self.add_weight("idf", [self.vocab_size], initializer="zeros",
+                                   trainable=False)
+        self.votes = self.add_weight("votes", [self.vocab_size, self.num_clusters],
+                                     initializer="zeros")
+        self.bias = self.add_weight("bias", [self.num_clusters], initializer="zeros")
+        super().build(input_shape)
+
+    def call(self, ids: tf.Tensor) -> tf.Tensor:
+        weight = tf.gather(self.idf, ids)  # [B, T]; a repeated word counts once per position
+        norm = tf.sqrt(tf.reduce_sum(weight * weight, axis=1, keepdims=True))
+        weight = weight / tf.maximum(norm, 1e-12)
+        return tf.reduce_sum(weight[:, :, None] * tf.gather(self.votes, ids), axis=1) + \
+            self.bias
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None
+
+    def fit(self, context_ids: np.ndarray, clusters: np.ndarray, labelled: np.ndarray,
+            c: float = 10.0) -> None:
+        """Sets idf from all `context_ids` [N, T] (smoothed, as scikit-learn's TF-IDF) and
+        the weights to a logistic regression (L2, inverse strength `c`) on the `labelled`
+        rows' `clusters`. A cluster no labelled message has gets a bias below every other."""
+        from scipy import sparse
+        from sklearn.linear_model import LogisticRegression
+
+        from models.smart_reply.text import RESERVED
+
+        if not self.built:
+            self.build(context_ids.shape)
+        count = len(context_ids)
+        document_frequency = np.zeros([self.vocab_size])
+        for row in context_ids:
+            document_frequency[np.unique(row[row >= RESERVED])] += 1
+        idf = np.where(document_frequency > 0,
+                       np.log((1 + count) / (1 + document_frequency)) + 1.0, 0.0)
+        rows = np.repeat(np.arange(count), context_ids.shape[1])
+        tf_idf = sparse.csr_matrix((idf[context_ids.reshape(-1)], (rows, context_ids.reshape(-1))),
+                                   shape=(count, self.vocab_size))
+        norms = np.sqrt(np.asarray(tf_idf.multiply(tf_idf).sum(axis=1))).reshape(-1)
+        tf_idf = sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ tf_idf
+        classifier = LogisticRegression(C=c, max_iter=2000).fit(tf_idf[labelled],
+                                                                clusters[labelled])
+        coef, intercept = classifier.coef_, classifier.intercept_
+        if coef.shape[0] == 1:  # two classes: one logit z for the second, softmax([-z, z] / 2)
+            coef, intercept = np.vstack([-coef, coef]) / 2, np.array([-1.0, 1.0]) * intercept / 2
+        votes = np.zeros([self.vocab_size, self.num_clusters], np.float32)
+        bias = np.full([self.num_clusters], intercept.min() - 10.0, np.float32)
+        votes[:, classifier.classes_] = coef.T
+        bias[classifier.classes_] = intercept
+        self.idf.assign(idf.astype(np.float32))
+        self.votes.assign(votes)
+        self.bias.assign(bias)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "vocab_size": self.vocab_size,
+                "num_clusters": self.num_clusters}
+
+
 def token_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     """The training loss of the TOKENS output when it already is a per-token loss
     (SampledSoftmax on [states, targets]); Keras then applies the sample weights."""
@@ -118,16 +194,17 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
       embedding_dim, units: token embedding and LSTM sizes.
       trigger_units: hidden units of the feed-forward triggering network.
       num_users: known users (0: no personalisation input); id 0 is "unknown user".
-      dropout: on the embedded tokens while training (small corpora overfit fast).
+      dropout: on the embedded tokens and on the encoder's output while training (small
+        corpora overfit fast).
       sampled_softmax: tokens sampled per step for a sampled softmax of stage 2 (0: full
         softmax). The model then also takes the targets (`reply_out`) and its TOKENS output
         is the per-token loss (train with `token_loss`); serving and the phone are the same.
       reply_vocab_size: stage 2's output ids (the reply vocabulary; targets in those ids);
         default `vocab_size`, a softmax over every token.
-      bag_of_words: add a bag-of-words skip path to stage 1: every word votes for each
-        cluster (a learned [vocab, clusters] table), averaged over the message and added to
-        the LSTM's cluster logits (a linear classifier on word counts beside the sequence
-        model: on a small corpus the LSTM alone overfits the word order).
+      bag_of_words: add a bag-of-words skip path to stage 1 (`TfidfVotes`: a linear
+        classifier on the message's TF-IDF vector, added to the LSTM's cluster logits; the
+        Trainer fits it before training and it stays fixed). On a small corpus the LSTM alone
+        overfits the word order.
     """
     reply_vocab_size = reply_vocab_size or vocab_size
     context = keras.Input([context_length], dtype="int32", name="context_ids")
@@ -148,11 +225,13 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
     # Stage 1: LSTM context encoder → semantic cluster distribution.
     encoded, state_h, state_c = keras.layers.LSTM(units, return_state=True,
                                                   name="context_encoder")(embedded)
+    encoded = keras.layers.Dropout(dropout, name="encoder_dropout")(encoded)
     cluster_logits = keras.layers.Dense(num_clusters, name="cluster_logits")(encoded)
     if bag_of_words:
-        votes = keras.layers.Embedding(vocab_size, num_clusters, mask_zero=True,
-                                       name="cluster_word_votes")(context)
-        votes = keras.layers.GlobalAveragePooling1D(name="cluster_bag")(drop(votes))
+        # Fitted by the Trainer before the LSTM trains (`TfidfVotes.fit`), then kept fixed:
+        # the LSTM's logits learn what words alone miss.
+        votes = TfidfVotes(vocab_size, num_clusters, trainable=False,
+                           name="cluster_word_votes")(context)
         cluster_logits = keras.layers.Add(name="cluster_bag_skip")([cluster_logits, votes])
     if num_users:
         user = keras.Input([], dtype="int32", name="user_id")

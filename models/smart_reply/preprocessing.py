@@ -34,7 +34,7 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     words = tf.concat([context_tokens.flat_values, tokenize(reply).flat_values], axis=0)
     # Words seen once are mostly names and typos; the decoder learns nothing useful from them.
     vocabulary = tft.vocabulary(words, top_k=custom_config["vocab_size"],
-                                frequency_threshold=custom_config.get("min_token_count", 2),
+                                frequency_threshold=custom_config["min_token_count"],
                                 vocab_filename=TOKEN_VOCABULARY)
     ids = tft.apply_vocabulary(context_tokens, vocabulary, default_value=-1)
     outputs = {CONTEXT: context, REPLY: reply,

@@ -201,39 +201,57 @@ def score_all(cluster_logp: tf.Tensor, state_h: tf.Tensor, state_c: tf.Tensor,
 
 
 def diverse_top_k(scores: tf.Tensor, clusters: list[int] | np.ndarray | tf.Tensor,
-                  num_clusters: int, k: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+                  num_clusters: int, k: int, cluster_logp: tf.Tensor | None = None,
+                  ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The best response of each of the k best clusters: (response indices [B, k], scores
-    [B, k], cluster ids [B, k]), best first. Clusters rank by their best response; ties go to
-    the lower index. Slots beyond the clusters the search reached have score -inf."""
+    [B, k], cluster ids [B, k]). Clusters rank by their best response or, given stage 1's
+    `cluster_logp` [B, C], by that among the clusters the search reached (Allo: stage 1
+    picks the intents, stage 2 the wording within each); ties go to the lower index. Slots
+    beyond the clusters the search reached have score -inf."""
     clusters = tf.cast(tf.convert_to_tensor(clusters), tf.int32)
     member = tf.equal(clusters[None, :], tf.range(num_clusters)[:, None])  # [C, N]
     per_cluster = tf.where(member[None], scores[:, None, :], NEG_INF)  # [B, C, N]
     best = tf.argmax(per_cluster, axis=2, output_type=tf.int32)  # [B, C]
     best_score = tf.reduce_max(per_cluster, axis=2)
-    top_scores, top_clusters = tf.math.top_k(best_score, k=min(k, num_clusters))
-    return tf.gather(best, top_clusters, batch_dims=1), top_scores, top_clusters
+    key = best_score
+    if cluster_logp is not None:
+        key = tf.where(tf.math.is_finite(best_score), cluster_logp, NEG_INF)
+    _, top_clusters = tf.math.top_k(key, k=min(k, num_clusters))
+    return (tf.gather(best, top_clusters, batch_dims=1),
+            tf.gather(best_score, top_clusters, batch_dims=1), top_clusters)
+
+
+RANK_BY = ("cluster", "response")
 
 
 def suggest_ids(trigger: tf.Tensor, cluster_logp: tf.Tensor, scores: tf.Tensor,
                 clusters: list[int] | np.ndarray | tf.Tensor, num_clusters: int,
                 num_fallback: int, k: int = 3, threshold: float = 0.5,
-                fallback_confidence: float = 0.0, rank_depth: int = 10) -> dict[str, tf.Tensor]:
+                fallback_confidence: float = 0.0, rank_depth: int = 10,
+                rank_by: str = "cluster") -> dict[str, tf.Tensor]:
     """What is shown for each message, as numbers (the on-device model's outputs), from the
     trigger probability [B], the cluster log-probabilities [B, C] and the response scores
     [B, N]:
 
     - `triggered`: trigger ≥ threshold (Inbox shows nothing otherwise; the replies are still
       returned so that a client can log them);
-    - `reply_ids` / `scores` / `cluster_ids` [B, k]: one response from each of the k best
-      clusters (reply id = its index in the response set); when stage 1 is unsure (its most
-      likely cluster has probability below `fallback_confidence`), the fallback set instead
-      (reply id N + j for the j-th fallback reply, cluster id -1); -1 where there is none;
-    - `ranked_cluster_ids` [B, rank_depth]: clusters in the order of their best response
-      (for recall@k and MRR of the true reply's cluster).
+    - `reply_ids` / `scores` / `cluster_ids` [B, k]: the best response (and its score) of each
+      of the k best clusters (reply id = its index in the response set); clusters rank by
+      stage 1's probability (`rank_by="cluster"`, Allo's order) or by their best response's
+      score (`"response"`); either way only clusters the beam reached count. When stage 1
+      is unsure (its most likely cluster has probability below `fallback_confidence`), the
+      fallback set instead (reply id N + j for the j-th fallback reply, cluster id -1); -1
+      where there is none;
+    - `ranked_cluster_ids` [B, rank_depth]: the clusters in that order (for recall@k and MRR
+      of the true reply's cluster).
     """
+    if rank_by not in RANK_BY:
+        raise ValueError(f"rank_by must be one of {RANK_BY}, not {rank_by!r}")
     num_responses = int(scores.shape[1])
     depth = min(max(k, rank_depth), num_clusters)
-    best, best_scores, ranked = diverse_top_k(scores, clusters, num_clusters, depth)
+    best, best_scores, ranked = diverse_top_k(
+        scores, clusters, num_clusters, depth,
+        cluster_logp if rank_by == "cluster" else None)
     index, top_scores, top_clusters = best[:, :k], best_scores[:, :k], ranked[:, :k]
     reached = tf.math.is_finite(top_scores)
     unsure = tf.reduce_max(tf.exp(cluster_logp), axis=1) < fallback_confidence
@@ -261,9 +279,9 @@ def reply_texts(reply_ids: tf.Tensor, texts: list[str], fallback: list[str]) -> 
 def suggest(trigger: tf.Tensor, cluster_logp: tf.Tensor, scores: tf.Tensor,
             texts: list[str], clusters: list[int], num_clusters: int, fallback: list[str],
             k: int = 3, threshold: float = 0.5, fallback_confidence: float = 0.0,
-            rank_depth: int = 10) -> dict[str, tf.Tensor]:
+            rank_depth: int = 10, rank_by: str = "cluster") -> dict[str, tf.Tensor]:
     """`suggest_ids` with the replies as texts (`replies` [B, k]) instead of ids."""
     out = suggest_ids(trigger, cluster_logp, scores, clusters, num_clusters, len(fallback), k,
-                      threshold, fallback_confidence, rank_depth)
+                      threshold, fallback_confidence, rank_depth, rank_by)
     out["replies"] = reply_texts(out.pop("reply_ids"), texts, fallback)
     return out

@@ -148,6 +148,10 @@ def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str
           f"{len(vocabulary) + text.RESERVED} (replies {reply_vocab_size}), {train_steps} "
           f"steps of batch "
           f"{config['batch_size']}", flush=True)
+    names = [layer.name for layer in model.layers]
+    if "cluster_word_votes" in names:
+        model.get_layer("cluster_word_votes").fit(
+            x["context_ids"], y[model_lib.CLUSTER], w[model_lib.CLUSTER] > 0)
     started = time.monotonic()
     fit_steps(model, _dataset((x, y, w), config["batch_size"], True, config.get("seed", 0)),
               _dataset(eval_arrays, config["batch_size"], False, 0), train_steps,
