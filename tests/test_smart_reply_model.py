@@ -201,6 +201,19 @@ def test_tfidf_votes_equal_scikit_learns_tfidf_logistic_regression():
     unknown = ids.copy()
     unknown[:, -1] = 1
     np.testing.assert_allclose(layer(tf.constant(unknown)).numpy(), logits, atol=1e-6)
+    # Two clusters: scikit-learn fits one logit; the path's softmax gives the same odds.
+    binary = clusters % 2
+    layer.fit(ids, binary, np.ones(40, bool))
+    reference = LogisticRegression(C=10.0, max_iter=2000).fit(features, binary)
+    probabilities = tf.nn.softmax(layer(tf.constant(ids))).numpy()
+    np.testing.assert_allclose(probabilities[:, :2], reference.predict_proba(features),
+                               atol=1e-4)
+    # One labelled cluster (or none): nothing to fit; that cluster's bias leads, no votes.
+    layer.fit(ids, np.full(40, 2), np.arange(40) < 5)
+    np.testing.assert_array_equal(layer(tf.constant(ids)).numpy(),
+                                  np.tile([[-10.0, -10.0, 0.0, -10.0]], [40, 1]))
+    layer.fit(ids, clusters, np.zeros(40, bool))
+    np.testing.assert_array_equal(layer(tf.constant(ids)).numpy(), np.full([40, 4], -10.0))
 
 
 def test_user_embedding_shifts_the_cluster_distribution():

@@ -134,7 +134,9 @@ class TfidfVotes(keras.layers.Layer):
             c: float = 10.0) -> None:
         """Sets idf from all `context_ids` [N, T] (smoothed, as scikit-learn's TF-IDF) and
         the weights to a logistic regression (L2, inverse strength `c`) on the `labelled`
-        rows' `clusters`. A cluster no labelled message has gets a bias below every other."""
+        rows' `clusters`. A cluster no labelled message has gets a bias below every other;
+        with fewer than two clusters labelled there is nothing to fit and the path adds a
+        constant (zero votes)."""
         from scipy import sparse
         from sklearn.linear_model import LogisticRegression
 
@@ -148,6 +150,13 @@ class TfidfVotes(keras.layers.Layer):
             document_frequency[np.unique(row[row >= RESERVED])] += 1
         idf = np.where(document_frequency > 0,
                        np.log((1 + count) / (1 + document_frequency)) + 1.0, 0.0)
+        self.idf.assign(idf.astype(np.float32))
+        present = np.unique(clusters[labelled])
+        if len(present) < 2:
+            self.votes.assign(np.zeros([self.vocab_size, self.num_clusters], np.float32))
+            bias = np.where(np.isin(np.arange(self.num_clusters), present), 0.0, -10.0)
+            self.bias.assign(bias.astype(np.float32))
+            return
         rows = np.repeat(np.arange(count), context_ids.shape[1])
         tf_idf = sparse.csr_matrix((idf[context_ids.reshape(-1)], (rows, context_ids.reshape(-1))),
                                    shape=(count, self.vocab_size))
@@ -162,7 +171,6 @@ class TfidfVotes(keras.layers.Layer):
         bias = np.full([self.num_clusters], intercept.min() - 10.0, np.float32)
         votes[:, classifier.classes_] = coef.T
         bias[classifier.classes_] = intercept
-        self.idf.assign(idf.astype(np.float32))
         self.votes.assign(votes)
         self.bias.assign(bias)
 
