@@ -183,10 +183,11 @@ def test_tfidf_votes_equal_scikit_learns_tfidf_logistic_regression():
     from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(0)
-    ids = np.zeros([40, 6], np.int32)  # padded messages of 1-5 distinct words (ids 3-19)
+    ids = np.zeros([40, 6], np.int32)  # padded messages of 1-5 words (ids 3-19), some twice
     for row in ids:
-        words = rng.choice(np.arange(RESERVED, 20), rng.integers(1, 6), replace=False)
+        words = rng.choice(np.arange(RESERVED, 20), rng.integers(1, 6))
         row[:len(words)] = words
+    assert any(len(set(row[row > 0])) < np.sum(row > 0) for row in ids)
     clusters = rng.integers(0, 3, 40)  # cluster 3 of 4 has no message
     layer = smart_reply_model.TfidfVotes(20, 4)
     layer.fit(ids, clusters, np.ones(40, bool), c=10.0)

@@ -121,8 +121,12 @@ class TfidfVotes(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, ids: tf.Tensor) -> tf.Tensor:
-        weight = tf.gather(self.idf, ids)  # [B, T]; a repeated word counts once per position
-        norm = tf.sqrt(tf.reduce_sum(weight * weight, axis=1, keepdims=True))
+        weight = tf.gather(self.idf, ids)  # [B, T]: each position adds its word's idf once
+        # The vector's norm counts a word n times as (n · idf)², as TF-IDF does: the sum of
+        # idf_i · idf_j over the pairs of positions holding the same word.
+        same = tf.cast(tf.equal(ids[:, :, None], ids[:, None, :]), weight.dtype)
+        norm = tf.sqrt(tf.reduce_sum(same * weight[:, :, None] * weight[:, None, :],
+                                     axis=[1, 2]))[:, None]
         weight = weight / tf.maximum(norm, 1e-12)
         return tf.reduce_sum(weight[:, :, None] * tf.gather(self.votes, ids), axis=1) + \
             self.bias
