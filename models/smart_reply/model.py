@@ -154,27 +154,28 @@ class TfidfVotes(keras.layers.Layer):
             document_frequency[np.unique(row[row >= RESERVED])] += 1
         idf = np.where(document_frequency > 0,
                        np.log((1 + count) / (1 + document_frequency)) + 1.0, 0.0)
-        self.idf.assign(idf.astype(np.float32))
+        votes = np.zeros([self.vocab_size, self.num_clusters], np.float32)
+        bias = np.full([self.num_clusters], -10.0, np.float32)
         present = np.unique(clusters[labelled])
         if len(present) < 2:
-            self.votes.assign(np.zeros([self.vocab_size, self.num_clusters], np.float32))
-            bias = np.where(np.isin(np.arange(self.num_clusters), present), 0.0, -10.0)
-            self.bias.assign(bias.astype(np.float32))
-            return
-        rows = np.repeat(np.arange(count), context_ids.shape[1])
-        tf_idf = sparse.csr_matrix((idf[context_ids.reshape(-1)], (rows, context_ids.reshape(-1))),
-                                   shape=(count, self.vocab_size))
-        norms = np.sqrt(np.asarray(tf_idf.multiply(tf_idf).sum(axis=1))).reshape(-1)
-        tf_idf = sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ tf_idf
-        classifier = LogisticRegression(C=c, max_iter=2000).fit(tf_idf[labelled],
-                                                                clusters[labelled])
-        coef, intercept = classifier.coef_, classifier.intercept_
-        if coef.shape[0] == 1:  # two classes: one logit z for the second, softmax([-z, z] / 2)
-            coef, intercept = np.vstack([-coef, coef]) / 2, np.array([-1.0, 1.0]) * intercept / 2
-        votes = np.zeros([self.vocab_size, self.num_clusters], np.float32)
-        bias = np.full([self.num_clusters], intercept.min() - 10.0, np.float32)
-        votes[:, classifier.classes_] = coef.T
-        bias[classifier.classes_] = intercept
+            bias[present] = 0.0
+        else:
+            rows = np.repeat(np.arange(count), context_ids.shape[1])
+            tf_idf = sparse.csr_matrix(
+                (idf[context_ids.reshape(-1)], (rows, context_ids.reshape(-1))),
+                shape=(count, self.vocab_size))
+            norms = np.sqrt(np.asarray(tf_idf.multiply(tf_idf).sum(axis=1))).reshape(-1)
+            tf_idf = sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ tf_idf
+            classifier = LogisticRegression(C=c, max_iter=2000).fit(tf_idf[labelled],
+                                                                    clusters[labelled])
+            coef, intercept = classifier.coef_, classifier.intercept_
+            if coef.shape[0] == 1:  # two classes: one logit z, softmax([-z, z] / 2)
+                coef = np.vstack([-coef, coef]) / 2
+                intercept = np.array([-1.0, 1.0]) * intercept / 2
+            bias[:] = intercept.min() - 10.0
+            votes[:, classifier.classes_] = coef.T
+            bias[classifier.classes_] = intercept
+        self.idf.assign(idf.astype(np.float32))
         self.votes.assign(votes)
         self.bias.assign(bias)
 
