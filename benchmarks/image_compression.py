@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse
@@ -177,7 +176,7 @@ def main() -> None:
     import tensorflow as tf
 
     from models.image_compression import codec, mobile
-    from pipelines import compression_data
+    from pipelines.image_compression import data as compression_data
 
     trained = codec.Codec.load(codec.find_model(args.model, ""))
     iterations = args.iterations or trained.iterations

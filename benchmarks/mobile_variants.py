@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse
@@ -26,12 +25,12 @@ from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
 
 from benchmarks import results as benchmark_results
 from models import optimization, tflite
-from models.inception_v3 import inception_v3
-from models.mobilenet_v1 import mobilenet_v1
+from models.image_classification.inception_v3 import inception_v3
+from models.image_classification.mobilenet_v1 import mobilenet_v1
+from models.keras2 import keras
 
 RESULTS = benchmark_results.RESULTS
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse
@@ -41,7 +40,7 @@ BATCHING = ("max_batch_size { value: 32 }\nbatch_timeout_micros { value: 5000 }\
 def export_model(base: str) -> str:
     import tensorflow as tf
 
-    from models.mobilenet_v1 import mobilenet_v1
+    from models.image_classification.mobilenet_v1 import mobilenet_v1
 
     model = mobilenet_v1(resolution=32, alpha=0.25, classes=10)
 

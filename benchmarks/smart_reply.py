@@ -22,12 +22,9 @@ Latency is measured on the first seed's model of the held-out split.
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import argparse
 import collections
+import os
 import tempfile
 import time
 
@@ -140,7 +137,8 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
     from benchmarks import results
-    from pipelines import config, reply_data
+    from pipelines import config
+    from pipelines.smart_reply import data as reply_data
 
     settings = config.packaged("smart-reply")
     for item in args.set:

@@ -18,12 +18,9 @@ Writes benchmarks/results/translation.{json,md}.
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import argparse
 import json
+import os
 import tempfile
 import time
 
@@ -244,11 +241,11 @@ def main() -> None:
         return
 
     import tensorflow as tf
-    import tf_keras as keras
 
+    from models.keras2 import keras
     from models.translation import evaluation, trainer
     from models.translation import wordpieces as wp
-    from pipelines import translation_data
+    from pipelines.translation import data as translation_data
 
     started = time.time()
     train, held_out = translation_data.build_corpus(args.src, args.tgt, args.pairs)

@@ -7,11 +7,8 @@ goes below an existing version number.
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import hashlib
+import os
 import shutil
 import time
 from typing import Any

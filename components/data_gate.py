@@ -1,8 +1,6 @@
 """A gate after ExampleValidator: any anomaly stops the run before Transform and training."""
 import os
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
 from tfx.types import artifact_utils

@@ -16,12 +16,9 @@ carries the custom properties and BLESSED / NOT_BLESSED file that TFX's Pusher a
 LatestBlessedModelStrategy read; `metrics.json` in the ModelEvaluation holds every metric.
 """
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import importlib
 import json
+import os
 from typing import Any
 
 from tfx import v1 as tfx

@@ -10,9 +10,6 @@ standard Pusher (and the atomic pusher) refuse a model that is not blessed.
 from __future__ import annotations
 
 import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import queue
 import shutil
 import signal

@@ -24,13 +24,10 @@ model is one stage of the trained model (a decoder step fed by the encoder): it 
 load_split's rows into that stage's inputs with the trained model, before anything runs on them.
 """
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import dataclasses
 import importlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -119,7 +116,8 @@ def _write_manifest(uri: str, manifest: dict[str, Any]) -> None:
 
 def _load_keras(path: str):
     import tensorflow_model_optimization as tfmot
-    import tf_keras as keras
+
+    from models.keras2 import keras
 
     # QAT models hold TFMO's quantize wrappers, which only load inside its scope.
     with tfmot.quantization.keras.quantize_scope():

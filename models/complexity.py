@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 
-import tf_keras as keras
 from tf_keras import layers
+
+from models.keras2 import keras
 
 
 def _spatial_positions(layer: layers.Layer) -> int:

@@ -2,11 +2,8 @@
 `<uri>/Split-<split>/`), for evaluation hooks and mobile hooks."""
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import glob
+import os
 
 import numpy as np
 import tensorflow as tf

@@ -8,30 +8,16 @@ clear line for each fallback (QAT does not support LSTM / GRU layers).
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
-import tf_keras as keras
 
-# Variant name → (keras technique applied before conversion, TFLite conversion mode).
-VARIANTS: dict[str, tuple[str, str]] = {
-    "float32": ("none", "float32"),
-    "float16": ("none", "float16"),
-    "dynamic": ("none", "dynamic"),
-    "int8": ("none", "int8"),
-    "qat_int8": ("qat", "qat"),
-    "pruned_int8": ("prune", "int8"),
-    "clustered_int8": ("cluster", "int8"),
-    "pqat_int8": ("pqat", "qat"),
-    "cqat_int8": ("cqat", "qat"),
-}
+from models.keras2 import keras
+from models.variants import VARIANTS
+
 QAT_TECHNIQUES = {"qat", "pqat", "cqat"}
 RECURRENT_LAYERS = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN,
                     keras.layers.RNN, keras.layers.Bidirectional)

@@ -6,20 +6,18 @@ ranges become int8 tensors; no representative dataset needed).
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import contextlib
 import dataclasses
 import gzip
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
+
+from models.keras2 import keras
 
 CONVERSIONS = ("float32", "float16", "dynamic", "int8", "qat")
 IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8}

@@ -1,17 +1,15 @@
 """Training helpers every family's Trainer module shares: progress output, resumable fit."""
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import hashlib
 import json
+import os
 import time
 from typing import Any
 
 import tensorflow as tf
-import tf_keras as keras
+
+from models.keras2 import keras
 
 
 class StepProgress(keras.callbacks.Callback):

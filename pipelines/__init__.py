@@ -1,5 +1,2 @@
-"""Shipyard's TFX pipelines, the registry they share, their runners and the CLI."""
-import os
-
-# TFMO rejects Keras 3 models: TensorFlow must pick Keras 2 before anything imports it.
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
+"""Shipyard's TFX pipelines, the family registry, their runners and the CLI."""
+import models  # noqa: F401  (sets the Keras-2 switch before anything imports TensorFlow)

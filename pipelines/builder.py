@@ -16,7 +16,7 @@ from tfx import v1 as tfx
 from components import atomic_pusher
 from components.data_gate import DataGate
 from components.infra_validator import ServingInfraValidator
-from pipelines.spec import FamilyModules, PipelinePaths
+from pipelines.family import FamilyEvaluation, FamilyModules, PipelinePaths
 
 
 def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
@@ -77,7 +77,7 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
-    if family.evaluator:
+    if isinstance(family.evaluation, FamilyEvaluation):
         import json
 
         from components.family_evaluator import FamilyEvaluator
@@ -85,11 +85,12 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
         evaluator = FamilyEvaluator(
             examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
             baseline_model=baseline.outputs["model"],
-            config=json.dumps(family.evaluator, sort_keys=True)).with_id("Evaluator")
+            config=json.dumps(family.evaluation.config, sort_keys=True)).with_id("Evaluator")
     else:
         evaluator = tfx.components.Evaluator(
             examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
-            baseline_model=baseline.outputs["model"], eval_config=family.eval_config())
+            baseline_model=baseline.outputs["model"],
+            eval_config=family.evaluation.eval_config())
     infra_validator = ServingInfraValidator(model=trainer.outputs["model"])
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],

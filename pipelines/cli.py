@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from pipelines import logs, registry
 from pipelines.config import config_file_argument, pipeline_argument
 from pipelines.errors import ShipyardError
+from pipelines.image_classification.settings import MODELS
 
 
 def _models_table(args: argparse.Namespace) -> None:
-    from models.image_classifiers import table
+    from models.image_classification.classifiers import table
 
     rows = table(args.model)
     if args.json:
@@ -43,16 +44,15 @@ def build_parser(user_config: str | None = None,
     tbl = models_cmds.add_parser(
         "table",
         help="multiply-adds and parameters of each variant (the paper's model-choice table)")
-    tbl.add_argument("model", choices=["mobilenet_v1", "inception_v3"])
+    tbl.add_argument("model", choices=MODELS)
     tbl.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     tbl.set_defaults(handler=_models_table)
 
     from pipelines import commands as pipeline_commands
 
     pipeline_commands.add_commands(commands, user_config, target)
-    for definition in registry.all_pipelines():
-        if definition.add_commands:
-            definition.add_commands(commands)
+    for family in registry.all_families():
+        family.add_commands(commands.add_parser)
 
     from serving import cli as serving_commands
 

@@ -7,7 +7,7 @@ import os
 
 from pipelines import config, registry
 from pipelines.errors import ShipyardError
-from pipelines.spec import FamilyModules, PipelinePaths
+from pipelines.family import PipelinePaths
 
 TARGETS = ("kubeflow", "airflow")
 
@@ -25,33 +25,20 @@ def _pipeline_failure(error: Exception) -> ShipyardError | None:
     return None
 
 
-def pipeline_family(definition: registry.PipelineDefinition, args: argparse.Namespace,
-                    paths: PipelinePaths) -> FamilyModules:
-    """The family's modules, with the settings every Trainer shares (distribution)."""
-    if args.cpu_devices < 1:
-        raise ShipyardError(f"--cpu-devices must be at least 1, got {args.cpu_devices}")
-    if args.cpu_devices > 1 and args.strategy != "mirrored":
-        raise ShipyardError("--cpu-devices applies to --strategy mirrored only")
-    family = definition.family(args, paths)
-    family.custom_config.update(strategy=args.strategy, tpu=args.tpu)
-    return family
-
-
 def run_pipeline(args: argparse.Namespace) -> dict:
     from pipelines import builder, report, runner_local
     from pipelines.logs import quiet_tensorflow
     from pipelines.metadata import list_runs
 
-    definition = registry.get(args.pipeline)
-    paths = PipelinePaths(os.path.abspath(args.output_dir), definition.name)
+    family = registry.get(args.pipeline)
+    paths = PipelinePaths(os.path.abspath(args.output_dir), family.pipeline_name)
     if args.schema and not os.path.isfile(args.schema):
         raise ShipyardError(f"schema file not found: {args.schema}")
-    family = pipeline_family(definition, args, paths)  # bad settings stop before data work
-    data_root = definition.prepare_data(args, paths)
-    if definition.before_run:
-        definition.before_run(args, paths, data_root)
-        # It settles data-dependent settings (model choice, vocabulary size): check them too.
-        family = pipeline_family(definition, args, paths)
+    family.pipeline_modules(args, paths)  # bad settings stop before data work
+    data_root = family.prepare_data(args, paths)
+    # Data-dependent settings (model choice) are settled now, and checked again.
+    args = family.settle(args, paths, data_root)
+    modules = family.pipeline_modules(args, paths)
     if args.strategy == "mirrored" and args.cpu_devices > 1:
         from models.training import use_logical_cpu_devices
 
@@ -59,9 +46,9 @@ def run_pipeline(args: argparse.Namespace) -> dict:
         use_logical_cpu_devices(args.cpu_devices)
     quiet_tensorflow()
     pipeline = builder.create_pipeline(
-        paths, data_root, family, beam_args=args.beam_args, enable_cache=not args.no_cache,
+        paths, data_root, modules, beam_args=args.beam_args, enable_cache=not args.no_cache,
         schema_file=args.schema and os.path.abspath(args.schema), metadata_path=paths.metadata)
-    print(f"{definition.name}: data {data_root}\n  pipeline root {paths.root}")
+    print(f"{family.pipeline_name}: data {data_root}\n  pipeline root {paths.root}")
     try:
         runner_local.run(pipeline, verbose=args.verbose)
     except Exception as e:
@@ -69,8 +56,8 @@ def run_pipeline(args: argparse.Namespace) -> dict:
         if failure is None or args.verbose:
             raise
         raise failure from None
-    run = list_runs(paths.metadata, definition.name)[-1]
-    result = report.build(run, definition.headline_metric, definition.serve_hint(paths.serving))
+    run = list_runs(paths.metadata, family.pipeline_name)[-1]
+    result = report.build(run, family.headline_metric, family.serve_hint(paths.serving))
     report.write(result, os.path.join(paths.root, "reports", f"{run.run_id}.json"))
     print(report.render(result))
     return result
@@ -79,37 +66,37 @@ def run_pipeline(args: argparse.Namespace) -> dict:
 def compile_pipeline(args: argparse.Namespace) -> None:
     from pipelines import compiler
 
-    definition = registry.get(args.pipeline)
-    settings = config.effective(args, definition.name)
+    family = registry.get(args.pipeline)
+    settings = config.effective(args, family.name)
     if args.target == "kubeflow":
         if not args.image:
             raise ShipyardError("--target kubeflow needs --image (the container image that "
                                 "has Shipyard installed; see the Dockerfile)")
-        compiler.compile_kubeflow(definition, settings, args.pipeline_root, args.data_root,
+        compiler.compile_kubeflow(family, settings, args.pipeline_root, args.data_root,
                                   args.image, args.output)
     else:
-        compiler.compile_airflow(definition, settings, args.pipeline_root, args.data_root,
+        compiler.compile_airflow(family, settings, args.pipeline_root, args.data_root,
                                  args.output)
-    print(f"{definition.name}: {args.target} pipeline written to {args.output}")
+    print(f"{family.pipeline_name}: {args.target} pipeline written to {args.output}")
 
 
 def show_config(args: argparse.Namespace) -> None:
-    definition = registry.get(args.pipeline)
+    family = registry.get(args.pipeline)
     # Checks every value, and fills in what depends on others (e.g. the model's resolution).
-    pipeline_family(definition, args, PipelinePaths(os.path.abspath(args.output_dir),
-                                                    definition.name))
-    print(config.render(config.effective(args, definition.name)), end="")
+    paths = PipelinePaths(os.path.abspath(args.output_dir), family.pipeline_name)
+    family.pipeline_modules(args, paths)
+    print(config.render(config.effective(args, family.name)), end="")
 
 
 def list_past_runs(args: argparse.Namespace) -> None:
     from pipelines.metadata import list_runs, load_metrics
 
     metadata = PipelinePaths(os.path.abspath(args.output_dir), "-").metadata
-    runs = list_runs(metadata, args.pipeline)
+    runs = list_runs(metadata, args.pipeline and registry.get(args.pipeline).pipeline_name)
     if not runs:
         print(f"no runs recorded in {metadata}")
         return
-    headlines = {d.name: d.headline_metric for d in registry.all_pipelines()}
+    headlines = {f.pipeline_name: f.headline_metric for f in registry.all_families()}
     print("| started | pipeline | run | status | metric | blessed | pushed |")
     print("| --- | --- | --- | --- | ---: | --- | --- |")
     for r in runs:
@@ -128,14 +115,14 @@ def _pipeline_parsers(commands, command: str, help_text: str, user_config: str |
     """One sub-command per registered pipeline, its defaults from the pipeline's config."""
     parser = commands.add_parser(command, help=help_text)
     pipelines = parser.add_subparsers(dest="pipeline", required=True, metavar="PIPELINE")
-    for definition in registry.all_pipelines():
-        sub = pipelines.add_parser(definition.name, help=definition.help)
-        definition.add_arguments(sub)
+    for family in registry.all_families():
+        sub = pipelines.add_parser(family.name, aliases=[family.pipeline_name], help=family.help)
+        family.add_arguments(sub)
         config.add_common_arguments(sub)
         # A user's file is written for the pipeline the command names; other pipelines'
         # parsers keep their shipped defaults (their settings differ).
-        config.apply_defaults(sub, definition.name,
-                              user_config if target in (None, definition.name) else None)
+        named = target in (None, family.name, family.pipeline_name)
+        config.apply_defaults(sub, family.name, user_config if named else None)
         yield sub
 
 

@@ -15,7 +15,7 @@ import tempfile
 from typing import Any
 
 from pipelines import registry
-from pipelines.spec import PipelinePaths
+from pipelines.family import Family, PipelinePaths
 
 # Settings of a local run only: the compiled pipeline takes its root and data as arguments.
 _LOCAL_ONLY = ("output_dir", "data_dir")
@@ -29,13 +29,12 @@ def portable_pipeline(pipeline: str, settings: dict[str, Any], pipeline_root: st
     brings its own store).
     """
     from pipelines import builder
-    from pipelines.commands import pipeline_family
 
-    definition = registry.get(pipeline)
-    paths = PipelinePaths(pipeline_root, definition.name)
-    family = pipeline_family(definition, argparse.Namespace(**settings), paths)
+    family = registry.get(pipeline)
+    paths = PipelinePaths(pipeline_root, family.pipeline_name)
+    modules = family.pipeline_modules(argparse.Namespace(**settings), paths)
     return builder.create_pipeline(
-        paths, data_root, family, beam_args=settings["beam_args"],
+        paths, data_root, modules, beam_args=settings["beam_args"],
         enable_cache=not settings["no_cache"], schema_file=settings["schema"],
         metadata_path=paths.metadata if metadata else None)
 
@@ -61,7 +60,7 @@ def _write_atomically(write, output: str) -> None:
             os.remove(temporary)
 
 
-def compile_kubeflow(definition: registry.PipelineDefinition, settings: dict[str, Any],
+def compile_kubeflow(family: Family, settings: dict[str, Any],
                      pipeline_root: str, data_root: str, image: str, output: str) -> None:
     """Writes a Kubeflow Pipelines v2 / Vertex AI PipelineJob JSON with TFX's
     KubeflowV2DagRunner; `data_root` becomes the run-time parameter `data_root`."""
@@ -69,7 +68,7 @@ def compile_kubeflow(definition: registry.PipelineDefinition, settings: dict[str
 
     data = tfx.dsl.experimental.RuntimeParameter(name="data_root", ptype=str,
                                                  default=data_root)
-    pipeline = portable_pipeline(definition.name, _portable_settings(settings), pipeline_root,
+    pipeline = portable_pipeline(family.name, _portable_settings(settings), pipeline_root,
                                  data, metadata=False)
 
     def write(path: str) -> None:
@@ -90,13 +89,10 @@ Put this file in Airflow's dags folder on a host where Shipyard is installed. Th
 built by the same code as `shipyard run {name}`, from the settings below.
 """
 import datetime
-import os
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
-from tfx.orchestration.airflow.airflow_dag_runner import AirflowDagRunner, AirflowPipelineConfig
-
+# Shipyard's packages first: they set the Keras-2 switch before TensorFlow loads.
 from pipelines.compiler import portable_pipeline
+from tfx.orchestration.airflow.airflow_dag_runner import AirflowDagRunner, AirflowPipelineConfig
 
 PIPELINE_ROOT = {root!r}
 DATA_ROOT = {data!r}
@@ -109,13 +105,13 @@ DAG = AirflowDagRunner(AirflowPipelineConfig({{
 '''
 
 
-def compile_airflow(definition: registry.PipelineDefinition, settings: dict[str, Any],
+def compile_airflow(family: Family, settings: dict[str, Any],
                     pipeline_root: str, data_root: str, output: str) -> None:
     """Writes an Airflow DAG module that builds the pipeline with TFX's AirflowDagRunner."""
     settings = _portable_settings(settings)
     # Build it once here, so that bad settings fail now rather than in Airflow's scheduler.
-    portable_pipeline(definition.name, settings, pipeline_root, data_root, metadata=False)
-    text = _DAG_MODULE.format(name=definition.name, root=pipeline_root, data=data_root,
+    portable_pipeline(family.name, settings, pipeline_root, data_root, metadata=False)
+    text = _DAG_MODULE.format(name=family.pipeline_name, root=pipeline_root, data=data_root,
                               settings=pprint.pformat(settings, sort_dicts=False, width=90))
 
     def write(path: str) -> None:

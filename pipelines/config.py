@@ -1,7 +1,7 @@
 """Pipeline configuration: one YAML file per pipeline holds everything a run needs.
 
-`pipelines/configs/common.yaml` holds what every pipeline shares, `<pipeline>.yaml` the
-pipeline's own settings (and may override the common ones). A user's `--config FILE`
+`pipelines/common.yaml` holds what every pipeline shares, `pipelines/<family>/config.yaml` the
+family's own settings (and may override the common ones). A user's `--config FILE`
 overrides both, and command-line flags override all of them. Keys are the flags' names with
 underscores (`train_steps` for `--train-steps`).
 """
@@ -16,7 +16,7 @@ import yaml
 
 from pipelines.errors import ShipyardError
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
+PIPELINES_DIR = os.path.dirname(os.path.abspath(__file__))
 STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
 # Settings of the command, not of the pipeline: never read from a config file.
 _NOT_CONFIGURABLE = {"help", "config", "pipeline", "command", "handler", "verbose"}
@@ -40,14 +40,14 @@ def _read_yaml(path: str) -> dict[str, Any]:
 
 
 def common() -> dict[str, Any]:
-    """The shipped settings every pipeline shares (configs/common.yaml)."""
-    return _read_yaml(os.path.join(CONFIG_DIR, "common.yaml"))
+    """The shipped settings every pipeline shares (pipelines/common.yaml)."""
+    return _read_yaml(os.path.join(PIPELINES_DIR, "common.yaml"))
 
 
 def packaged(pipeline: str) -> dict[str, Any]:
-    """The shipped defaults of a pipeline: common.yaml, then <pipeline>.yaml."""
+    """The shipped defaults of a family's pipeline: common.yaml, then <family>/config.yaml."""
     config = common()
-    config.update(_read_yaml(os.path.join(CONFIG_DIR, f"{pipeline}.yaml")))
+    config.update(_read_yaml(os.path.join(PIPELINES_DIR, pipeline, "config.yaml")))
     return config
 
 
@@ -119,7 +119,7 @@ def apply_defaults(parser: argparse.ArgumentParser, pipeline: str,
                    user_file: str | None) -> None:
     """Makes the pipeline's config (and the user's file over it) the parser's defaults."""
     actions = configurable(parser)
-    layers = [(f"pipelines/configs/{pipeline}.yaml", packaged(pipeline))]
+    layers = [(f"pipelines/{pipeline}/config.yaml", packaged(pipeline))]
     if user_file:
         layers.append((user_file, _read_yaml(user_file)))
     defaults: dict[str, Any] = {}
@@ -142,7 +142,7 @@ def render(config: dict[str, Any]) -> str:
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options every pipeline takes (defaults in configs/common.yaml)."""
+    """Options every pipeline takes (defaults in pipelines/common.yaml)."""
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="YAML file of settings (keys as in `shipyard config show`); "
                              "flags override it")

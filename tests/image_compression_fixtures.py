@@ -22,7 +22,7 @@ TRAIN_STEPS = 200
 
 @pytest.fixture(scope="session")
 def bundled_data(tmp_path_factory):
-    from pipelines import compression_data
+    from pipelines.image_compression import data as compression_data
 
     return compression_data.build_bundled(str(tmp_path_factory.mktemp("cache")),
                                           max_patches_per_photo=PATCHES_PER_PHOTO)

@@ -29,7 +29,7 @@ def train_tiny(root, users: list[str] | None = None, held_out_size: int = HELD_O
     import tensorflow as tf
 
     from models.smart_reply import text, trainer
-    from pipelines import reply_data
+    from pipelines.smart_reply import data as reply_data
 
     pairs = reply_data.chatterbot_pairs()
     train = [p for p in pairs if not reply_data.is_eval(p)][:300]

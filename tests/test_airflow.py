@@ -14,8 +14,9 @@ import subprocess
 
 import pytest
 
-from pipelines import compiler, sample_data
+from pipelines import compiler
 from pipelines.cli import main
+from pipelines.image_classification import data as image_data
 from pipelines.metadata import open_store
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,7 +61,7 @@ def _module_constant(path, name: str):
 
 def test_airflow_loads_and_runs_the_compiled_dag(tmp_path):
     home, root = tmp_path / "airflow", tmp_path / "shipyard"
-    data = sample_data.build_digits(str(tmp_path / "data"))
+    data = image_data.build_digits(str(tmp_path / "data"))
     dag_file = home / "dags" / "shipyard_image_classification.py"
     assert main(["compile", PIPELINE, "--target", "airflow", "--pipeline-root", str(root),
                  "--data-root", data, *SETTINGS, "--output", str(dag_file)]) == 0

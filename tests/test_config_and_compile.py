@@ -33,12 +33,12 @@ def test_every_flag_has_a_default_in_the_pipeline_config():
 
     from pipelines.config import add_common_arguments, configurable
 
-    for definition in registry.all_pipelines():
+    for family in registry.all_families():
         parser = argparse.ArgumentParser()
-        definition.add_arguments(parser)
+        family.add_arguments(parser)
         add_common_arguments(parser)
-        assert set(configurable(parser)) == set(config.packaged(definition.name)), \
-            definition.name
+        assert set(configurable(parser)) == set(config.packaged(family.name)), \
+            family.name
 
 
 def test_effective_config_layers_file_then_flags(tmp_path, capsys):
@@ -61,7 +61,7 @@ def test_effective_config_layers_file_then_flags(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("train_step: 3\n", "unknown setting 'train_step' for image-classification"),
+    ("train_step: 3\n", "unknown setting 'train_step' for image_classification"),
     ("train_steps: many\n", "'train_steps' must be int, got 'many'"),
     ("model: resnet\n", "'model' must be one of mobilenet_v1, inception_v3, got 'resnet'"),
     ("no_cache: 3\n", "'no_cache' must be true or false"),
@@ -172,7 +172,7 @@ def test_airflow_dag_module_builds_the_shared_pipeline(tmp_path, monkeypatch):
     assert json.loads(trainer.exec_properties["train_args"])["num_steps"] == 40
 
 
-@pytest.mark.parametrize("pipeline", [d.name for d in registry.all_pipelines()])
+@pytest.mark.parametrize("pipeline", [d.name for d in registry.all_families()])
 def test_every_pipeline_compiles_to_a_valid_portable_kubeflow_spec(pipeline, tmp_path):
     out = tmp_path / f"{pipeline}.json"
     assert main(["compile", pipeline, "--target", "kubeflow", "--image",

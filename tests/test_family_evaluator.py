@@ -96,12 +96,13 @@ def test_a_hook_without_the_configured_metric_fails_clearly(tmp_path, hook):
 
 def test_builder_wires_the_family_evaluator_presplit_data_and_mobile_without_transform(tmp_path):
     from pipelines import builder
-    from pipelines.spec import FamilyModules, PipelinePaths
+    from pipelines.family import FamilyEvaluation, FamilyModules, PipelinePaths
 
     family = FamilyModules(
-        preprocessing_fn=None, run_fn="models.x.run_fn", eval_config=None, custom_config={},
+        preprocessing_fn=None, run_fn="models.x.run_fn", custom_config={},
         train_steps=1, eval_steps=1, presplit=True,
-        evaluator={"module": "fake_family_hook", "metric": "bleu", "threshold": 1.0},
+        evaluation=FamilyEvaluation(
+            {"module": "fake_family_hook", "metric": "bleu", "threshold": 1.0}),
         mobile={"module": "fake_family_hook", "variants": ["dynamic"]})
     pipeline = builder.create_pipeline(PipelinePaths(str(tmp_path), "family"), str(tmp_path),
                                        family)

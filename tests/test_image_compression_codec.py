@@ -126,9 +126,9 @@ def test_rate_control(trained):
     target = quality.ms_ssim(image, decoded[2])
     by_quality = codec.compress(trained, image, min_quality=target)
     assert by_quality.iterations <= 3 and by_quality.ms_ssim >= target
-    with pytest.raises(codec.ShipyardError, match="below this image's smallest file"):
+    with pytest.raises(codec.SettingError, match="below this image's smallest file"):
         codec.compress(trained, image, bpp=0.001)
-    with pytest.raises(codec.ShipyardError, match="--iterations must be in 1..4"):
+    with pytest.raises(codec.SettingError, match="iterations must be in 1..4"):
         codec.compress(trained, image, iterations=5)
 
 

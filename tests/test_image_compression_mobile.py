@@ -12,7 +12,7 @@ import pytest
 
 from components import mobile as components
 from models.image_compression import bitstream, codec, mobile, quality
-from pipelines import compression_data
+from pipelines.image_compression import data as compression_data
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import tensorflow as tf
 from models.image_compression import bitstream, codec, evaluation, quality
 from models.image_compression import residual_gru as rg
 from models.image_compression.layers import Binarizer, ConvGRU
-from pipelines import compression_data
+from pipelines.image_compression import data as compression_data
 
 TINY = rg.PAPER.scaled(1 / 16)
 

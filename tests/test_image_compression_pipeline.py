@@ -13,7 +13,7 @@ import tensorflow as tf
 from PIL import Image
 
 from models.image_compression import bitstream, codec, evaluation, quality
-from pipelines import compression_data
+from pipelines.image_compression import data as compression_data
 
 
 def _records(path):

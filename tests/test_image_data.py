@@ -8,9 +8,9 @@ import tensorflow as tf
 from PIL import Image
 
 from components.data_gate import summarize
-from pipelines import image_data, sample_data
 from pipelines.cli import main
 from pipelines.errors import ShipyardError
+from pipelines.image_classification import data as image_data
 
 
 def _png(value: int) -> bytes:
@@ -28,8 +28,8 @@ def _folder(root, counts: dict[str, int]) -> str:
 
 
 def test_digits_are_deterministic(tmp_path):
-    a = sample_data.build_digits(str(tmp_path / "a"))
-    b = sample_data.build_digits(str(tmp_path / "b"))
+    a = image_data.build_digits(str(tmp_path / "a"))
+    b = image_data.build_digits(str(tmp_path / "b"))
     bytes_a = (tmp_path / "a" / "digits.tfrecord").read_bytes()
     assert bytes_a == (tmp_path / "b" / "digits.tfrecord").read_bytes()
     records = list(tf.data.TFRecordDataset(os.path.join(a, "digits.tfrecord")))

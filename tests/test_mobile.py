@@ -14,7 +14,7 @@ import tf_keras as keras
 
 from components import mobile
 from models import optimization, tflite
-from models.mobilenet_v1 import mobilenet_v1
+from models.image_classification.mobilenet_v1 import mobilenet_v1
 
 CLASSES = 3
 

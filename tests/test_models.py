@@ -5,9 +5,9 @@ import pytest
 import tf_keras as keras
 
 from models import complexity
-from models.image_classifiers import build, table
-from models.inception_v3 import inception_v3
-from models.mobilenet_v1 import mobilenet_v1
+from models.image_classification.classifiers import build, table
+from models.image_classification.inception_v3 import inception_v3
+from models.image_classification.mobilenet_v1 import mobilenet_v1
 from pipelines.cli import main
 
 # Million multiply-adds per the paper's counting rule (anchors.md), α × resolution.

@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from models.smart_reply import response_set, text
-from pipelines import reply_data
 from pipelines.errors import ShipyardError
+from pipelines.smart_reply import data as reply_data
 
 
 @pytest.fixture(scope="module")

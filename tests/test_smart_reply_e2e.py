@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from pipelines import reply_data
 from pipelines.cli import main
 from pipelines.metadata import list_runs
+from pipelines.smart_reply import data as reply_data
 
 pytestmark = pytest.mark.e2e
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -14,8 +14,8 @@ import tensorflow as tf
 from models.smart_reply import evaluation, export, search, text, trainer
 from models.smart_reply import model as model_lib
 from models.smart_reply.response_set import ResponseSet
-from pipelines import reply_data
 from pipelines.cli import main
+from pipelines.smart_reply import data as reply_data
 from tests.smart_reply_fixtures import CONFIG, HELD_OUT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -238,7 +238,7 @@ def test_sampled_softmax_trains_and_exports_the_same_signature():
     """Training with a sampled softmax lowers the exact token loss, and the serving signature
     (and the decoder step it runs) is the full-softmax one."""
     from models.smart_reply import export, response_set, text, trainer
-    from pipelines import reply_data
+    from pipelines.smart_reply import data as reply_data
 
     pairs = reply_data.chatterbot_pairs()[:200]
     words = sorted({t for row in text.tokens([p["context"] for p in pairs] +

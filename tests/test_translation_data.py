@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines import translation_data as data
 from pipelines.errors import ShipyardError
+from pipelines.translation import data
 
 
 @pytest.fixture(scope="module")

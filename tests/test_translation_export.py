@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from models.translation import evaluation, trainer
 from models.translation import wordpieces as wp
-from pipelines import translation_data
+from pipelines.translation import data as translation_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = {"encoder_layers": 2, "decoder_layers": 2, "units": 32, "dropout": 0.0,

@@ -14,7 +14,7 @@ import tf_keras as keras
 from models.translation import beam_search, gnmt, plain_text
 from models.translation import wordpieces as wp
 from models.translation.translator import Translator
-from pipelines import translation_data
+from pipelines.translation import data as translation_data
 
 
 @pytest.fixture(scope="module")

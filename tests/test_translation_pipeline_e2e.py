@@ -11,9 +11,9 @@ import os
 
 import pytest
 
-from pipelines import translation_data
 from pipelines.cli import main
 from pipelines.metadata import list_runs
+from pipelines.translation import data as translation_data
 
 pytestmark = pytest.mark.e2e
 

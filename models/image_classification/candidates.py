@@ -8,20 +8,16 @@ the same budgets.
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import dataclasses
 import time
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
 
 from models import complexity, tflite
 from models.image_classification.features import IMAGE_KEY, LABEL_KEY, decode_and_resize
-from models.mobilenet_v1 import mobilenet_v1
+from models.image_classification.mobilenet_v1 import mobilenet_v1
+from models.keras2 import keras
 
 SCREEN_LIMIT = 2000  # images read for screening: enough to rank, cheap to decode
 

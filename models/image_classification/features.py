@@ -1,10 +1,6 @@
 """Feature names and the in-graph image preprocessing shared by Transform and serving."""
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import tensorflow as tf
 
 IMAGE_KEY = "image"

@@ -3,19 +3,16 @@ the fidelity gate need to know about this family (named by dotted path in the pi
 config, so other families plug in their own module with the same functions)."""
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import glob
+import os
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
-import tf_keras as keras
 
 from models import tflite
 from models.image_classification.features import IMAGE_KEY, LABEL_KEY, LABEL_VOCABULARY
+from models.keras2 import keras
 
 METRIC = "sparse_categorical_accuracy"
 KERAS_MODEL = os.path.join("Format-Keras", "model.keras")

@@ -1,10 +1,6 @@
 """TFX Transform module: decode, resize and normalise in graph; labels → ids via a vocabulary."""
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from typing import Any
 
 import tensorflow as tf

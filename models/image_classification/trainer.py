@@ -3,18 +3,15 @@ signatures that take raw encoded images (serving_default) or tf.Examples (classi
 from __future__ import annotations
 
 import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from typing import Any
 
 import tensorflow as tf
 import tensorflow_transform as tft
-import tf_keras as keras
 from tfx import v1 as tfx
 
-from models import image_classifiers
+from models.image_classification import classifiers
 from models.image_classification.features import IMAGE_KEY, LABEL_KEY, LABEL_VOCABULARY
+from models.keras2 import keras
 from models.training import (
     backup_dir_for,
     distribution_strategy,
@@ -27,7 +24,7 @@ EVAL_BATCHES_MAX = 50
 
 
 def build_model(config: dict[str, Any], num_classes: int) -> keras.Model:
-    model = image_classifiers.build(
+    model = classifiers.build(
         config["model"], resolution=config["resolution"], alpha=config.get("alpha", 1.0),
         depth_multiplier=config.get("depth_multiplier", 1), dropout=config.get("dropout", 1e-3),
         classes=num_classes)

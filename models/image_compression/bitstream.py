@@ -29,7 +29,7 @@ import zlib
 
 import numpy as np
 
-from pipelines.errors import ShipyardError
+from models.image_compression.errors import FormatError
 
 MAGIC = b"\x89RGC"
 VERSION = 1
@@ -40,10 +40,6 @@ CHUNK_HEADER_SIZE = _CHUNK.size
 CODERS = {"raw": 0, "zlib": 1, "lzma": 2}
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME,
                   "dict_size": 1 << 20}]
-
-
-class FormatError(ShipyardError):
-    """A file that is not a whole, intact .rgc stream."""
 
 
 @dataclasses.dataclass(frozen=True)

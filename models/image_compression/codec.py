@@ -8,14 +8,11 @@ H·W/8 bits of the padded image before entropy coding. Decoding crops back to th
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import dataclasses
 import hashlib
 import io
 import json
+import os
 import tempfile
 
 import numpy as np
@@ -23,7 +20,7 @@ import tensorflow as tf
 
 from models.image_compression import bitstream, quality
 from models.image_compression import residual_gru as rg
-from pipelines.errors import ShipyardError
+from models.image_compression.errors import CodecError, ModelNotFound, SettingError
 
 TILE = rg.PATCH
 MIN_SIDE = 16  # one code cell covers 16×16 pixels: a smaller image is mostly padding
@@ -33,9 +30,6 @@ FORMAT = "shipyard-residual-gru-codec"
 # Where the Trainer puts the codec inside the serving SavedModel (pushed with it).
 SAVED_MODEL_SUBDIR = os.path.join("assets.extra", "codec")
 TILE_BATCH = 256
-TRAIN_HINT = "train one with `shipyard run image-compression` (or pass --model DIR)"
-
-
 def _weights_id(model: rg.ResidualGRUCodec) -> bytes:
     digest = hashlib.sha256()
     for weight in model.encoder.weights + model.decoder.weights:
@@ -82,9 +76,9 @@ class Codec:
             with open(path) as f:
                 config = json.load(f)
         except (OSError, ValueError) as e:
-            raise ShipyardError(f"not a codec model directory: {directory} ({e})") from None
+            raise CodecError(f"not a codec model directory: {directory} ({e})") from None
         if config.get("format") != FORMAT:
-            raise ShipyardError(f"not a codec model directory: {directory} (wrong format)")
+            raise CodecError(f"not a codec model directory: {directory} (wrong format)")
         w = config["widths"]
         widths = rg.Widths(w["encoder_conv"], tuple(w["encoder_grus"]), w["bits"],
                            w["decoder_conv"], tuple(w["decoder_grus"]))
@@ -94,7 +88,7 @@ class Codec:
         model.decoder.load_weights(os.path.join(directory, "decoder.weights.h5"))
         codec = cls(model, config["iterations"])
         if codec.model_id.hex() != config["model_id"]:
-            raise ShipyardError(f"codec weights in {directory} do not match its codec.json")
+            raise CodecError(f"codec weights in {directory} do not match its codec.json")
         return codec
 
     # -- tiles ----------------------------------------------------------------------------
@@ -173,10 +167,10 @@ class Codec:
 # -- tiling ---------------------------------------------------------------------------------
 def check_size(height: int, width: int) -> None:
     if min(height, width) < MIN_SIDE:
-        raise ShipyardError(f"image too small: {width}×{height} (the codec needs at least "
+        raise CodecError(f"image too small: {width}×{height} (the codec needs at least "
                             f"{MIN_SIDE}×{MIN_SIDE} pixels)")
     if max(height, width) > MAX_SIDE:
-        raise ShipyardError(f"image too large: {width}×{height} (at most {MAX_SIDE} pixels a "
+        raise CodecError(f"image too large: {width}×{height} (at most {MAX_SIDE} pixels a "
                             "side)")
 
 
@@ -224,9 +218,9 @@ def read_image(path: str) -> np.ndarray:
             img.load()
             rgb = np.asarray(img.convert("RGB"))
     except FileNotFoundError:
-        raise ShipyardError(f"image not found: {path}") from None
+        raise CodecError(f"image not found: {path}") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise ShipyardError(f"cannot read image {path}: {e}") from None
+        raise CodecError(f"cannot read image {path}: {e}") from None
     check_size(*rgb.shape[:2])
     return rgb
 
@@ -243,7 +237,7 @@ def write_atomic(path: str, data: bytes) -> None:
     """Writes all of `data` or nothing: a temporary file beside `path`, renamed over it."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise ShipyardError(f"output folder does not exist: {directory}")
+        raise CodecError(f"output folder does not exist: {directory}")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".", suffix=".partial")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -260,7 +254,7 @@ def read_stream(path: str) -> bytes:
         with open(path, "rb") as f:
             return f.read()
     except OSError as e:
-        raise ShipyardError(f"cannot read {path}: {e.strerror}") from None
+        raise CodecError(f"cannot read {path}: {e.strerror}") from None
 
 
 # -- rate control ---------------------------------------------------------------------------
@@ -280,14 +274,14 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
     pixel, header and entropy coding included), or the fewest reaching MS-SSIM `min_quality`
     (the most the codec has when none does)."""
     if sum(x is not None for x in (iterations, bpp, min_quality)) > 1:
-        raise ShipyardError("give one of --iterations, --bpp, --quality")
+        raise CodecError("give one of iterations, bpp, min_quality")
     if iterations is not None and not 1 <= iterations <= codec.iterations:
-        raise ShipyardError(f"--iterations must be in 1..{codec.iterations} for this codec, "
-                            f"got {iterations}")
+        raise SettingError("iterations", f"must be in 1..{codec.iterations} for this codec, "
+                                         f"got {iterations}")
     if bpp is not None and bpp <= 0:
-        raise ShipyardError(f"--bpp must be positive, got {bpp}")
+        raise SettingError("bpp", f"must be positive, got {bpp}")
     if min_quality is not None and not 0 < min_quality <= 1:
-        raise ShipyardError(f"--quality (MS-SSIM) must be in (0, 1], got {min_quality}")
+        raise SettingError("min_quality", f"(MS-SSIM) must be in (0, 1], got {min_quality}")
     height, width = image.shape[:2]
     header = bitstream.Header(width, height, 0, codec.model_id)
     chunks, decoded = codec.encode(image, iterations or codec.iterations)
@@ -297,8 +291,9 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
         sizes = np.cumsum(bitstream.chunk_sizes(full)) + bitstream.HEADER_SIZE
         fitting = np.nonzero(sizes * 8 / (height * width) <= bpp)[0]
         if not len(fitting):
-            raise ShipyardError(f"--bpp {bpp:g} is below this image's smallest file "
-                                f"({sizes[0] * 8 / (height * width):.3f} bpp, 1 iteration)")
+            raise SettingError("bpp", f"{bpp:g} is below this image's smallest file "
+                                      f"({sizes[0] * 8 / (height * width):.3f} bpp, 1 "
+                                      "iteration)")
         k = int(fitting[-1]) + 1
     elif min_quality is not None:
         for k in range(1, len(chunks) + 1):
@@ -314,11 +309,11 @@ def decompress(codec: Codec, stream: bytes) -> tuple[np.ndarray, bitstream.Heade
     """(image, header, iterations decoded): fewer than the header's when the stream was cut."""
     header = bitstream.read_header(stream)
     if header.model_id != codec.model_id:
-        raise ShipyardError(f"this file was made by codec {header.model_id.hex()}, not by the "
+        raise CodecError(f"this file was made by codec {header.model_id.hex()}, not by the "
                             f"loaded one ({codec.model_id.hex()}); pass that codec's --model DIR")
     _, chunks = bitstream.read(stream, codec.chunk_bytes(header.height, header.width))
     if len(chunks) > codec.iterations:
-        raise ShipyardError(f"the file holds {len(chunks)} iterations, the codec decodes at "
+        raise CodecError(f"the file holds {len(chunks)} iterations, the codec decodes at "
                             f"most {codec.iterations}")
     return codec.decode(chunks, header.height, header.width), header, len(chunks)
 
@@ -337,9 +332,9 @@ def find_model(model_dir: str | None, output_dir: str) -> str:
         if os.path.isfile(os.path.join(candidate, CONFIG_FILE)):
             return candidate
     if model_dir:
-        raise ShipyardError(f"no codec found in {model_dir} (expected {CONFIG_FILE}, a serving "
+        raise CodecError(f"no codec found in {model_dir} (expected {CONFIG_FILE}, a serving "
                             "SavedModel of image-compression or its versions)")
-    raise ShipyardError(f"no trained codec under {base}; {TRAIN_HINT}")
+    raise ModelNotFound(f"no trained codec under {base}")
 
 
 def _listdir(path: str) -> list[str]:

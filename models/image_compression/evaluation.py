@@ -9,10 +9,6 @@ coder `shipyard compress` applies (the smallest of zlib / LZMA per iteration).
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import io
 from typing import Any
 

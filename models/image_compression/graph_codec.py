@@ -7,10 +7,6 @@ server returns as an error response.
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import tensorflow as tf
 
 from models.image_compression import bitstream

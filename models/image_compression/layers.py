@@ -6,14 +6,11 @@ Toderici et al., "Full Resolution Image Compression with Recurrent Neural Networ
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from typing import Any
 
 import tensorflow as tf
-import tf_keras as keras
+
+from models.keras2 import keras
 
 
 # Registered, so that a saved decoder step (the mobile components' .h5) loads by name alone.

@@ -14,22 +14,19 @@ blesses on) against the originals, next to the SavedModel's own `decode` of the 
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import dataclasses
 import io
 import json
+import os
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
 
 from models import tflite
 from models.image_compression import bitstream, codec, evaluation, quality
 from models.image_compression import residual_gru as rg
+from models.keras2 import keras
 
 METRIC = "ms_ssim"
 TILE = codec.TILE

@@ -11,17 +11,13 @@ predicts what is left). Each iteration emits H/16 × W/16 × 32 bits = 1/8 bit p
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import dataclasses
 from typing import Any
 
 import tensorflow as tf
-import tf_keras as keras
 
 from models.image_compression.layers import Binarizer, ConvGRU, DepthToSpace
+from models.keras2 import keras
 
 PATCH = 32  # training patch side, and the tile side of inference (anchors.md calibration)
 DOWNSAMPLING = 16  # the encoder's total stride: one 32-bit code per 16×16 pixels

@@ -10,16 +10,13 @@ plus, under assets.extra/codec/, the weights `shipyard compress` / `decompress` 
 from __future__ import annotations
 
 import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from typing import Any
 
 import tensorflow as tf
-import tf_keras as keras
 
 from models.image_compression import codec, graph_codec
 from models.image_compression import residual_gru as rg
+from models.keras2 import keras
 from models.training import backup_dir_for, distribution_strategy, fit_steps
 from serving.warmup import write_predict_warmup
 

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
 
+from models.keras2 import keras
 from models.smart_reply import model as model_lib
 from models.smart_reply import search, text
 from models.smart_reply.response_set import ResponseSet

@@ -15,9 +15,6 @@ frequent clusters; a bag-of-words logistic regression), fitted on the train spli
 from __future__ import annotations
 
 import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from typing import Any
 
 import numpy as np

@@ -16,18 +16,15 @@ replies are exactly the SavedModel's (the served signature, on the raw message s
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import dataclasses
+import os
 import time
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
 
 from models import tflite
+from models.keras2 import keras
 from models.smart_reply import device, evaluation, text
 from models.smart_reply import export as export_lib
 from models.smart_reply.response_set import ResponseSet

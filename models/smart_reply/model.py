@@ -21,16 +21,13 @@ set's words; `search.reply_vocabulary`), as it only ever scores responses of the
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
+
+from models.keras2 import keras
 
 TRIGGER, CLUSTER, TOKENS = "trigger", "cluster", "tokens"
 StepFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]

@@ -4,10 +4,6 @@ response set is built from them in the Trainer, and serving tokenizes raw messag
 with the same ops (models/smart_reply/text.py)."""
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from typing import Any
 
 import tensorflow as tf

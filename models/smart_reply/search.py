@@ -13,16 +13,13 @@ and in the on-device .tflite model (models/smart_reply/device.py).
 from __future__ import annotations
 
 import dataclasses
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from models.smart_reply.text import EOS, OOV, PAD, RESERVED
+from pipelines.smart_reply.settings import RANK_BY
 
 NEG_INF = float("-inf")
 
@@ -221,7 +218,6 @@ def diverse_top_k(scores: tf.Tensor, clusters: list[int] | np.ndarray | tf.Tenso
             tf.gather(best_score, top_clusters, batch_dims=1), top_clusters)
 
 
-RANK_BY = ("cluster", "response")
 
 
 def suggest_ids(trigger: tf.Tensor, cluster_logp: tf.Tensor, scores: tf.Tensor,

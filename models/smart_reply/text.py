@@ -2,10 +2,6 @@
 response set and serving requests, so a reply is split identically everywhere."""
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import tensorflow as tf
 
 PAD, OOV, EOS = 0, 1, 2  # reserved token ids; the vocabulary starts at RESERVED

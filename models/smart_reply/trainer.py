@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import os
 import time
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
 
+from models.keras2 import keras
 from models.smart_reply import device, text
 from models.smart_reply import export as export_lib
 from models.smart_reply import model as model_lib

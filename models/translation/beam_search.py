@@ -13,10 +13,6 @@ result: log P only falls as a hypothesis grows, lp(Y) ≤ lp(max_length) and cp 
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from collections.abc import Callable
 
 import tensorflow as tf

@@ -2,10 +2,6 @@
 translator on the raw held-out sentences."""
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import time
 from typing import Any
 
@@ -14,7 +10,7 @@ import tensorflow_text  # noqa: F401  the export's wordpiece ops
 
 from models.examples import read_split
 from models.translation.preprocessing import SOURCE_KEY, TARGET_KEY
-from models.translation.trainer import INPUT_NAME
+from pipelines.translation.settings import INPUT_NAME
 
 DECODE_BATCH = 64
 

@@ -11,32 +11,11 @@ softmax over the shared wordpiece vocabulary. Dropout on every layer's input (§
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
-import dataclasses
-
 import tensorflow as tf
-import tf_keras as keras
 
+from models.keras2 import keras
+from pipelines.translation.settings import PRESETS
 
-@dataclasses.dataclass(frozen=True)
-class Preset:
-    encoder_layers: int
-    decoder_layers: int
-    units: int
-    vocab_size: int
-    dropout: float
-
-
-PRESETS = {
-    # Calibrated on 2 CPU cores (anchors.md): 128 units learned fastest in a 20-min budget.
-    "cpu": Preset(encoder_layers=3, decoder_layers=3, units=128, vocab_size=8000, dropout=0.1),
-    # The paper's model (§8): 8 + 8 layers, 1024 units, 32K shared wordpieces; for accelerators.
-    "paper": Preset(encoder_layers=8, decoder_layers=8, units=1024, vocab_size=32000,
-                    dropout=0.2),
-}
 RESIDUAL_START = 3  # residual connections from layer 3 on (1-based), in both stacks
 
 

@@ -13,21 +13,18 @@ still says how to decode when the converter builds the loop.
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import dataclasses
 import json
+import os
 import tempfile
 import time
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
 
 from models import tflite
+from models.keras2 import keras
 from models.translation import (
     gnmt,  # noqa: F401  registers the GNMT layers for .h5 loading
     plain_text,

@@ -6,9 +6,6 @@ share one tokeniser."""
 from __future__ import annotations
 
 import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from typing import Any
 
 import apache_beam as beam

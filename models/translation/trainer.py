@@ -3,27 +3,24 @@ wordpiece vocabulary, exported as a SavedModel whose `serving_default` takes a b
 source strings and returns `translations` and their GNMT `scores`."""
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import glob
 import json
+import os
 from typing import Any
 
 import tensorflow as tf
-import tf_keras as keras
 
+from models.keras2 import keras
 from models.training import backup_dir_for, distribution_strategy, fit_steps
 from models.translation import gnmt
 from models.translation.preprocessing import SOURCE_KEY, TARGET_KEY
 from models.translation.translator import Translator
 from models.translation.wordpieces import END_ID, START_ID, VOCABULARY_FILE, Wordpieces
+from pipelines.translation.settings import INPUT_NAME
 from serving.warmup import write_predict_warmup
 
 EVAL_BATCHES_MAX = 20
 BUCKET_BOUNDARIES = (10, 12, 14, 16, 18, 21, 25, 30, 36, 44, 56, 72)
-INPUT_NAME = "sources"
 WARMUP_SENTENCES = ["The meeting is on Monday, March 1, 2021.", "She speaks French."]
 
 

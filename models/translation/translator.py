@@ -2,13 +2,9 @@
 decoder, all in one graph that a SavedModel serves."""
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import tensorflow as tf
-import tf_keras as keras
 
+from models.keras2 import keras
 from models.translation import beam_search
 from models.translation.wordpieces import END_ID, PAD_ID, START_ID, Wordpieces
 

@@ -13,10 +13,6 @@ sequences rather than thousands of whole-number tokens.
 """
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from collections.abc import Iterable
 
 import tensorflow as tf

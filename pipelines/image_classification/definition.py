@@ -5,21 +5,19 @@ import argparse
 import functools
 import os
 
-from pipelines import arguments, image_data, sample_data
+from models.variants import VARIANTS
+from pipelines import arguments
 from pipelines.errors import ShipyardError
-from pipelines.registry import PipelineDefinition, register
-from pipelines.spec import FamilyModules, PipelinePaths
+from pipelines.family import Family, FamilyModules, PipelinePaths, TfmaEvaluation
+from pipelines.image_classification import data
+from pipelines.image_classification.settings import ACCURACY, MODELS, NAME
 
-NAME = "image-classification"
-ACCURACY = "sparse_categorical_accuracy"
-# Kept in step with models/optimization.py's VARIANTS (not imported: it pulls in TensorFlow).
-MOBILE_VARIANTS = ("float32", "float16", "dynamic", "int8", "qat_int8", "pruned_int8",
-                   "clustered_int8", "pqat_int8", "cqat_int8")
+MOBILE_VARIANTS = tuple(VARIANTS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The pipeline's flags; their defaults are in pipelines/configs/image-classification.yaml."""
-    parser.add_argument("--model", choices=["mobilenet_v1", "inception_v3"])
+    """The pipeline's flags; their defaults are in pipelines/image_classification/config.yaml."""
+    parser.add_argument("--model", choices=MODELS)
     parser.add_argument("--alpha", type=float, help="MobileNet width multiplier α")
     parser.add_argument("--depth-multiplier", type=int,
                         help="MobileNet depthwise channel multiplier")
@@ -116,18 +114,18 @@ def _check_budgets(args: argparse.Namespace) -> None:
                             f"{args.grid_train_steps}")
 
 
-def choose_model(args: argparse.Namespace, paths: PipelinePaths, data_root: str) -> None:
+def choose_model(args: argparse.Namespace, data_root: str) -> argparse.Namespace:
     """With a latency or size budget: screen the α × resolution grid on the run's data, print
-    the table, and train the most accurate candidate that fits; the fidelity gate then holds
-    the pushed .tflite to the same budgets."""
+    the table, and return the settings that train the most accurate candidate that fits; the
+    fidelity gate then holds the pushed .tflite to the same budgets."""
     if not _budgeted(args):
-        return
+        return args
     from models.image_classification import candidates
 
     grid = [(a, r) for a in args.grid_alphas for r in args.grid_resolutions]
     print(f"{NAME}: screening {len(grid)} MobileNet candidates ({args.grid_variant} on "
           f"LiteRT, {args.grid_train_steps} training steps each)", flush=True)
-    images, label_ids, names = candidates.read_examples(image_data.find_tfrecords(data_root))
+    images, label_ids, names = candidates.read_examples(data.find_tfrecords(data_root))
     screened = candidates.screen(
         images, label_ids, len(names), grid, args.grid_variant, args.grid_train_steps,
         args.batch_size, args.learning_rate, args.size_budget_mb, args.latency_budget_ms,
@@ -138,19 +136,22 @@ def choose_model(args: argparse.Namespace, paths: PipelinePaths, data_root: str)
         raise ShipyardError("no candidate fits the budgets (table above): raise "
                             "--latency-budget-ms / --size-budget-mb or add smaller --grid-alphas "
                             "/ --grid-resolutions")
-    args.alpha, args.resolution = chosen.alpha, chosen.resolution
-    args.max_size_mb = min(filter(None, [args.max_size_mb, args.size_budget_mb]), default=None)
-    args.max_latency_ms = min(filter(None, [args.max_latency_ms, args.latency_budget_ms]),
-                              default=None)
-    if args.variants != ["none"] and args.grid_variant not in args.variants:
-        args.variants = [*args.variants, args.grid_variant]
     print(f"{NAME}: chosen α {chosen.alpha:g} at {chosen.resolution} px", flush=True)
+    variants = args.variants
+    if variants != ["none"] and args.grid_variant not in variants:
+        variants = [*variants, args.grid_variant]
+    return argparse.Namespace(**{
+        **vars(args), "alpha": chosen.alpha, "resolution": chosen.resolution,
+        "variants": variants,
+        "max_size_mb": min(filter(None, [args.max_size_mb, args.size_budget_mb]), default=None),
+        "max_latency_ms": min(filter(None, [args.max_latency_ms, args.latency_budget_ms]),
+                              default=None)})
 
 
 def mobile_config(args: argparse.Namespace) -> dict | None:
     """The JSON config of the mobile components (components/mobile.py), or None."""
     return arguments.mobile_config(
-        args, "models.image_classification.mobile", io_type=args.tflite_io,
+        args, f"models.{NAME}.mobile", io_type=args.tflite_io,
         batch_size=args.batch_size,
         fine_tune={"steps": args.fine_tune_steps, "sparsity": args.sparsity,
                    "clusters": args.clusters, "learning_rate": args.learning_rate / 10})
@@ -180,40 +181,47 @@ def eval_config(min_accuracy: float, top_k: int):
         ])])
 
 
-def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
-    _check(args)
-    top_k = 3
-    custom_config = {
-        "model": args.model, "alpha": args.alpha, "depth_multiplier": args.depth_multiplier,
-        "resolution": args.resolution, "dropout": args.dropout, "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate, "top_k": top_k,
-        "weights_file": args.weights and (args.weights if "://" in args.weights
-                                          else os.path.abspath(args.weights)),
-        "backup_dir": os.path.join(paths.checkpoints, "backup"),
-    }
-    return FamilyModules(
-        preprocessing_fn="models.image_classification.preprocessing.preprocessing_fn",
-        run_fn="models.image_classification.trainer.run_fn",
-        eval_config=functools.partial(eval_config, args.min_accuracy, top_k),
-        custom_config=custom_config,
-        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=mobile_config(args))
+class ImageClassification(Family):
+    """MobileNet v1 (Howard et al. 2017) or Inception v3 (Szegedy et al. 2016) on images with
+    class labels, evaluated by TFMA."""
 
+    name = NAME
+    help = "MobileNet v1 / Inception v3 image classifier (default: bundled digits)"
+    headline_metric = ACCURACY
 
-def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:
-    if args.data_dir:
-        return image_data.prepare(args.data_dir, paths.data_cache, args.min_images_per_class)
-    return sample_data.build_digits(os.path.join(paths.data_cache, "digits"))
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
 
+    def modules(self, args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
+        _check(args)
+        top_k = 3
+        custom_config = {
+            "model": args.model, "alpha": args.alpha, "depth_multiplier": args.depth_multiplier,
+            "resolution": args.resolution, "dropout": args.dropout,
+            "batch_size": args.batch_size, "learning_rate": args.learning_rate, "top_k": top_k,
+            "weights_file": args.weights and (args.weights if "://" in args.weights
+                                              else os.path.abspath(args.weights)),
+            "backup_dir": os.path.join(paths.checkpoints, "backup"),
+        }
+        return FamilyModules(
+            preprocessing_fn=self.module("preprocessing.preprocessing_fn"),
+            run_fn=self.module("trainer.run_fn"),
+            evaluation=TfmaEvaluation(functools.partial(eval_config, args.min_accuracy, top_k)),
+            custom_config=custom_config,
+            train_steps=args.train_steps, eval_steps=args.eval_steps,
+            mobile=mobile_config(args))
 
-def serve_hint(serving_dir: str) -> str:
-    output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
-    return (f"shipyard serve --output-dir {output_dir}   (or TF Serving: tensorflow_model_server "
-            f"--rest_api_port=8501 --model_name=image_classification "
-            f"--model_base_path={os.path.abspath(serving_dir)})")
+    def prepare_data(self, args: argparse.Namespace, paths: PipelinePaths) -> str:
+        if args.data_dir:
+            return data.prepare(args.data_dir, paths.data_cache, args.min_images_per_class)
+        return data.build_digits(os.path.join(paths.data_cache, "digits"))
 
+    def serve_hint(self, serving_dir: str) -> str:
+        output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
+        return (f"shipyard serve --output-dir {output_dir}   (or TF Serving: "
+                f"tensorflow_model_server --rest_api_port=8501 --model_name={NAME} "
+                f"--model_base_path={os.path.abspath(serving_dir)})")
 
-register(PipelineDefinition(
-    name=NAME, help="MobileNet v1 / Inception v3 image classifier (default: bundled digits)",
-    add_arguments=add_arguments, family=family, prepare_data=prepare_data,
-    headline_metric=ACCURACY,
-    serve_hint=serve_hint, before_run=choose_model))
+    def settle(self, args: argparse.Namespace, paths: PipelinePaths,
+               data_root: str) -> argparse.Namespace:
+        return choose_model(args, data_root)

@@ -12,8 +12,9 @@ match Keras' ``MobileNet`` exactly.
 """
 from __future__ import annotations
 
-import tf_keras as keras
 from tf_keras import layers
+
+from models.keras2 import keras
 
 # (pointwise width, depthwise stride) of the 13 depthwise-separable blocks, Table 1 of the paper.
 # The last block has stride 1: the "s2" printed there is a typo (the output stays 7×7).

@@ -1,17 +1,16 @@
-"""Users' image data: a folder of class sub-folders of JPEG/PNG files, or TFRecords of
-tf.Examples. Checked up front so that problems surface as one-line errors, not deep in Beam."""
+"""Image-classification data: the bundled digits, or the user's folder of class sub-folders of
+JPEG/PNG files or of TFRecords of tf.Examples. Users' data is checked up front so that problems
+surface as one-line errors, not deep in Beam."""
 from __future__ import annotations
 
-import glob
 import hashlib
 import io
 import os
-from collections.abc import Iterable
 
 from pipelines.errors import ShipyardError
+from pipelines.tfrecords import TFRECORD_PATTERNS, find_tfrecords, write_tfrecords
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-TFRECORD_PATTERNS = ("*.tfrecord", "*.tfrecord.gz", "*.tfrecords", "*.tfrec")
 
 
 def example_bytes(encoded_image: bytes, label: str) -> bytes:
@@ -23,26 +22,6 @@ def example_bytes(encoded_image: bytes, label: str) -> bytes:
     }
     example = tf.train.Example(features=tf.train.Features(feature=feature))
     return example.SerializeToString(deterministic=True)  # map order is otherwise arbitrary
-
-
-def write_tfrecords(records: Iterable[bytes], path: str) -> None:
-    """Writes records to `path` atomically (a crash never leaves a truncated file behind)."""
-    import tensorflow as tf
-
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = f"{path}.partial"
-    try:
-        with tf.io.TFRecordWriter(partial) as writer:
-            for record in records:
-                writer.write(record)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-
-
-def find_tfrecords(data_dir: str) -> list[str]:
-    return sorted(f for p in TFRECORD_PATTERNS for f in glob.glob(os.path.join(data_dir, p)))
 
 
 def _check_tfrecords(files: list[str], image_key: str, label_key: str) -> None:
@@ -122,3 +101,26 @@ def prepare(data_dir: str, cache_dir: str, min_images_per_class: int,
         write_tfrecords((example_bytes(_check_image(p), name)
                          for name, files in classes.items() for p in files), out_path)
     return out_dir
+
+
+def build_digits(directory: str) -> str:
+    """scikit-learn's 1,797 handwritten digits (8×8, 17 grey levels) as tf.Examples of
+    PNG bytes + label ('0'…'9'). Returns the directory holding the TFRecord file."""
+    path = os.path.join(directory, "digits.tfrecord")
+    if os.path.exists(path):
+        return directory
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    pixels = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
+
+    def records():
+        for image, target in zip(pixels, digits.target, strict=True):
+            buffer = io.BytesIO()
+            Image.fromarray(image, mode="L").save(buffer, format="PNG", optimize=False)
+            yield example_bytes(buffer.getvalue(), str(int(target)))
+
+    write_tfrecords(records(), path)
+    return directory

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from pipelines import arguments, codec_commands, compression_data
+from pipelines import arguments
 from pipelines.errors import ShipyardError
-from pipelines.registry import PipelineDefinition, register
-from pipelines.spec import FamilyModules, PipelinePaths
+from pipelines.family import AddCommand, Family, FamilyEvaluation, FamilyModules, PipelinePaths
+from pipelines.image_compression import commands
+from pipelines.image_compression import data as compression_data
+from pipelines.image_compression.settings import HEADLINE, NAME, PRESETS
 
-NAME = "image-compression"
-HEADLINE = "ms_ssim"
-PRESETS = ("cpu", "paper")
 # The TFLite decoder's variants (models/optimization.py's names). qat_int8 is accepted and
 # falls back to dynamic range with one line: TFMO has no QAT scheme for the ConvGRU. Full-integer
 # int8 would need representative GRU states, and pruning / clustering a fine-tuning loss; none is
@@ -21,7 +20,7 @@ MOBILE_VARIANTS = ("float32", "float16", "dynamic", "qat_int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The pipeline's flags; their defaults are in pipelines/configs/image-compression.yaml."""
+    """The pipeline's flags; their defaults are in pipelines/image_compression/config.yaml."""
     parser.add_argument("--preset", choices=PRESETS,
                         help="layer widths: cpu (the paper's ×1/4) or paper (CVPR 2017)")
     parser.add_argument("--alpha", type=float,
@@ -61,38 +60,46 @@ def _check(args: argparse.Namespace) -> None:
         arguments.within(args, 0, 1, "max_metric_drop")
 
 
-def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
-    _check(args)
-    custom_config = {
-        "preset": args.preset, "alpha": args.alpha, "iterations": args.iterations,
-        "gamma": args.gamma, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-        "backup_dir": os.path.join(paths.checkpoints, "backup"),
-    }
-    evaluator = {"module": "models.image_compression.evaluation", "metric": HEADLINE,
-                 "threshold": args.min_ms_ssim, "lower_is_better": False, "split": "eval",
-                 "limit": args.eval_photos, "iterations": args.iterations}
-    return FamilyModules(
-        preprocessing_fn=None, run_fn="models.image_compression.trainer.run_fn",
-        eval_config=None, evaluator=evaluator, presplit=True, custom_config=custom_config,
-        train_steps=args.train_steps, eval_steps=args.eval_steps,
-        mobile=arguments.mobile_config(args, "models.image_compression.mobile",
-                                       eval_limit=args.eval_photos))
+class ImageCompression(Family):
+    """The Residual-GRU codec (Toderici et al. 2017) trained on photo patches, evaluated for
+    rate–distortion on held-out photos against JPEG, served as encode / decode."""
 
+    name = NAME
+    help = "Residual-GRU image codec (Toderici et al. 2017) on bundled photos"
+    headline_metric = HEADLINE
 
-def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:
-    if args.data_dir:
-        return compression_data.build_from_folder(args.data_dir, paths.data_cache,
-                                                  args.max_patches_per_photo)
-    return compression_data.build_bundled(paths.data_cache, args.max_patches_per_photo)
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
 
+    def modules(self, args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
+        _check(args)
+        custom_config = {
+            "preset": args.preset, "alpha": args.alpha, "iterations": args.iterations,
+            "gamma": args.gamma, "batch_size": args.batch_size,
+            "learning_rate": args.learning_rate,
+            "backup_dir": os.path.join(paths.checkpoints, "backup"),
+        }
+        evaluator = {"module": self.module("evaluation"), "metric": HEADLINE,
+                     "threshold": args.min_ms_ssim, "lower_is_better": False, "split": "eval",
+                     "limit": args.eval_photos, "iterations": args.iterations}
+        return FamilyModules(
+            preprocessing_fn=None, run_fn=self.module("trainer.run_fn"),
+            evaluation=FamilyEvaluation(evaluator), presplit=True,
+            custom_config=custom_config, train_steps=args.train_steps,
+            eval_steps=args.eval_steps,
+            mobile=arguments.mobile_config(args, self.module("mobile"),
+                                           eval_limit=args.eval_photos))
 
-def serve_hint(serving_dir: str) -> str:
-    output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
-    return (f"shipyard compress IN.png OUT.rgc --output-dir {output_dir}   (serve it: "
-            f"shipyard serve --output-dir {output_dir}; signatures encode / decode)")
+    def prepare_data(self, args: argparse.Namespace, paths: PipelinePaths) -> str:
+        if args.data_dir:
+            return compression_data.build_from_folder(args.data_dir, paths.data_cache,
+                                                      args.max_patches_per_photo)
+        return compression_data.build_bundled(paths.data_cache, args.max_patches_per_photo)
 
+    def serve_hint(self, serving_dir: str) -> str:
+        output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
+        return (f"shipyard compress IN.png OUT.rgc --output-dir {output_dir}   (serve it: "
+                f"shipyard serve --output-dir {output_dir}; signatures encode / decode)")
 
-register(PipelineDefinition(
-    name=NAME, help="Residual-GRU image codec (Toderici et al. 2017) on bundled photos",
-    add_arguments=add_arguments, family=family, prepare_data=prepare_data,
-    headline_metric=HEADLINE, serve_hint=serve_hint, add_commands=codec_commands.add_commands))
+    def add_commands(self, add_command: AddCommand) -> None:
+        commands.add_commands(add_command)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from pipelines.errors import ShipyardError
-from pipelines.image_data import write_tfrecords
+from pipelines.tfrecords import write_tfrecords
 
 PATCH = 32
 IMAGE_KEY = "image"

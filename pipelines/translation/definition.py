@@ -5,16 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from pipelines import arguments, translation_data
+from pipelines import arguments
 from pipelines.errors import ShipyardError
-from pipelines.registry import PipelineDefinition, register
-from pipelines.spec import FamilyModules, PipelinePaths
+from pipelines.family import AddCommand, Family, FamilyEvaluation, FamilyModules, PipelinePaths
+from pipelines.translation import commands
+from pipelines.translation import data as translation_data
+from pipelines.translation.settings import BLEU, NAME, PRESETS
 
-NAME = "translation"
-BLEU = "bleu"
-# models/translation/gnmt.py's PRESETS (not imported: TensorFlow) and their vocabulary sizes.
-PRESET_VOCAB_SIZES = {"cpu": 8000, "paper": 32000}
-PRESETS = tuple(PRESET_VOCAB_SIZES)
 # On-device variants (models/translation/mobile.py): float weights, float16 weights, int8
 # weights with float activations. int8 and qat_int8 are accepted and fall back to dynamic range
 # with one line: TFMO has no 8-bit QAT scheme for LSTMs, and full-integer int8 would quantise
@@ -23,7 +20,7 @@ MOBILE_VARIANTS = ("float32", "float16", "dynamic", "int8", "qat_int8")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The pipeline's flags; their defaults are in pipelines/configs/translation.yaml."""
+    """The pipeline's flags; their defaults are in pipelines/translation/config.yaml."""
     parser.add_argument("--src", help="source language of the bundled corpus (en, fr, de)")
     parser.add_argument("--tgt", help="target language of the bundled corpus (en, fr, de)")
     parser.add_argument("--data",
@@ -31,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "TFRecords of tf.Examples (source, target); default: bundled")
     parser.add_argument("--bundled-pairs", type=int,
                         help="training pairs of the bundled corpus (at most 60000)")
-    parser.add_argument("--preset", choices=PRESETS,
+    parser.add_argument("--preset", choices=tuple(PRESETS),
                         help="architecture: cpu (small, fast) or paper (8+8 layers, 1024 "
                              "units, 32K wordpieces)")
     parser.add_argument("--encoder-layers", type=int, help="override the preset's")
@@ -89,7 +86,7 @@ def _check(args: argparse.Namespace) -> None:
 
 def evaluator_config(args: argparse.Namespace) -> dict:
     """The shared FamilyEvaluator's config: BLEU of the export on the held-out split."""
-    return {"module": "models.translation.evaluation", "metric": BLEU,
+    return {"module": f"models.{NAME}.evaluation", "metric": BLEU,
             "threshold": args.min_bleu, "lower_is_better": False, "split": "eval",
             "limit": args.eval_limit}
 
@@ -98,71 +95,54 @@ def mobile_config(args: argparse.Namespace) -> dict | None:
     """The mobile components' config: the GNMT decoder on LiteRT, gated on BLEU and on
     agreement with the SavedModel's translations."""
     return arguments.mobile_config(
-        args, "models.translation.mobile", eval_limit=args.mobile_eval_limit,
+        args, f"models.{NAME}.mobile", eval_limit=args.mobile_eval_limit,
         latency_runs=20)
 
 
-def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
-    _check(args)
-    custom_config = {
-        "preset": args.preset, "encoder_layers": args.encoder_layers,
-        "decoder_layers": args.decoder_layers, "units": args.units,
-        "vocab_size": args.vocab_size or PRESET_VOCAB_SIZES[args.preset],
-        "dropout": args.dropout,
-        "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-        "beam_width": args.beam_width, "alpha": args.alpha, "beta": args.beta,
-        "max_input_tokens": args.max_input_tokens, "max_output_tokens": args.max_output_tokens,
-        "backup_dir": os.path.join(paths.checkpoints, "backup"),
-    }
-    return FamilyModules(
-        preprocessing_fn="models.translation.preprocessing.preprocessing_fn",
-        run_fn="models.translation.trainer.run_fn", eval_config=None,
-        evaluator=evaluator_config(args), presplit=True, custom_config=custom_config,
-        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=mobile_config(args))
+class Translation(Family):
+    """GNMT (Wu et al. 2016) on a parallel corpus, served as raw strings in, translations out;
+    `shipyard translate` prints translations."""
 
+    name = NAME
+    help = "GNMT translator (default: bundled EN→FR num2words + CLDR sentences)"
+    headline_metric = BLEU
 
-def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:
-    if args.data:
-        return translation_data.prepare(args.data, paths.data_cache)
-    directory = os.path.join(paths.data_cache,
-                             f"parallel-{args.src}-{args.tgt}-{args.bundled_pairs}")
-    return translation_data.build_bundled(directory, args.src, args.tgt,
-                                          train_pairs=args.bundled_pairs)
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
 
+    def modules(self, args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
+        _check(args)
+        custom_config = {
+            "preset": args.preset, "encoder_layers": args.encoder_layers,
+            "decoder_layers": args.decoder_layers, "units": args.units,
+            "vocab_size": args.vocab_size or PRESETS[args.preset].vocab_size,
+            "dropout": args.dropout,
+            "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+            "beam_width": args.beam_width, "alpha": args.alpha, "beta": args.beta,
+            "max_input_tokens": args.max_input_tokens,
+            "max_output_tokens": args.max_output_tokens,
+            "backup_dir": os.path.join(paths.checkpoints, "backup"),
+        }
+        return FamilyModules(
+            preprocessing_fn=self.module("preprocessing.preprocessing_fn"),
+            run_fn=self.module("trainer.run_fn"),
+            evaluation=FamilyEvaluation(evaluator_config(args)), presplit=True,
+            custom_config=custom_config, train_steps=args.train_steps,
+            eval_steps=args.eval_steps, mobile=mobile_config(args))
 
-def serve_hint(serving_dir: str) -> str:
-    output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
-    return (f"shipyard translate \"Hello.\" --model {os.path.abspath(serving_dir)}   (or "
-            f"shipyard serve --output-dir {output_dir}, then shipyard translate \"Hello.\" "
-            f"--server 127.0.0.1:8500)")
+    def prepare_data(self, args: argparse.Namespace, paths: PipelinePaths) -> str:
+        if args.data:
+            return translation_data.prepare(args.data, paths.data_cache)
+        directory = os.path.join(paths.data_cache,
+                                 f"parallel-{args.src}-{args.tgt}-{args.bundled_pairs}")
+        return translation_data.build_bundled(directory, args.src, args.tgt,
+                                              train_pairs=args.bundled_pairs)
 
+    def serve_hint(self, serving_dir: str) -> str:
+        output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
+        return (f"shipyard translate \"Hello.\" --model {os.path.abspath(serving_dir)}   (or "
+                f"shipyard serve --output-dir {output_dir}, then shipyard translate \"Hello.\" "
+                f"--server 127.0.0.1:8500)")
 
-def add_commands(subparsers) -> None:
-    """`shipyard translate "text" ... [--model DIR | --server HOST:PORT]`."""
-    translate = subparsers.add_parser(
-        "translate", help="translate sentences with a trained translation model")
-    translate.add_argument("text", nargs="+", help="sentences to translate")
-    where = translate.add_mutually_exclusive_group()
-    where.add_argument("--model",
-                       help="exported SavedModel, or a serving base folder (its newest "
-                            "version); default: shipyard-output/serving/translation")
-    where.add_argument("--server", help="a model server's gRPC address HOST:PORT")
-    translate.add_argument("--model-name", default="translation",
-                           help="model name on the server")
-    translate.add_argument("--scores", action="store_true",
-                           help="print each translation's GNMT score after a tab")
-    translate.set_defaults(handler=_translate)
-
-
-def _translate(args: argparse.Namespace) -> None:
-    from pipelines import translate_command
-
-    for translation, score in translate_command.translate(
-            args.text, model=args.model, server=args.server, model_name=args.model_name):
-        print(f"{translation}\t{score:.4f}" if args.scores else translation)
-
-
-register(PipelineDefinition(
-    name=NAME, help="GNMT translator (default: bundled EN→FR num2words + CLDR sentences)",
-    add_arguments=add_arguments, family=family, prepare_data=prepare_data,
-    headline_metric=BLEU, serve_hint=serve_hint, add_commands=add_commands))
+    def add_commands(self, add_command: AddCommand) -> None:
+        commands.add_commands(add_command)

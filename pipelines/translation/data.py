@@ -328,7 +328,7 @@ def example_bytes(source: str, target: str) -> bytes:
 
 
 def _write_split(pairs: Iterable[Pair], path: str) -> None:
-    from pipelines.image_data import write_tfrecords
+    from pipelines.tfrecords import write_tfrecords
 
     write_tfrecords((example_bytes(s, t) for s, t in pairs), path)
 
@@ -410,7 +410,7 @@ def _records(files: list[str]) -> Iterator[tuple[str, dict[str, list[bytes]]]]:
 def read_tfrecords(data_dir: str) -> list[Pair]:
     """(source, target) pairs of a folder of TFRecords of tf.Examples with bytes features
     `source` and `target`."""
-    from pipelines.image_data import find_tfrecords
+    from pipelines.tfrecords import find_tfrecords
 
     files = find_tfrecords(data_dir)
     if not files:

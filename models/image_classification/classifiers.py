@@ -4,11 +4,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 
-import tf_keras as keras
-
 from models import complexity
-from models.inception_v3 import inception_v3
-from models.mobilenet_v1 import mobilenet_v1
+from models.image_classification.inception_v3 import inception_v3
+from models.image_classification.mobilenet_v1 import mobilenet_v1
+from models.keras2 import keras
 
 BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "mobilenet_v1": mobilenet_v1,

@@ -9,22 +9,20 @@ from __future__ import annotations
 import argparse
 import os
 
-from pipelines import arguments, reply_data
+from pipelines import arguments
 from pipelines.errors import ShipyardError
-from pipelines.registry import PipelineDefinition, register
-from pipelines.spec import FamilyModules, PipelinePaths
+from pipelines.family import AddCommand, Family, FamilyEvaluation, FamilyModules, PipelinePaths
+from pipelines.smart_reply import commands
+from pipelines.smart_reply import data as reply_data
+from pipelines.smart_reply.settings import HEADLINE, NAME, RANK_BY
 
-NAME = "smart-reply"
-HEADLINE = "recall_at_3"
-MODEL_NAME = "smart_reply"
 # QAT does not apply to the LSTMs: qat_int8 falls back to dynamic with one line (the shared
 # plan); full-integer int8 would quantize the beam search's scores, so it is not offered.
 MOBILE_VARIANTS = ("float32", "float16", "dynamic", "qat_int8")
-RANK_BY = ("cluster", "response")  # models/smart_reply/search.py RANK_BY (not imported: TF)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The pipeline's flags; their defaults are in pipelines/configs/smart-reply.yaml."""
+    """The pipeline's flags; their defaults are in pipelines/smart_reply/config.yaml."""
     data = parser.add_argument_group("data")
     data.add_argument("--data-file",
                       help="your conversations: .tsv (header: context, reply[, user]) or "
@@ -110,38 +108,39 @@ def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
 def mobile_config(args: argparse.Namespace) -> dict | None:
     """The mobile components' config: the on-device model (models/smart_reply/mobile.py),
     gated on recall@3 and on top-3 agreement with the SavedModel."""
-    return arguments.mobile_config(args, "models.smart_reply.mobile")
+    return arguments.mobile_config(args, f"models.{NAME}.mobile")
 
 
-def family(args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
-    _check(args)
-    evaluator = {"module": "models.smart_reply.evaluation", "metric": HEADLINE,
-                 "threshold": args.min_recall, "lower_is_better": False, "split": "eval",
-                 "limit": None, "baselines": True}
-    return FamilyModules(
-        preprocessing_fn="models.smart_reply.preprocessing.preprocessing_fn",
-        run_fn="models.smart_reply.trainer.run_fn", eval_config=None, evaluator=evaluator,
-        presplit=True, custom_config=custom_config(args, paths),
-        train_steps=args.train_steps, eval_steps=args.eval_steps, mobile=mobile_config(args))
+class SmartReply(Family):
+    """Smart Reply (Kannan et al. KDD 2016; Google Allo): an LSTM picks semantic clusters of
+    a fixed response set, a beam search over the set's trie picks the replies."""
 
+    name = NAME
+    help = "Smart Reply: reply suggestions (default: bundled chatterbot-corpus)"
+    headline_metric = HEADLINE
 
-def prepare_data(args: argparse.Namespace, paths: PipelinePaths) -> str:
-    return reply_data.prepare(args.data_file, paths.data_cache, args.language)
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
 
+    def modules(self, args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
+        _check(args)
+        evaluator = {"module": self.module("evaluation"), "metric": HEADLINE,
+                     "threshold": args.min_recall, "lower_is_better": False, "split": "eval",
+                     "limit": None, "baselines": True}
+        return FamilyModules(
+            preprocessing_fn=self.module("preprocessing.preprocessing_fn"),
+            run_fn=self.module("trainer.run_fn"), evaluation=FamilyEvaluation(evaluator),
+            presplit=True, custom_config=custom_config(args, paths),
+            train_steps=args.train_steps, eval_steps=args.eval_steps,
+            mobile=mobile_config(args))
 
-def serve_hint(serving_dir: str) -> str:
-    output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
-    return (f"shipyard serve --output-dir {output_dir}   then: shipyard reply \"How are "
-            f"you?\" --server 127.0.0.1:8501")
+    def prepare_data(self, args: argparse.Namespace, paths: PipelinePaths) -> str:
+        return reply_data.prepare(args.data_file, paths.data_cache, args.language)
 
+    def serve_hint(self, serving_dir: str) -> str:
+        output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
+        return (f"shipyard serve --output-dir {output_dir}   then: shipyard reply \"How are "
+                f"you?\" --server 127.0.0.1:8501")
 
-def add_commands(commands) -> None:
-    from pipelines import reply_command
-
-    reply_command.add_command(commands)
-
-
-register(PipelineDefinition(
-    name=NAME, help="Smart Reply: reply suggestions (default: bundled chatterbot-corpus)",
-    add_arguments=add_arguments, family=family, prepare_data=prepare_data,
-    headline_metric=HEADLINE, serve_hint=serve_hint, add_commands=add_commands))
+    def add_commands(self, add_command: AddCommand) -> None:
+        commands.add_commands(add_command)

@@ -2,13 +2,15 @@
 server (TF Serving's gRPC Predict), with one-line errors."""
 from __future__ import annotations
 
+import argparse
 import os
 import re
 
 from pipelines.errors import ShipyardError
+from pipelines.family import AddCommand
+from pipelines.translation.settings import INPUT_NAME
 
 DEFAULT_BASE = os.path.join("shipyard-output", "serving", "translation")
-INPUT_NAME = "sources"  # models/translation/trainer.py's serving input
 
 
 def _check_texts(texts: list[str]) -> None:
@@ -42,7 +44,6 @@ def _model_error(message: str) -> str:
 
 
 def translate_local(texts: list[str], model_dir: str) -> list[tuple[str, float]]:
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  the export's wordpiece ops
 
@@ -61,10 +62,8 @@ def translate_local(texts: list[str], model_dir: str) -> list[tuple[str, float]]
 def translate_server(texts: list[str], server: str, model_name: str,
                      timeout: float = 120.0) -> list[tuple[str, float]]:
     import grpc
-    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
-
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
     import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
@@ -90,3 +89,26 @@ def translate(texts: list[str], model: str | None = None, server: str | None = N
     if server:
         return translate_server(texts, server, model_name)
     return translate_local(texts, resolve_model_dir(model))
+
+
+def add_commands(add_command: AddCommand) -> None:
+    """`shipyard translate "text" ... [--model DIR | --server HOST:PORT]`."""
+    parser = add_command(
+        "translate", help="translate sentences with a trained translation model")
+    parser.add_argument("text", nargs="+", help="sentences to translate")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--model",
+                       help="exported SavedModel, or a serving base folder (its newest "
+                            "version); default: shipyard-output/serving/translation")
+    where.add_argument("--server", help="a model server's gRPC address HOST:PORT")
+    parser.add_argument("--model-name", default="translation",
+                           help="model name on the server")
+    parser.add_argument("--scores", action="store_true",
+                           help="print each translation's GNMT score after a tab")
+    parser.set_defaults(handler=_translate)
+
+
+def _translate(args: argparse.Namespace) -> None:
+    for translation, score in translate(
+            args.text, model=args.model, server=args.server, model_name=args.model_name):
+        print(f"{translation}\t{score:.4f}" if args.scores else translation)

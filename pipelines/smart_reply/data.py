@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterable
 
 from pipelines.errors import ShipyardError
-from pipelines.image_data import write_tfrecords
+from pipelines.tfrecords import write_tfrecords
 
 CONTEXT, REPLY, USER = "context", "reply", "user"
 EVAL_PERCENT = 20

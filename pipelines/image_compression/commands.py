@@ -2,8 +2,31 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 
 from pipelines import config
+from pipelines.errors import ShipyardError
+from pipelines.family import AddCommand
+
+TRAIN_HINT = "train one with `shipyard run image-compression` (or pass --model DIR)"
+# compress()'s parameters, as the command's flags name them.
+_FLAGS = {"iterations": "--iterations", "bpp": "--bpp", "min_quality": "--quality"}
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """The codec library's errors as one-line CLI errors, in the command's terms."""
+    from models.image_compression import errors
+
+    try:
+        yield
+    except errors.SettingError as e:
+        raise ShipyardError(f"{_FLAGS[e.parameter]} {e.problem}") from None
+    except errors.ModelNotFound as e:
+        raise ShipyardError(f"{e}; {TRAIN_HINT}") from None
+    except errors.CodecError as e:
+        raise ShipyardError(str(e)) from None
 
 
 def _codec(args: argparse.Namespace):
@@ -13,6 +36,16 @@ def _codec(args: argparse.Namespace):
 
 
 def compress(args: argparse.Namespace) -> None:
+    with _user_errors():
+        _compress(args)
+
+
+def decompress(args: argparse.Namespace) -> None:
+    with _user_errors():
+        _decompress(args)
+
+
+def _compress(args: argparse.Namespace) -> None:
     from models.image_compression import codec as codec_module
 
     image = codec_module.read_image(args.input)  # before loading TF models: fail fast
@@ -28,7 +61,7 @@ def compress(args: argparse.Namespace) -> None:
           f"PSNR {result.psnr:.2f} dB{note}")
 
 
-def decompress(args: argparse.Namespace) -> None:
+def _decompress(args: argparse.Namespace) -> None:
     codec, model = _codec(args)
     image, header, decoded = codec.decompress(model, codec.read_stream(args.input))
     codec.write_atomic(args.output, codec.png_bytes(image))
@@ -46,8 +79,8 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where `shipyard run image-compression` pushed its codec")
 
 
-def add_commands(commands) -> None:
-    comp = commands.add_parser("compress", help="compress an image with the trained "
+def add_commands(add_command: AddCommand) -> None:
+    comp = add_command("compress", help="compress an image with the trained "
                                "Residual-GRU codec (.rgc)")
     comp.add_argument("input", metavar="IN", help="image file (PNG, JPEG, ... any size)")
     comp.add_argument("output", metavar="OUT.rgc")
@@ -64,7 +97,7 @@ def add_commands(commands) -> None:
     _model_arguments(comp)
     comp.set_defaults(handler=compress)
 
-    dec = commands.add_parser("decompress", help="decode a .rgc file to PNG (a cut stream "
+    dec = add_command("decompress", help="decode a .rgc file to PNG (a cut stream "
                               "decodes to the iterations it holds)")
     dec.add_argument("input", metavar="IN.rgc")
     dec.add_argument("output", metavar="OUT.png")

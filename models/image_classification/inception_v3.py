@@ -11,8 +11,9 @@ Like Keras' ``InceptionV3`` this omits the auxiliary classifier, so counts match
 """
 from __future__ import annotations
 
-import tf_keras as keras
 from tf_keras import layers
+
+from models.keras2 import keras
 
 MIN_RESOLUTION = 75
 

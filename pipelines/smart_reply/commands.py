@@ -9,12 +9,12 @@ import os
 from typing import Any
 
 from pipelines.errors import ShipyardError
-
-MODEL_NAME = "smart_reply"
+from pipelines.family import AddCommand
+from pipelines.smart_reply.settings import NAME
 
 
 def latest_pushed(output_dir: str) -> str:
-    base = os.path.join(output_dir, "serving", MODEL_NAME)
+    base = os.path.join(output_dir, "serving", NAME)
     versions = sorted((int(v) for v in os.listdir(base) if v.isdigit()),
                       reverse=True) if os.path.isdir(base) else []
     if not versions:
@@ -54,7 +54,7 @@ def _from_server(server: str, message: str, user: str | None) -> dict[str, Any]:
     instance = {"messages": message}
     if user is not None:
         instance["users"] = user
-    answer = json.loads(rest_request(MODEL_NAME, {"instances": [instance]}, server))
+    answer = json.loads(rest_request(NAME, {"instances": [instance]}, server))
     return answer["predictions"][0]
 
 
@@ -87,10 +87,10 @@ def reply(args: argparse.Namespace) -> None:
         print(note.strip())
 
 
-def add_command(commands: Any) -> None:
+def add_commands(add_command: AddCommand) -> None:
     from pipelines import config
 
-    p = commands.add_parser("reply", help="Smart Reply suggestions for a message")
+    p = add_command("reply", help="Smart Reply suggestions for a message")
     p.add_argument("message")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--model", help="exported SavedModel directory (default: the latest "
@@ -101,6 +101,6 @@ def add_command(commands: Any) -> None:
     p.add_argument("--user", help="user id, for a personalised model")
     p.add_argument("--output-dir", default=config.common()["output_dir"])
     p.add_argument("--max-message-chars", type=int,
-                   default=config.packaged("smart-reply")["max_message_chars"])
+                   default=config.packaged(NAME)["max_message_chars"])
     p.add_argument("--json", action="store_true", help="print every output as JSON")
     p.set_defaults(handler=reply)

@@ -1,0 +1,1 @@
+"""The image-compression pipeline: the Residual-GRU codec on photos."""

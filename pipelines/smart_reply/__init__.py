@@ -1,0 +1,1 @@
+"""The Smart Reply pipeline: reply suggestions for messages."""

@@ -1,0 +1,1 @@
+"""The translation pipeline: GNMT on a parallel corpus."""
