@@ -1,8 +1,7 @@
+"""Shared test setup. Importing `models` first sets Shipyard's Keras-2 switch before any test
+imports TensorFlow."""
 import os
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import models  # noqa: F401
 
-# Session fixtures shared across test modules: one tiny trained image codec, one tiny trained
-# Smart Reply model.
-pytest_plugins = ["tests.image_compression_fixtures", "tests.smart_reply_fixtures"]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -4,8 +4,6 @@ top-3 replies agree with the SavedModel's; the gate refuses a variant below min_
 import json
 import os
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import numpy as np
 import pytest
 
@@ -17,7 +15,7 @@ from models.smart_reply.response_set import ResponseSet
 
 @pytest.fixture(scope="module")
 def trained(smart_reply_model):
-    """The shared tiny model (tests/smart_reply_fixtures.py) and its ExampleGen-like splits."""
+    """The shared tiny model (tests/smart_reply/conftest.py) and its ExampleGen-like splits."""
     m = smart_reply_model
     return m.model_uri, m.examples, m.root, m.held_out
 

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import numpy as np
 import pytest

@@ -1,11 +1,8 @@
 """Image-compression pipeline pieces: the held-out data split, the Trainer's export (encode /
 decode signatures that speak the .rgc format), and the rate–distortion evaluation hook."""
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import glob
 import io
+import os
 
 import numpy as np
 import pytest

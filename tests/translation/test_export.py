@@ -6,8 +6,6 @@ import os
 import subprocess
 import sys
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import pytest
 import tensorflow as tf
 
@@ -15,7 +13,7 @@ from models.translation import evaluation, trainer
 from models.translation import wordpieces as wp
 from pipelines.translation import data as translation_data
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = {"encoder_layers": 2, "decoder_layers": 2, "units": 32, "dropout": 0.0,
           "learning_rate": 5e-3, "beam_width": 3, "alpha": 0.2, "beta": 0.2,
           "max_input_tokens": 40, "max_output_tokens": 60}

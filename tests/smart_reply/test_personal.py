@@ -4,8 +4,6 @@ phone's suggestions agree with the server's for every user; `shipyard reply --us
 import json
 import os
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,7 +11,7 @@ import tensorflow as tf
 from models.smart_reply import device, export, trainer
 from models.smart_reply import mobile as hook
 from pipelines.cli import main
-from tests.smart_reply_fixtures import train_tiny
+from tests.smart_reply.tiny import train_tiny
 
 USERS = ["u0", "u1", "u2"]
 MESSAGE = "What is your favorite color?"

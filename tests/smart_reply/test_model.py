@@ -1,8 +1,4 @@
 """Smart Reply model: trie beam search vs brute force, diversity, trigger, fallback."""
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import numpy as np
 import pytest
 import tensorflow as tf

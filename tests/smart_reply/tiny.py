@@ -1,13 +1,8 @@
-"""Session fixture the Smart Reply export and mobile tests share: one tiny model trained
-through the Trainer's code path and exported (serving SavedModel, Keras model, on-device
-model, response set), with the splits it saw written as ExampleGen writes them."""
+"""The Smart Reply tests' tiny model: trained through the Trainer's code path and exported
+(serving SavedModel, Keras model, on-device model, response set), with the splits it saw
+written as ExampleGen writes them. conftest.py shares one as a session fixture."""
 import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import types
-
-import pytest
 
 # Wide enough (64) that the beam reaches every response of the 40: the export test compares
 # the served suggestions with brute-force scoring of the whole set.
@@ -54,9 +49,3 @@ def train_tiny(root, users: list[str] | None = None, held_out_size: int = HELD_O
     return types.SimpleNamespace(model=model, words=words, model_uri=model_uri,
                                  serving=serving, examples=str(examples), root=root,
                                  train=train, held_out=held_out, config=CONFIG)
-
-
-@pytest.fixture(scope="session")
-def smart_reply_model(tmp_path_factory):
-    """The tiny model of `train_tiny`, shared by the export and mobile tests."""
-    return train_tiny(tmp_path_factory.mktemp("smart_reply"))

@@ -1,11 +1,8 @@
 """The TFLite decoder for phones: one 32×32 decoder step converted, the recurrence on the host,
 gated against the serving SavedModel on held-out photos, and the bundle an app decodes .rgc
 files with."""
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import json
+import os
 
 import numpy as np
 import pytest

@@ -1,9 +1,6 @@
 """The .rgc codec: format round trip, lossless entropy coding, progressive streams, rate
 control, and the command line's errors (one line, exit 2, no output file)."""
 import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import struct
 
 import numpy as np

@@ -5,8 +5,6 @@ import os
 import subprocess
 import sys
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -16,15 +14,15 @@ from models.smart_reply import model as model_lib
 from models.smart_reply.response_set import ResponseSet
 from pipelines.cli import main
 from pipelines.smart_reply import data as reply_data
-from tests.smart_reply_fixtures import CONFIG, HELD_OUT
+from tests.smart_reply.tiny import CONFIG, HELD_OUT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MESSAGES = ["Hi, How is it going?", "What is your favorite color?", "My mouse is not responding."]
 
 
 @pytest.fixture(scope="module")
 def exported(smart_reply_model):
-    """The shared tiny model (tests/smart_reply_fixtures.py)."""
+    """The shared tiny model (tests/smart_reply/conftest.py)."""
     m = smart_reply_model
     return m.model, m.words, m.model_uri, m.serving, m.train, m.held_out
 

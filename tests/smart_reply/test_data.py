@@ -2,8 +2,6 @@
 import json
 import os
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import numpy as np
 import pytest
 import tensorflow as tf

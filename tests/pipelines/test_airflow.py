@@ -19,7 +19,7 @@ from pipelines.cli import main
 from pipelines.image_classification import data as image_data
 from pipelines.metadata import open_store
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AIRFLOW_BIN = os.path.join(REPO, ".venv-airflow", "bin")
 PIPELINE = "image-classification"
 SETTINGS = ["--train-steps", "5", "--eval-steps", "2", "--variants", "none",

@@ -1,11 +1,8 @@
 """Mobile optimisation paths on a tiny MobileNet (α 0.25, 32 px, 3 classes, a few steps):
 pruning, clustering, QAT and the collaborative schemes, TFLite conversion with metadata, LiteRT
 measurement, the fidelity gate's budgets, the bundle, and the LSTM fallback message."""
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import json
+import os
 
 import numpy as np
 import pytest

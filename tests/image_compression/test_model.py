@@ -1,8 +1,4 @@
 """Residual-GRU codec model: structure per the paper, 1/8 bpp per iteration, the iteration."""
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import numpy as np
 import pytest
 import tensorflow as tf

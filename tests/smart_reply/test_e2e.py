@@ -15,7 +15,7 @@ from pipelines.metadata import list_runs
 from pipelines.smart_reply import data as reply_data
 
 pytestmark = pytest.mark.e2e
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["--units", "16", "--embedding-dim", "16", "--clusters", "8", "--max-responses", "60",
         "--max-reply-tokens", "8", "--context-tokens", "12", "--beam-width", "16",
         "--train-steps", "30", "--eval-steps", "2", "--min-recall", "0.0",

@@ -16,7 +16,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from pipelines import config, registry
 from pipelines.cli import main
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TASKS = {"ImportExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
          "Transform", "Trainer", "Evaluator", "ServingInfraValidator", "Pusher", "Optimizer",
          "TFLiteConverter", "FidelityGate", "MobilePusher"}

@@ -1,10 +1,7 @@
 """Session fixtures the image-compression tests share: the bundled data (16 patches a photo) in
 ExampleGen's layout, and one small codec trained by the Trainer module and exported."""
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import glob
+import os
 import types
 
 import pytest
