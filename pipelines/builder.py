@@ -85,7 +85,7 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
         evaluator = FamilyEvaluator(
             examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
             baseline_model=baseline.outputs["model"],
-            config=json.dumps(family.evaluation.config, sort_keys=True)).with_id("Evaluator")
+            config=json.dumps(family.evaluation.config(), sort_keys=True)).with_id("Evaluator")
     else:
         evaluator = tfx.components.Evaluator(
             examples=example_gen.outputs["examples"], model=trainer.outputs["model"],

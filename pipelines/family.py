@@ -32,10 +32,22 @@ class TfmaEvaluation:
 @dataclasses.dataclass(frozen=True)
 class FamilyEvaluation:
     """components/family_evaluator.py, for metrics TFMA does not compute (BLEU, recall@3,
-    rate–distortion): the JSON config naming the family's evaluation module, its metric and
-    threshold."""
+    rate–distortion): `<module>.evaluate` scores the export on the `split` examples; the model
+    is blessed when `metric` passes `threshold` and does not regress."""
 
-    config: dict[str, Any]
+    module: str
+    metric: str
+    threshold: float | None
+    limit: int | None = None  # examples scored; None: all
+    lower_is_better: bool = False
+    split: str = "eval"
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # read by the hook
+
+    def config(self) -> dict[str, Any]:
+        """The component's JSON config."""
+        return {"module": self.module, "metric": self.metric, "threshold": self.threshold,
+                "lower_is_better": self.lower_is_better, "split": self.split,
+                "limit": self.limit, **self.settings}
 
 
 Evaluation = TfmaEvaluation | FamilyEvaluation

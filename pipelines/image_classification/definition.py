@@ -15,52 +15,6 @@ from pipelines.image_classification.settings import ACCURACY, MODELS, NAME
 MOBILE_VARIANTS = tuple(VARIANTS)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The pipeline's flags; their defaults are in pipelines/image_classification/config.yaml."""
-    parser.add_argument("--model", choices=MODELS)
-    parser.add_argument("--alpha", type=float, help="MobileNet width multiplier α")
-    parser.add_argument("--depth-multiplier", type=int,
-                        help="MobileNet depthwise channel multiplier")
-    parser.add_argument("--resolution", type=int,
-                        help="input size in pixels (default 32 for MobileNet, 75 for Inception v3)")
-    parser.add_argument("--dropout", type=float)
-    parser.add_argument("--data-dir",
-                        help="folder of class sub-folders of JPEG/PNG images, or of TFRecord "
-                             "files of tf.Examples (image, label); default: bundled digits")
-    arguments.add_training_arguments(parser)
-    parser.add_argument("--min-accuracy", type=float,
-                        help="blessing threshold on eval accuracy (also: no regression vs the "
-                             "latest blessed model)")
-    parser.add_argument("--min-images-per-class", type=int)
-    parser.add_argument("--weights",
-                        help="optional local Keras weights file (.h5) to initialise the model")
-    mobile = arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "accuracy")
-    mobile.add_argument("--fine-tune-steps", type=int,
-                        help="fine-tuning steps of QAT / pruning / clustering")
-    mobile.add_argument("--sparsity", type=float,
-                        help="target sparsity of the pruned variants")
-    mobile.add_argument("--clusters", type=int,
-                        help="weight clusters per kernel of the clustered variants")
-    mobile.add_argument("--tflite-io", choices=["uint8", "int8"],
-                        help="input/output type of the integer models (uint8 is what "
-                             "Android's Task Library loads)")
-    choice = parser.add_argument_group(
-        "budget-driven model choice (MobileNet α × resolution grid, screened on LiteRT)")
-    choice.add_argument("--latency-budget-ms", type=float,
-                        help="largest single-thread p50 latency of the phone model; with "
-                             "--size-budget-mb, picks α and resolution from the grid")
-    choice.add_argument("--size-budget-mb", type=float,
-                        help="largest .tflite file of the phone model")
-    choice.add_argument("--grid-alphas", type=float, nargs="+", metavar="ALPHA",
-                        help="width multipliers α screened")
-    choice.add_argument("--grid-resolutions", type=int, nargs="+", metavar="PIXELS",
-                        help="input resolutions screened")
-    choice.add_argument("--grid-train-steps", type=int,
-                        help="training steps of each screened candidate")
-    choice.add_argument("--grid-variant", choices=["float32", "float16", "dynamic", "int8"],
-                        help="the TFLite conversion the budgets apply to")
-
-
 def _check(args: argparse.Namespace) -> None:
     if args.resolution is None:
         args.resolution = 75 if args.model == "inception_v3" else 32
@@ -190,7 +144,50 @@ class ImageClassification(Family):
     headline_metric = ACCURACY
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        add_arguments(parser)
+        """The flags; their defaults are in pipelines/image_classification/config.yaml."""
+        parser.add_argument("--model", choices=MODELS)
+        parser.add_argument("--alpha", type=float, help="MobileNet width multiplier α")
+        parser.add_argument("--depth-multiplier", type=int,
+                            help="MobileNet depthwise channel multiplier")
+        parser.add_argument("--resolution", type=int,
+                            help="input size in pixels (default 32 for MobileNet, 75 for "
+                                 "Inception v3)")
+        parser.add_argument("--dropout", type=float)
+        parser.add_argument("--data-dir",
+                            help="folder of class sub-folders of JPEG/PNG images, or of TFRecord "
+                                 "files of tf.Examples (image, label); default: bundled digits")
+        arguments.add_training_arguments(parser)
+        parser.add_argument("--min-accuracy", type=float,
+                            help="blessing threshold on eval accuracy (also: no regression vs the "
+                                 "latest blessed model)")
+        parser.add_argument("--min-images-per-class", type=int)
+        parser.add_argument("--weights",
+                            help="optional local Keras weights file (.h5) to initialise the model")
+        mobile = arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "accuracy")
+        mobile.add_argument("--fine-tune-steps", type=int,
+                            help="fine-tuning steps of QAT / pruning / clustering")
+        mobile.add_argument("--sparsity", type=float,
+                            help="target sparsity of the pruned variants")
+        mobile.add_argument("--clusters", type=int,
+                            help="weight clusters per kernel of the clustered variants")
+        mobile.add_argument("--tflite-io", choices=["uint8", "int8"],
+                            help="input/output type of the integer models (uint8 is what "
+                                 "Android's Task Library loads)")
+        choice = parser.add_argument_group(
+            "budget-driven model choice (MobileNet α × resolution grid, screened on LiteRT)")
+        choice.add_argument("--latency-budget-ms", type=float,
+                            help="largest single-thread p50 latency of the phone model; with "
+                                 "--size-budget-mb, picks α and resolution from the grid")
+        choice.add_argument("--size-budget-mb", type=float,
+                            help="largest .tflite file of the phone model")
+        choice.add_argument("--grid-alphas", type=float, nargs="+", metavar="ALPHA",
+                            help="width multipliers α screened")
+        choice.add_argument("--grid-resolutions", type=int, nargs="+", metavar="PIXELS",
+                            help="input resolutions screened")
+        choice.add_argument("--grid-train-steps", type=int,
+                            help="training steps of each screened candidate")
+        choice.add_argument("--grid-variant", choices=["float32", "float16", "dynamic", "int8"],
+                            help="the TFLite conversion the budgets apply to")
 
     def modules(self, args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
         _check(args)

@@ -19,33 +19,6 @@ from pipelines.image_compression.settings import HEADLINE, NAME, PRESETS
 MOBILE_VARIANTS = ("float32", "float16", "dynamic", "qat_int8")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The pipeline's flags; their defaults are in pipelines/image_compression/config.yaml."""
-    parser.add_argument("--preset", choices=PRESETS,
-                        help="layer widths: cpu (the paper's ×1/4) or paper (CVPR 2017)")
-    parser.add_argument("--alpha", type=float,
-                        help="scale the paper's widths by α instead (32 bits kept)")
-    parser.add_argument("--iterations", type=int,
-                        help="coding iterations (1/8 bpp each before entropy coding; ≤ 16)")
-    parser.add_argument("--gamma", type=float,
-                        help="reconstruction: 1 additive, 0 one-shot")
-    parser.add_argument("--data-dir",
-                        help="folder of photos (every fifth held out for evaluation); default: "
-                             "scikit-image's and scikit-learn's photos")
-    parser.add_argument("--max-patches-per-photo", type=int,
-                        help="32×32 training patches per photo (default: all)")
-    arguments.add_training_arguments(parser)
-    parser.add_argument("--min-ms-ssim", type=float,
-                        help="blessing threshold on held-out MS-SSIM at the last iteration (also: "
-                             "no regression vs the latest blessed model)")
-    parser.add_argument("--eval-photos", type=int,
-                        help="held-out photos the rate–distortion evaluation codes (default: all)")
-    arguments.add_mobile_arguments(
-        parser, MOBILE_VARIANTS, "MS-SSIM",
-        agreement="32×32 tiles the TFLite decoder must reconstruct within 0.5 dB PSNR of the "
-                  "SavedModel's")
-
-
 def _check(args: argparse.Namespace) -> None:
     if args.alpha is not None and not 0 < args.alpha <= 2:
         raise ShipyardError(f"--alpha must be in (0, 2], got {args.alpha}")
@@ -69,7 +42,31 @@ class ImageCompression(Family):
     headline_metric = HEADLINE
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        add_arguments(parser)
+        """The pipeline's flags; their defaults are in pipelines/image_compression/config.yaml."""
+        parser.add_argument("--preset", choices=PRESETS,
+                            help="layer widths: cpu (the paper's ×1/4) or paper (CVPR 2017)")
+        parser.add_argument("--alpha", type=float,
+                            help="scale the paper's widths by α instead (32 bits kept)")
+        parser.add_argument("--iterations", type=int,
+                            help="coding iterations (1/8 bpp each before entropy coding; ≤ 16)")
+        parser.add_argument("--gamma", type=float,
+                            help="reconstruction: 1 additive, 0 one-shot")
+        parser.add_argument("--data-dir",
+                            help="folder of photos (every fifth held out for evaluation); default: "
+                                 "scikit-image's and scikit-learn's photos")
+        parser.add_argument("--max-patches-per-photo", type=int,
+                            help="32×32 training patches per photo (default: all)")
+        arguments.add_training_arguments(parser)
+        parser.add_argument("--min-ms-ssim", type=float,
+                            help="blessing threshold on held-out MS-SSIM at the last iteration "
+                                 "(also: no regression vs the latest blessed model)")
+        parser.add_argument("--eval-photos", type=int,
+                            help="held-out photos the rate–distortion evaluation codes "
+                                 "(default: all)")
+        arguments.add_mobile_arguments(
+            parser, MOBILE_VARIANTS, "MS-SSIM",
+            agreement="32×32 tiles the TFLite decoder must reconstruct within 0.5 dB PSNR of the "
+                      "SavedModel's")
 
     def modules(self, args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
         _check(args)
@@ -79,12 +76,12 @@ class ImageCompression(Family):
             "learning_rate": args.learning_rate,
             "backup_dir": os.path.join(paths.checkpoints, "backup"),
         }
-        evaluator = {"module": self.module("evaluation"), "metric": HEADLINE,
-                     "threshold": args.min_ms_ssim, "lower_is_better": False, "split": "eval",
-                     "limit": args.eval_photos, "iterations": args.iterations}
+        evaluation = FamilyEvaluation(self.module("evaluation"), HEADLINE, args.min_ms_ssim,
+                                      limit=args.eval_photos,
+                                      settings={"iterations": args.iterations})
         return FamilyModules(
             preprocessing_fn=None, run_fn=self.module("trainer.run_fn"),
-            evaluation=FamilyEvaluation(evaluator), presplit=True,
+            evaluation=evaluation, presplit=True,
             custom_config=custom_config, train_steps=args.train_steps,
             eval_steps=args.eval_steps,
             mobile=arguments.mobile_config(args, self.module("mobile"),

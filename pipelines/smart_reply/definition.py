@@ -21,60 +21,6 @@ from pipelines.smart_reply.settings import HEADLINE, NAME, RANK_BY
 MOBILE_VARIANTS = ("float32", "float16", "dynamic", "qat_int8")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The pipeline's flags; their defaults are in pipelines/smart_reply/config.yaml."""
-    data = parser.add_argument_group("data")
-    data.add_argument("--data-file",
-                      help="your conversations: .tsv (header: context, reply[, user]) or "
-                           ".jsonl of {context, reply[, user]}; default: bundled "
-                           "chatterbot-corpus")
-    data.add_argument("--language", help="language of the bundled corpus (chatterbot-corpus "
-                                         "folder name: english, spanish, ...)")
-    responses = parser.add_argument_group("response set")
-    responses.add_argument("--clusters", type=int, help="semantic clusters of the response set")
-    responses.add_argument("--max-responses", type=int, help="replies kept in the response set")
-    responses.add_argument("--max-reply-tokens", type=int,
-                           help="longest reply (tokens) the set holds and the model writes")
-    responses.add_argument("--min-count", type=int,
-                           help="times a reply must occur in the train split to enter the set")
-    responses.add_argument("--min-similarity", type=float,
-                           help="cosine to the nearest response for a real reply to count as "
-                                "close to the set (trigger labels, true clusters)")
-    model = parser.add_argument_group("model")
-    model.add_argument("--vocab-size", type=int, help="most frequent tokens kept")
-    model.add_argument("--min-token-count", type=int,
-                       help="times a token must occur in the train split to enter the "
-                            "vocabulary")
-    model.add_argument("--context-tokens", type=int, help="message tokens read (the last ones)")
-    model.add_argument("--embedding-dim", type=int)
-    model.add_argument("--units", type=int, help="LSTM units (encoder and response LSTM)")
-    model.add_argument("--dropout", type=float, help="dropout on embedded tokens in training")
-    model.add_argument("--sampled-softmax", type=int,
-                       help="tokens sampled per step for a sampled softmax of the response "
-                            "LSTM in training, for large vocabularies (0: full softmax)")
-    arguments.add_training_arguments(model)
-    suggest = parser.add_argument_group("suggestions")
-    suggest.add_argument("--suggestions", type=int, help="replies shown (from distinct clusters)")
-    suggest.add_argument("--beam-width", type=int, help="beam over the response-set trie")
-    suggest.add_argument("--length-bias", type=float,
-                         help="score added per reply token (favours longer replies)")
-    suggest.add_argument("--rank-by", choices=RANK_BY,
-                         help="order of the clusters shown: cluster (stage 1's probability, "
-                              "as Allo) or response (the best response's full score)")
-    suggest.add_argument("--trigger-threshold", type=float,
-                         help="trigger probability at or above which suggestions are shown")
-    suggest.add_argument("--fallback-confidence", type=float,
-                         help="below this top-cluster probability the fallback set is shown")
-    suggest.add_argument("--max-message-chars", type=int,
-                         help="longer messages are refused (one-line error / HTTP 400)")
-    suggest.add_argument("--min-recall", type=float,
-                         help="blessing threshold on held-out recall@3 of the true reply's "
-                              "cluster (also: no regression vs the latest blessed model)")
-    arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "recall@3",
-                                   agreement="messages whose TFLite top-3 replies equal the "
-                                             "SavedModel's")
-
-
 def _check(args: argparse.Namespace) -> None:
     arguments.check_training(args)
     arguments.at_least(args, 1, "max_responses", "max_reply_tokens", "min_count", "vocab_size",
@@ -120,16 +66,66 @@ class SmartReply(Family):
     headline_metric = HEADLINE
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        add_arguments(parser)
+        """The pipeline's flags; their defaults are in pipelines/smart_reply/config.yaml."""
+        data = parser.add_argument_group("data")
+        data.add_argument("--data-file",
+                          help="your conversations: .tsv (header: context, reply[, user]) or "
+                               ".jsonl of {context, reply[, user]}; default: bundled "
+                               "chatterbot-corpus")
+        data.add_argument("--language", help="language of the bundled corpus (chatterbot-corpus "
+                                             "folder name: english, spanish, ...)")
+        responses = parser.add_argument_group("response set")
+        responses.add_argument("--clusters", type=int, help="semantic clusters of the response set")
+        responses.add_argument("--max-responses", type=int, help="replies kept in the response set")
+        responses.add_argument("--max-reply-tokens", type=int,
+                               help="longest reply (tokens) the set holds and the model writes")
+        responses.add_argument("--min-count", type=int,
+                               help="times a reply must occur in the train split to enter the set")
+        responses.add_argument("--min-similarity", type=float,
+                               help="cosine to the nearest response for a real reply to count as "
+                                    "close to the set (trigger labels, true clusters)")
+        model = parser.add_argument_group("model")
+        model.add_argument("--vocab-size", type=int, help="most frequent tokens kept")
+        model.add_argument("--min-token-count", type=int,
+                           help="times a token must occur in the train split to enter the "
+                                "vocabulary")
+        model.add_argument("--context-tokens", type=int, help="message tokens read (the last ones)")
+        model.add_argument("--embedding-dim", type=int)
+        model.add_argument("--units", type=int, help="LSTM units (encoder and response LSTM)")
+        model.add_argument("--dropout", type=float, help="dropout on embedded tokens in training")
+        model.add_argument("--sampled-softmax", type=int,
+                           help="tokens sampled per step for a sampled softmax of the response "
+                                "LSTM in training, for large vocabularies (0: full softmax)")
+        arguments.add_training_arguments(model)
+        suggest = parser.add_argument_group("suggestions")
+        suggest.add_argument("--suggestions", type=int,
+                             help="replies shown (from distinct clusters)")
+        suggest.add_argument("--beam-width", type=int, help="beam over the response-set trie")
+        suggest.add_argument("--length-bias", type=float,
+                             help="score added per reply token (favours longer replies)")
+        suggest.add_argument("--rank-by", choices=RANK_BY,
+                             help="order of the clusters shown: cluster (stage 1's probability, "
+                                  "as Allo) or response (the best response's full score)")
+        suggest.add_argument("--trigger-threshold", type=float,
+                             help="trigger probability at or above which suggestions are shown")
+        suggest.add_argument("--fallback-confidence", type=float,
+                             help="below this top-cluster probability the fallback set is shown")
+        suggest.add_argument("--max-message-chars", type=int,
+                             help="longer messages are refused (one-line error / HTTP 400)")
+        suggest.add_argument("--min-recall", type=float,
+                             help="blessing threshold on held-out recall@3 of the true reply's "
+                                  "cluster (also: no regression vs the latest blessed model)")
+        arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "recall@3",
+                                       agreement="messages whose TFLite top-3 replies equal the "
+                                                 "SavedModel's")
 
     def modules(self, args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
         _check(args)
-        evaluator = {"module": self.module("evaluation"), "metric": HEADLINE,
-                     "threshold": args.min_recall, "lower_is_better": False, "split": "eval",
-                     "limit": None, "baselines": True}
+        evaluation = FamilyEvaluation(self.module("evaluation"), HEADLINE, args.min_recall,
+                                      settings={"baselines": True})
         return FamilyModules(
             preprocessing_fn=self.module("preprocessing.preprocessing_fn"),
-            run_fn=self.module("trainer.run_fn"), evaluation=FamilyEvaluation(evaluator),
+            run_fn=self.module("trainer.run_fn"), evaluation=evaluation,
             presplit=True, custom_config=custom_config(args, paths),
             train_steps=args.train_steps, eval_steps=args.eval_steps,
             mobile=mobile_config(args))

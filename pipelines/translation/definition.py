@@ -19,45 +19,6 @@ from pipelines.translation.settings import BLEU, NAME, PRESETS
 MOBILE_VARIANTS = ("float32", "float16", "dynamic", "int8", "qat_int8")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The pipeline's flags; their defaults are in pipelines/translation/config.yaml."""
-    parser.add_argument("--src", help="source language of the bundled corpus (en, fr, de)")
-    parser.add_argument("--tgt", help="target language of the bundled corpus (en, fr, de)")
-    parser.add_argument("--data",
-                        help="parallel file (source<TAB>target lines, UTF-8) or a folder of "
-                             "TFRecords of tf.Examples (source, target); default: bundled")
-    parser.add_argument("--bundled-pairs", type=int,
-                        help="training pairs of the bundled corpus (at most 60000)")
-    parser.add_argument("--preset", choices=tuple(PRESETS),
-                        help="architecture: cpu (small, fast) or paper (8+8 layers, 1024 "
-                             "units, 32K wordpieces)")
-    parser.add_argument("--encoder-layers", type=int, help="override the preset's")
-    parser.add_argument("--decoder-layers", type=int, help="override the preset's")
-    parser.add_argument("--units", type=int, help="LSTM units; override the preset's")
-    parser.add_argument("--vocab-size", type=int,
-                        help="wordpieces asked of the learner (it may give fewer); "
-                             "override the preset's")
-    parser.add_argument("--dropout", type=float)
-    arguments.add_training_arguments(parser)
-    parser.add_argument("--beam-width", type=int, help="beam of the served model (1: greedy)")
-    parser.add_argument("--alpha", type=float, help="GNMT length-penalty α")
-    parser.add_argument("--beta", type=float, help="GNMT coverage-penalty β")
-    parser.add_argument("--max-input-tokens", type=int,
-                        help="longest accepted source sentence, in wordpieces")
-    parser.add_argument("--max-output-tokens", type=int,
-                        help="longest translation, in wordpieces")
-    parser.add_argument("--min-bleu", type=float,
-                        help="blessing threshold on eval BLEU (also: no regression vs the "
-                             "latest blessed model)")
-    parser.add_argument("--eval-limit", type=int,
-                        help="eval sentences the evaluator translates")
-    mobile = arguments.add_mobile_arguments(
-        parser, MOBILE_VARIANTS, "BLEU",
-        agreement="sentences a variant must translate exactly as the SavedModel does")
-    mobile.add_argument("--mobile-eval-limit", type=int,
-                        help="held-out sentences the fidelity gate translates per variant")
-
-
 def _check(args: argparse.Namespace) -> None:
     if args.data is None and (args.src not in translation_data.LANGUAGES
                               or args.tgt not in translation_data.LANGUAGES
@@ -84,13 +45,6 @@ def _check(args: argparse.Namespace) -> None:
         raise ShipyardError(f"parallel data not found: {args.data}")
 
 
-def evaluator_config(args: argparse.Namespace) -> dict:
-    """The shared FamilyEvaluator's config: BLEU of the export on the held-out split."""
-    return {"module": f"models.{NAME}.evaluation", "metric": BLEU,
-            "threshold": args.min_bleu, "lower_is_better": False, "split": "eval",
-            "limit": args.eval_limit}
-
-
 def mobile_config(args: argparse.Namespace) -> dict | None:
     """The mobile components' config: the GNMT decoder on LiteRT, gated on BLEU and on
     agreement with the SavedModel's translations."""
@@ -108,7 +62,42 @@ class Translation(Family):
     headline_metric = BLEU
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        add_arguments(parser)
+        """The pipeline's flags; their defaults are in pipelines/translation/config.yaml."""
+        parser.add_argument("--src", help="source language of the bundled corpus (en, fr, de)")
+        parser.add_argument("--tgt", help="target language of the bundled corpus (en, fr, de)")
+        parser.add_argument("--data",
+                            help="parallel file (source<TAB>target lines, UTF-8) or a folder of "
+                                 "TFRecords of tf.Examples (source, target); default: bundled")
+        parser.add_argument("--bundled-pairs", type=int,
+                            help="training pairs of the bundled corpus (at most 60000)")
+        parser.add_argument("--preset", choices=tuple(PRESETS),
+                            help="architecture: cpu (small, fast) or paper (8+8 layers, 1024 "
+                                 "units, 32K wordpieces)")
+        parser.add_argument("--encoder-layers", type=int, help="override the preset's")
+        parser.add_argument("--decoder-layers", type=int, help="override the preset's")
+        parser.add_argument("--units", type=int, help="LSTM units; override the preset's")
+        parser.add_argument("--vocab-size", type=int,
+                            help="wordpieces asked of the learner (it may give fewer); "
+                                 "override the preset's")
+        parser.add_argument("--dropout", type=float)
+        arguments.add_training_arguments(parser)
+        parser.add_argument("--beam-width", type=int, help="beam of the served model (1: greedy)")
+        parser.add_argument("--alpha", type=float, help="GNMT length-penalty α")
+        parser.add_argument("--beta", type=float, help="GNMT coverage-penalty β")
+        parser.add_argument("--max-input-tokens", type=int,
+                            help="longest accepted source sentence, in wordpieces")
+        parser.add_argument("--max-output-tokens", type=int,
+                            help="longest translation, in wordpieces")
+        parser.add_argument("--min-bleu", type=float,
+                            help="blessing threshold on eval BLEU (also: no regression vs the "
+                                 "latest blessed model)")
+        parser.add_argument("--eval-limit", type=int,
+                            help="eval sentences the evaluator translates")
+        mobile = arguments.add_mobile_arguments(
+            parser, MOBILE_VARIANTS, "BLEU",
+            agreement="sentences a variant must translate exactly as the SavedModel does")
+        mobile.add_argument("--mobile-eval-limit", type=int,
+                            help="held-out sentences the fidelity gate translates per variant")
 
     def modules(self, args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
         _check(args)
@@ -126,7 +115,9 @@ class Translation(Family):
         return FamilyModules(
             preprocessing_fn=self.module("preprocessing.preprocessing_fn"),
             run_fn=self.module("trainer.run_fn"),
-            evaluation=FamilyEvaluation(evaluator_config(args)), presplit=True,
+            evaluation=FamilyEvaluation(self.module("evaluation"), BLEU, args.min_bleu,
+                                        limit=args.eval_limit),
+            presplit=True,
             custom_config=custom_config, train_steps=args.train_steps,
             eval_steps=args.eval_steps, mobile=mobile_config(args))
 

@@ -101,8 +101,7 @@ def test_builder_wires_the_family_evaluator_presplit_data_and_mobile_without_tra
     family = FamilyModules(
         preprocessing_fn=None, run_fn="models.x.run_fn", custom_config={},
         train_steps=1, eval_steps=1, presplit=True,
-        evaluation=FamilyEvaluation(
-            {"module": "fake_family_hook", "metric": "bleu", "threshold": 1.0}),
+        evaluation=FamilyEvaluation("fake_family_hook", "bleu", 1.0),
         mobile={"module": "fake_family_hook", "variants": ["dynamic"]})
     pipeline = builder.create_pipeline(PipelinePaths(str(tmp_path), "family"), str(tmp_path),
                                        family)
