@@ -21,7 +21,7 @@ import tf_keras as keras
 from models.image_compression import codec, graph_codec
 from models.image_compression import residual_gru as rg
 from models.training import backup_dir_for, distribution_strategy, fit_steps
-from serving.warmup import write_predict_warmup
+from serving.core.warmup import write_predict_warmup
 
 IMAGE_KEY = "image"
 SHUFFLE_BUFFER = 8192
