@@ -3,6 +3,7 @@ script) and `python -m serving.server` both run serving.server.main with TF Serv
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import signal
 import socket
@@ -28,11 +29,16 @@ def _console_scripts() -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def _switch_interval():
-    """main() tunes the GIL switch interval for the server's process; not for the tests'."""
+def _process_settings():
+    """main() sets the GIL switch interval and logging for the server's process; the test
+    process gets its own back."""
     interval = sys.getswitchinterval()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     yield
     sys.setswitchinterval(interval)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def _free_port() -> int:
