@@ -21,5 +21,9 @@ setup(
         "pillow",
         "pyyaml",
     ],
-    entry_points={"console_scripts": ["shipyard=pipelines.cli:main"]},
+    entry_points={"console_scripts": [
+        "shipyard=pipelines.cli:main",
+        # TF Serving's tensorflow_model_server flags: --model_name, --model_base_path, --port, ...
+        "shipyard-model-server=serving.server:main",
+    ]},
 )

@@ -77,7 +77,7 @@ def _check(model_dir: str, model_name: str, deadline: float) -> str:
         prediction_service_pb2_grpc,
     )
 
-    from serving.loader import warmup_records
+    from serving.core.warmup import warmup_records
 
     try:
         records = warmup_records(model_dir)

@@ -54,7 +54,7 @@ def build_parser(user_config: str | None = None,
     for family in registry.all_families():
         family.add_commands(commands.add_parser)
 
-    from serving import cli as serving_commands
+    from pipelines import serve_commands as serving_commands
 
     serving_commands.add_commands(commands)
     return parser

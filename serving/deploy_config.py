@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 
-from serving.config import MODEL_NAME_RE, BatchingParameters
+from serving.config.batching_parameters import BatchingParameters
+from serving.config.errors import ConfigError
+from serving.config.model_config import MODEL_NAME_RE
+from serving.core.versions import list_versions
 
 DEFAULT_IMAGE = "tensorflow/serving:2.16.1"
 CONTAINER_MODELS = "/models"
@@ -20,7 +23,7 @@ def discover_models(serving_root: str) -> dict[str, str]:
         path = os.path.join(serving_root, name)
         if not os.path.isdir(path) or not MODEL_NAME_RE.match(name):
             continue
-        if any(v.isdigit() for v in os.listdir(path)):
+        if list_versions(path):
             models[name] = os.path.abspath(path)
     return models
 
@@ -150,7 +153,7 @@ def write_deploy_config(serving_root: str, out_dir: str, params: BatchingParamet
     """
     models = discover_models(serving_root)
     if not models:
-        raise ValueError(f"no pushed models (numeric version directories) under {serving_root}")
+        raise ConfigError(f"no pushed models (numeric version directories) under {serving_root}")
     in_container = {n: f"{CONTAINER_MODELS}/{n}" for n in models}
     files = {"models.config": models_config_text(in_container),
              "batching_parameters.txt": batching_parameters_text(params),

@@ -2,6 +2,9 @@
 
     python -m serving.server --port 8500 --rest_api_port 8501 \
         --model_name NAME --model_base_path /models/NAME
+
+(installed as the `shipyard-model-server` command, with the same flags). ModelServer wires
+config, core and the APIs together; no other module knows them all.
 """
 from __future__ import annotations
 
@@ -19,19 +22,24 @@ from typing import TYPE_CHECKING
 
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving import config as config_lib
-from serving.errors import ServingError, invalid
-from serving.metrics import Metrics
-from serving.request_log import ServerRequestLogger
+from serving.api.metrics import Metrics
+from serving.api.request_log import ServerRequestLogger
+from serving.config.batching_parameters import BatchingParameters, load_batching_parameters
+from serving.config.errors import ConfigError
+from serving.config.model_config import load_model_server_config, single_model_config
+from serving.config.monitoring import MonitoringConfig, load_monitoring_config
+from serving.config.options import ServerOptions, options_from_flags
+from serving.config.ssl_config import load_ssl_config
+from serving.core.errors import ServingError, invalid
 
 if TYPE_CHECKING:
-    from serving.loader import Servable
-    from serving.rest import RestServer
+    from serving.api.rest import RestServer
+    from serving.core.loader import Servable
 
 log = logging.getLogger("serving.server")
 
 
-def _configure_tensorflow_threads(options: config_lib.ServerOptions) -> None:
+def _configure_tensorflow_threads(options: ServerOptions) -> None:
     import tensorflow as tf
 
     try:
@@ -48,34 +56,39 @@ def _configure_tensorflow_threads(options: config_lib.ServerOptions) -> None:
 class ModelServer:
     """Everything one server runs; `start()` returns once the initial versions are loaded."""
 
-    def __init__(self, options: config_lib.ServerOptions,
+    def __init__(self, options: ServerOptions,
                  model_config: model_server_config_pb2.ModelServerConfig | None = None):
         self.options = options
         if model_config is None:
-            model_config = (config_lib.load_model_server_config(options.model_config_file)
+            model_config = (load_model_server_config(options.model_config_file)
                             if options.model_config_file else
-                            config_lib.single_model_config(options.model_name,
-                                                           options.model_base_path))
+                            single_model_config(options.model_name, options.model_base_path))
         self.model_config = model_config
-        if options.ssl_config_file:
-            config_lib.load_ssl_config(options.ssl_config_file)  # refused before any loading
+        # A bad SSL config is refused before any model loads.
+        self.ssl = load_ssl_config(options.ssl_config_file) if options.ssl_config_file else None
         # TensorFlow is imported only now, so a bad config is refused without that cost.
         _configure_tensorflow_threads(options)
-        from serving.batching import BatchScheduler
-        from serving.manager import ModelManager
+        from serving.api.batching import BatchScheduler
+        from serving.api.handlers import WARMUP_HANDLERS
+        from serving.core.manager import ModelManager
+        from serving.core.warmup import replay_warmup
 
-        self.monitoring = (config_lib.load_monitoring_config(options.monitoring_config_file)
-                           if options.monitoring_config_file else config_lib.MonitoringConfig())
+        self.monitoring = (load_monitoring_config(options.monitoring_config_file)
+                           if options.monitoring_config_file else MonitoringConfig())
         self.metrics = Metrics()
         self.request_logger = ServerRequestLogger()
         self.request_logger.update(model_config)
         self.scheduler = None
         if options.enable_batching:
-            params = (config_lib.load_batching_parameters(options.batching_parameters_file)
-                      if options.batching_parameters_file else config_lib.BatchingParameters())
+            params = (load_batching_parameters(options.batching_parameters_file)
+                      if options.batching_parameters_file else BatchingParameters())
             self.scheduler = BatchScheduler(params, self.metrics)
+
+        def warmup(servable: Servable, iterations: int) -> int:
+            return replay_warmup(servable, WARMUP_HANDLERS, iterations)
+
         self.manager = ModelManager(
-            model_config, warmup=options.enable_model_warmup,
+            model_config, warmup=warmup if options.enable_model_warmup else None,
             prepare=self.scheduler.attach if self.scheduler else None,
             release=self.scheduler.release if self.scheduler else None,
             allow_labels_for_unavailable=options.allow_version_labels_for_unavailable_models,
@@ -86,51 +99,43 @@ class ModelServer:
         self.rest_port = 0
         self._config_thread: threading.Thread | None = None
         self._stopped = threading.Event()
-        self._versions = threading.local()
-
-    # Per-request bookkeeping for metrics: the version that answered (set by the handlers).
-    def note_version(self, servable: Servable) -> None:
-        self._versions.last = str(servable.version)
-
-    def record(self, entrypoint: str, model: str, api: str, http_status: int,
-               seconds: float) -> None:
-        version = getattr(self._versions, "last", "")
-        self._versions.last = ""
-        status = "OK" if http_status == 200 else str(http_status)
-        self.metrics.count_request(model or "", version, api, entrypoint, status, seconds * 1e6)
 
     def start(self) -> ModelServer:
-        from serving.grpc_server import build_grpc_server
-        from serving.rest import RestApi, RestServer
+        from serving.api.grpc_server import ModelServicer, PredictionServicer, build_grpc_server
+        from serving.api.rest import RestApi, RestServer
 
-        self.manager.start(self.options.file_system_poll_wait_seconds)
+        options = self.options
+        self.manager.start(options.file_system_poll_wait_seconds)
         self.grpc, self.grpc_port = build_grpc_server(
-            self, self.options.host, self.options.port, self.options.grpc_max_threads,
-            self.options.max_request_bytes, self.options.ssl_config_file,
-            self.options.grpc_socket_path)
+            PredictionServicer(self.manager, self.request_logger, self.metrics),
+            ModelServicer(self.manager, self.metrics, self.reload_config),
+            options.host, options.port, options.grpc_max_threads, options.max_request_bytes,
+            self.ssl, options.grpc_socket_path)
         self.grpc.start()
-        if self.options.rest_api_port >= 0:
+        if options.rest_api_port >= 0:
             metrics_path = self.monitoring.path if self.monitoring.enable else None
-            self.rest = RestServer(self.options.host, self.options.rest_api_port,
-                                   RestApi(self), metrics_path)
+            self.rest = RestServer(options.host, options.rest_api_port,
+                                   RestApi(self.manager, self.request_logger), self.metrics,
+                                   metrics_path, options.max_request_bytes,
+                                   enable_cors=options.rest_api_enable_cors_support)
             self.rest_port = self.rest.port
             self.rest.start()
-        if self.options.model_config_file and self.options.model_config_file_poll_wait_seconds > 0:
+        if options.model_config_file and options.model_config_file_poll_wait_seconds > 0:
             self._config_thread = threading.Thread(target=self._watch_config, daemon=True,
                                                    name="config-poll")
             self._config_thread.start()
-        log.info("serving gRPC on %s:%d, REST on %s:%d", self.options.host, self.grpc_port,
-                 self.options.host, self.rest_port)
+        log.info("serving gRPC on %s:%d, REST on %s:%d", options.host, self.grpc_port,
+                 options.host, self.rest_port)
         return self
 
     def _watch_config(self) -> None:
         wait = self.options.model_config_file_poll_wait_seconds
         while not self._stopped.wait(wait):
             try:
-                new = config_lib.load_model_server_config(self.options.model_config_file)
+                new = load_model_server_config(self.options.model_config_file)
                 if new != self.model_config:
                     self.reload_config(new)
-            except (config_lib.ConfigError, ServingError) as e:
+            except (ConfigError, ServingError) as e:
                 log.warning("model config not reloaded: %s", e)
 
     def reload_config(self, config: model_server_config_pb2.ModelServerConfig) -> None:
@@ -138,7 +143,7 @@ class ModelServer:
         self.manager.reload_config(config)
         try:
             self.request_logger.update(config)
-        except config_lib.ConfigError as e:
+        except ConfigError as e:
             raise invalid(str(e)) from None
         self.model_config = config
 
@@ -198,9 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                                                    "%(message)s")
     try:
-        options = config_lib.options_from_flags(argv)
+        options = options_from_flags(argv)
         server = ModelServer(options)
-    except config_lib.ConfigError as e:
+    except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return serve_until_signalled(server)

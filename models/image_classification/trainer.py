@@ -18,7 +18,7 @@ from models.training import (
     fit_steps,
     transformed_dataset,
 )
-from serving.warmup import write_predict_warmup
+from serving.core.warmup import write_predict_warmup
 
 EVAL_BATCHES_MAX = 50
 

@@ -18,7 +18,7 @@ from models.image_compression import codec, graph_codec
 from models.image_compression import residual_gru as rg
 from models.keras2 import keras
 from models.training import backup_dir_for, distribution_strategy, fit_steps
-from serving.warmup import write_predict_warmup
+from serving.core.warmup import write_predict_warmup
 
 IMAGE_KEY = "image"
 SHUFFLE_BUFFER = 8192

@@ -101,7 +101,7 @@ def export(model: keras.Model, vocabulary: list[str], users: list[str],
            response_set_path: str) -> None:
     """Saves the serving SavedModel (no optimizer slots, no per-layer traces) with the
     response set as an asset and TF Serving warm-up requests."""
-    from serving.warmup import write_predict_warmup
+    from serving.core.warmup import write_predict_warmup
 
     serve = reply_function(model, vocabulary, users, response_set, config)
     model.response_set_asset = tf.saved_model.Asset(response_set_path)

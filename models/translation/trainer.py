@@ -17,7 +17,7 @@ from models.translation.preprocessing import SOURCE_KEY, TARGET_KEY
 from models.translation.translator import Translator
 from models.translation.wordpieces import END_ID, START_ID, VOCABULARY_FILE, Wordpieces
 from pipelines.translation.settings import INPUT_NAME
-from serving.warmup import write_predict_warmup
+from serving.core.warmup import write_predict_warmup
 
 EVAL_BATCHES_MAX = 20
 BUCKET_BOUNDARIES = (10, 12, 14, 16, 18, 21, 25, 30, 36, 44, 56, 72)

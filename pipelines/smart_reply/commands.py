@@ -49,7 +49,7 @@ def _from_model(model_dir: str, message: str, user: str | None) -> dict[str, Any
 
 
 def _from_server(server: str, message: str, user: str | None) -> dict[str, Any]:
-    from serving.cli import rest_request
+    from pipelines.serve_commands import rest_request
 
     instance = {"messages": message}
     if user is not None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 import shutil
 
-from serving_util import save_tiny_model
 from tfx.types import channel, standard_artifacts
 
 from components.infra_validator import Executor, ServingInfraValidator, validate_model
+from tests.serving.helpers import save_tiny_model
 
 
 def test_component_declares_model_in_infra_blessing_out():

@@ -211,8 +211,7 @@ def test_with_decoding_changes_only_how_the_same_weights_decode(exported):
 # --- On the server: bad requests are 4xx with a message, never a crash ------------------------
 
 def test_model_server_answers_bad_translation_requests_with_4xx(exported, tmp_path):
-    sys.path.insert(0, os.path.join(ROOT, "tests"))
-    from serving_util import copy_version, http, running_server
+    from tests.serving.helpers import copy_version, http, running_server
 
     serving, _ = exported
     copy_version(serving, str(tmp_path / "translation"), 1)

@@ -8,14 +8,17 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf import json_format
 from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow_serving.apis import classification_pb2, model_pb2, regression_pb2
 
-from serving import handlers, tensors
-from serving.errors import ServingError, invalid
+from serving.api import handlers, tensors
+from serving.api.metrics import Metrics
+from serving.api.request_log import ServerRequestLogger
+from serving.core.errors import ServingError, invalid
+from serving.core.manager import ModelManager
 
 log = logging.getLogger("serving.rest")
 
@@ -134,15 +137,22 @@ def _float(x: float) -> str:
     return tensors._float_text(np.float32(x))
 
 
+class RestAnswer(NamedTuple):
+    status: int  # HTTP status
+    body: str
+    model: str  # the metrics labels: model name, API, and the version that answered ("": none)
+    api: str
+    version: str
+
+
 class RestApi:
-    """The request logic behind the HTTP handler; returns (status, JSON text)."""
+    """The request logic behind the HTTP handler: one RestAnswer per request."""
 
-    def __init__(self, server: Any):
-        self.server = server  # serving.server.ModelServer
-        self.manager = server.manager
+    def __init__(self, manager: ModelManager, request_logger: ServerRequestLogger):
+        self.manager = manager
+        self.request_logger = request_logger
 
-    def handle(self, method: str, path: str, body: bytes) -> tuple[int, str, str, str]:
-        """(http status, body, model name, API name) for one request."""
+    def handle(self, method: str, path: str, body: bytes) -> RestAnswer:
         path = urllib.parse.urlsplit(path).path
         model, api = "", "unknown"
         try:
@@ -153,10 +163,11 @@ class RestApi:
             name, version, label = (urllib.parse.unquote(g) if g else g for g in match.groups()[:3])
             model = name or ""
             spec = model_spec(model, version, label)
+            answered_by = ""
             if method == "POST":
                 api = match.group(4).lower()
                 doc = parse_json_body(body)
-                answer = getattr(self, "_" + api)(spec, doc)
+                answer, answered_by = getattr(self, "_" + api)(spec, doc)
             elif match.group(4):
                 api = "metadata"
                 if not model:
@@ -166,15 +177,18 @@ class RestApi:
                 api = "status"
                 answer = json_format.MessageToJson(self.manager.status(spec),
                                                    including_default_value_fields=True, indent=1)
-            return 200, answer, model, api
+            return RestAnswer(200, answer, model, api, answered_by)
         except ServingError as e:
-            return e.http_status, json.dumps({"error": e.message}), model, api
+            return RestAnswer(e.http_status, json.dumps({"error": e.message}), model, api, "")
         except Exception as e:  # noqa: BLE001 - a request never takes the server down
             log.exception("internal error on %s %s", method, path)
-            return 500, json.dumps({"error": f"Internal error: {type(e).__name__}: {e}"}), \
-                model, api
+            return RestAnswer(500, json.dumps({"error": f"Internal error: {type(e).__name__}: "
+                                                        f"{e}"}), model, api, "")
 
-    def _predict(self, spec: model_pb2.ModelSpec, doc: dict) -> str:
+    # Each API: (JSON answer, the version label for metrics). Only predict has ever labelled
+    # its REST metrics with the version; classify and regress keep "" so metrics stay as they were.
+
+    def _predict(self, spec: model_pb2.ModelSpec, doc: dict) -> tuple[str, str]:
         signature_name = _signature_name(doc)
         servable = self.manager.servable(spec)
         key = signature_name or "serving_default"
@@ -200,19 +214,17 @@ class RestApi:
         else:
             raise invalid("Missing 'inputs' or 'instances' key")
         outputs = handlers.predict_arrays(servable, key, inputs)
-        self.server.note_version(servable)
-        self.server.request_logger.maybe_log(
+        self.request_logger.maybe_log(
             servable.name, "predict",
             lambda: handlers.predict_protos(servable, signature_name, inputs, outputs))
-        return tensors.predict_response_json(outputs, row)
+        return tensors.predict_response_json(outputs, row), str(servable.version)
 
-    def _classify(self, spec: model_pb2.ModelSpec, doc: dict) -> str:
+    def _classify(self, spec: model_pb2.ModelSpec, doc: dict) -> tuple[str, str]:
         request = classification_pb2.ClassificationRequest(model_spec=spec)
         fill_examples_request(doc, request, "classify")
         servable = self.manager.servable(spec)
         response = handlers.classify_on(servable, request)
-        self.server.request_logger.maybe_log(servable.name, "classify",
-                                             lambda: (request, response))
+        self.request_logger.maybe_log(servable.name, "classify", lambda: (request, response))
         result = response.result
         if not result.classifications:
             raise invalid("Cannot convert empty ClassificationResults to JSON")
@@ -220,20 +232,19 @@ class RestApi:
         for c in result.classifications:
             pairs = ",".join(f"[{json.dumps(x.label)}, {_float(x.score)}]" for x in c.classes)
             rows.append(f"[{pairs}]")
-        return '{\n    "result": [' + ",".join(rows) + "]\n}"
+        return '{\n    "result": [' + ",".join(rows) + "]\n}", ""
 
-    def _regress(self, spec: model_pb2.ModelSpec, doc: dict) -> str:
+    def _regress(self, spec: model_pb2.ModelSpec, doc: dict) -> tuple[str, str]:
         request = regression_pb2.RegressionRequest(model_spec=spec)
         fill_examples_request(doc, request, "regress")
         servable = self.manager.servable(spec)
         response = handlers.regress_on(servable, request)
-        self.server.request_logger.maybe_log(servable.name, "regress",
-                                             lambda: (request, response))
+        self.request_logger.maybe_log(servable.name, "regress", lambda: (request, response))
         result = response.result
         if not result.regressions:
             raise invalid("Cannot convert empty RegressionResults to JSON")
         return '{\n    "results": [' + ",".join(_float(r.value) for r in result.regressions) \
-            + "]\n}"
+            + "]\n}", ""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -251,7 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
-        if self.server.api.server.options.rest_api_enable_cors_support:
+        if self.server.enable_cors:
             self.send_header("Access-Control-Allow-Origin", "*")
             self.send_header("Access-Control-Allow-Methods", "POST, GET")
             self.send_header("Access-Control-Allow-Headers", "Content-Type")
@@ -269,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
-        limit = self.server.api.server.options.max_request_bytes
+        limit = self.server.max_request_bytes
         if length < 0:
             self.close_connection = True
             self._send(400, json.dumps({"error": "Invalid Content-Length header"}))
@@ -282,26 +293,27 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _dispatch(self) -> None:
-        api: RestApi = self.server.api
+        server: RestServer = self.server
         body = self._read_body() if self.command == "POST" else b""
         if body is None:
             return
-        if self.command == "GET" and self.server.metrics_path and \
-                urllib.parse.urlsplit(self.path).path == self.server.metrics_path:
-            self._send(200, api.server.metrics.render(), "text/plain; version=0.0.4")
+        if self.command == "GET" and server.metrics_path and \
+                urllib.parse.urlsplit(self.path).path == server.metrics_path:
+            self._send(200, server.metrics.render(), "text/plain; version=0.0.4")
             return
         if self.command == "GET" and self.headers.get("Content-Length"):
             self._read_body()
         start = time.perf_counter()
-        status, text, model, name = api.handle(self.command, self.path, body)
-        api.server.record("REST", model, name, status, time.perf_counter() - start)
-        self._send(status, text)
+        answer = server.api.handle(self.command, self.path, body)
+        server.metrics.record_request("REST", answer.model, answer.api, answer.status,
+                                      answer.version, time.perf_counter() - start)
+        self._send(answer.status, answer.body)
 
     do_GET = do_POST = _dispatch
 
     def _unsupported(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if 0 < length <= self.server.api.server.options.max_request_bytes:
+        if 0 < length <= self.server.max_request_bytes:
             self.rfile.read(length)
         elif length:
             self.close_connection = True
@@ -312,12 +324,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class RestServer(ThreadingHTTPServer):
+    """The HTTP listener; its handler threads read everything they need from these fields."""
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, host: str, port: int, api: RestApi, metrics_path: str | None):
+    def __init__(self, host: str, port: int, api: RestApi, metrics: Metrics,
+                 metrics_path: str | None, max_request_bytes: int, enable_cors: bool = False):
         self.api = api
-        self.metrics_path = metrics_path
+        self.metrics = metrics
+        self.metrics_path = metrics_path  # None: Prometheus metrics are not served
+        self.max_request_bytes = max_request_bytes
+        self.enable_cors = enable_cors
         super().__init__((host, port), _Handler)
         self._thread: threading.Thread | None = None
 

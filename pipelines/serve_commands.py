@@ -1,4 +1,6 @@
-"""`shipyard serve`, `shipyard predict` and `shipyard deploy-config`."""
+"""`shipyard serve`, `shipyard predict` and `shipyard deploy-config`: the model server's commands
+in the `shipyard` CLI. The server's library raises its own errors (serving.core.errors); they
+become one-line ShipyardErrors here."""
 from __future__ import annotations
 
 import argparse
@@ -19,19 +21,21 @@ def _serving_root(output_dir: str) -> str:
 
 
 def serve(args: argparse.Namespace) -> None:
-    from serving import config as config_lib
+    from serving.config.errors import ConfigError
+    from serving.config.model_config import load_model_server_config, parse_model_server_config
+    from serving.config.options import ServerOptions
     from serving.deploy_config import discover_models, models_config_text
 
     try:
         if args.config:
-            model_config = config_lib.load_model_server_config(args.config)
+            model_config = load_model_server_config(args.config)
         else:
             models = discover_models(_serving_root(args.output_dir))
             if not models:
                 raise ShipyardError(f"no pushed models under {_serving_root(args.output_dir)} "
                                     "(run a pipeline first, or give --config FILE)")
-            model_config = config_lib.parse_model_server_config(models_config_text(models))
-        options = config_lib.ServerOptions(
+            model_config = parse_model_server_config(models_config_text(models))
+        options = ServerOptions(
             port=args.port, rest_api_port=args.rest_port, host=args.host,
             file_system_poll_wait_seconds=args.poll_seconds,
             enable_batching=args.enable_batching or bool(args.batching_parameters),
@@ -42,7 +46,7 @@ def serve(args: argparse.Namespace) -> None:
         from serving.server import ModelServer, serve_until_signalled
 
         server = ModelServer(options, model_config=model_config)
-    except config_lib.ConfigError as e:
+    except ConfigError as e:
         raise ShipyardError(str(e)) from None
 
     def ready(s: Any) -> None:
@@ -128,8 +132,8 @@ def _grpc_call(args: argparse.Namespace, payload: dict) -> str:
         regression_pb2,
     )
 
-    from serving import rest, tensors
-    from serving.errors import ServingError
+    from serving.api import rest, tensors
+    from serving.core.errors import ServingError
 
     spec = model_pb2.ModelSpec(name=args.model,
                                signature_name=payload.get("signature_name", "") or "")
@@ -183,19 +187,20 @@ def _grpc_call(args: argparse.Namespace, payload: dict) -> str:
 
 
 def deploy_config(args: argparse.Namespace) -> None:
-    from serving import config as config_lib
+    from serving.config.batching_parameters import BatchingParameters, load_batching_parameters
+    from serving.config.errors import ConfigError
     from serving.deploy_config import DEFAULT_IMAGE, write_deploy_config
 
     try:
-        params = (config_lib.load_batching_parameters(args.batching_parameters)
+        params = (load_batching_parameters(args.batching_parameters)
                   if args.batching_parameters else
-                  config_lib.BatchingParameters(max_batch_size=32, batch_timeout_micros=2000,
-                                                max_enqueued_batches=100, num_batch_threads=4,
-                                                allowed_batch_sizes=[1, 2, 4, 8, 16, 32]))
+                  BatchingParameters(max_batch_size=32, batch_timeout_micros=2000,
+                                     max_enqueued_batches=100, num_batch_threads=4,
+                                     allowed_batch_sizes=[1, 2, 4, 8, 16, 32]))
         written = write_deploy_config(_serving_root(args.output_dir), args.out, params,
                                       name=args.name, image=args.image or DEFAULT_IMAGE,
                                       volume_claim=args.volume_claim)
-    except (config_lib.ConfigError, ValueError) as e:
+    except ConfigError as e:
         raise ShipyardError(str(e)) from None
     for path in written.values():
         print(f"wrote {path}")

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 import grpc
 import numpy as np
 
-from serving.config import BatchingParameters
-from serving.errors import ServingError, invalid
-from serving.loader import Servable, error_from_exception
-from serving.metrics import BATCH_SIZE, Metrics
+from serving.api.metrics import BATCH_SIZE, Metrics
+from serving.config.batching_parameters import BatchingParameters
+from serving.core.errors import ServingError, error_from_exception, invalid
+from serving.core.loader import Servable
 
 TASK_WAIT_SECONDS = 300.0  # a task never waits forever, even if a batch thread dies
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
-from serving.errors import ServingError, invalid
+from serving.core.errors import ServingError, invalid
 
 B64_KEY = "b64"
 

@@ -1,5 +1,5 @@
-"""The APIs' request logic, shared by REST and gRPC: predict, classify, regress, multi-inference,
-metadata and status. Each `*_on` function works on one servable; the others resolve it first."""
+"""The APIs' request logic, shared by REST, gRPC and warm-up: predict, classify, regress,
+multi-inference and metadata, each on one servable that the caller has looked up."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -16,9 +16,9 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from serving import tensors
-from serving.errors import ServingError, invalid
-from serving.loader import DEFAULT_SIGNATURE, Servable
+from serving.api import tensors
+from serving.core.errors import invalid
+from serving.core.loader import DEFAULT_SIGNATURE, Servable
 
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
@@ -252,5 +252,6 @@ def metadata_json(servable: Servable) -> str:
     return json.dumps(body, indent=1)
 
 
-__all__ = ["ServingError", "predict_on", "classify_on", "regress_on", "multi_inference_on",
-           "metadata_on", "metadata_json", "predict_arrays", "serialized_examples"]
+# How warm-up replays each kind of PredictionLog (serving.core.warmup.replay_warmup).
+WARMUP_HANDLERS = {"predict_log": predict_on, "classify_log": classify_on,
+                   "regress_log": regress_on, "multi_inference_log": multi_inference_on}

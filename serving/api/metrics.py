@@ -41,6 +41,12 @@ class Metrics:
             self._counts[key] += 1
         self.observe(REQUEST_LATENCY, key[:4], latency_us)
 
+    def record_request(self, entrypoint: str, model: str, api: str, http_status: int,
+                       version: str, seconds: float) -> None:
+        """One finished request; `version` is the version that answered ("" when none did)."""
+        status = "OK" if http_status == 200 else str(http_status)
+        self.count_request(model or "", version, api, entrypoint, status, seconds * 1e6)
+
     def observe(self, name: str, labels: tuple, value: float) -> None:
         buckets = self._buckets[name]
         with self._lock:

@@ -10,7 +10,6 @@ import grpc
 import pytest
 import tensorflow as tf
 from google.protobuf import text_format
-from serving_util import copy_version, http, running_server, save_tiny_model, tfserving_data
 from tensorflow_serving.apis import (
     model_management_pb2,
     model_service_pb2_grpc,
@@ -19,7 +18,8 @@ from tensorflow_serving.apis import (
 )
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.errors import ServingError
+from serving.core.errors import ServingError
+from tests.serving.helpers import copy_version, http, running_server, save_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_version_policies(tmp_path, templates):
                 float(low) + 1
 
 
-def test_labels_and_reload_config(tmp_path, templates):
+def test_labels_and_reload_config(tmp_path, templates, generated_tfserving):
     base = str(tmp_path / "m")
     for v in (1, 2):
         copy_version(templates[v], base, v)
@@ -186,7 +186,7 @@ def test_labels_and_reload_config(tmp_path, templates):
                 "Request to assign label to version 7 of model m, which is not currently "
                 "available for inference")
 
-            hp2 = tfserving_data("saved_model_half_plus_two_cpu")
+            hp2 = os.path.join(generated_tfserving, "saved_model_half_plus_two_cpu")
             good = _config(text.replace('value: 2 }', 'value: 1 }') +
                            "")
             good.model_config_list.config.add(name="hp2", base_path=hp2,
@@ -210,10 +210,9 @@ def test_label_on_unavailable_version_refused_at_start(tmp_path, templates):
             pass
 
 
-def test_multi_model_config_file():
-    template = tfserving_data("models.config.in")
-    with open(template) as f:
-        text = f.read().replace("${DATA}", os.path.dirname(template))
+def test_multi_model_config_file(tfserving):
+    with open(os.path.join(tfserving, "models.config.in")) as f:
+        text = f.read().replace("${DATA}", tfserving)
     with running_server(model_config=_config(text), file_system_poll_wait_seconds=0) as server:
         assert http(server, "POST", "/v1/models/half_plus_two:predict",
                     {"instances": [1.0]}) == (200, {"predictions": [2.5]})
@@ -221,7 +220,8 @@ def test_multi_model_config_file():
                     "/v1/models/saved_model_half_plus_two_2_versions/labels/Version_Label:predict",
                     {"instances": [1.0]}) == (200, {"predictions": [2.5]})
         assert _states(server, "saved_model_half_plus_two_2_versions") == {"123": "AVAILABLE"}
-        with open(tfserving_data("saved_model_half_plus_two_2_versions_metadata.json")) as f:
+        with open(os.path.join(tfserving,
+                               "saved_model_half_plus_two_2_versions_metadata.json")) as f:
             import json
 
             expected = json.load(f)

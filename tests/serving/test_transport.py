@@ -11,7 +11,6 @@ import re
 import grpc
 import pytest
 import tensorflow as tf
-from serving_util import copy_version, http, running_server, save_tiny_model
 from tensorflow_serving.apis import (
     classification_pb2,
     predict_pb2,
@@ -19,13 +18,14 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving.config import (
-    ConfigError,
-    load_ssl_config,
-    options_from_flags,
-    parse_model_server_config,
-)
-from serving.loader import WARMUP_PATH, replay_warmup
+from serving.api.handlers import WARMUP_HANDLERS
+from serving.config.errors import ConfigError
+from serving.config.model_config import parse_model_server_config
+from serving.config.options import options_from_flags
+from serving.config.ssl_config import load_ssl_config
+from serving.core.loader import load_servable
+from serving.core.warmup import WARMUP_FILE, replay_warmup
+from tests.serving.helpers import copy_version, http, running_server, save_tiny_model
 
 TIMEOUT = 30
 
@@ -199,11 +199,9 @@ def test_request_logs_hold_successful_calls_and_replay_as_warmup(tmp_path, tiny_
     # Logged traffic is a valid warm-up file for the next version.
     version = copy_version(str(tiny_base / "1"), str(tmp_path / "next"), 2)
     os.makedirs(os.path.join(version, "assets.extra"))
-    with open(os.path.join(version, WARMUP_PATH), "wb") as f:
+    with open(os.path.join(version, WARMUP_FILE), "wb") as f:
         f.write(open(glob.glob(f"{prefix}-tiny-*.tfrecord")[0], "rb").read())
-    from serving.loader import load_servable
-
-    assert replay_warmup(load_servable("tiny", 2, version, warmup=False)) == 3
+    assert replay_warmup(load_servable("tiny", 2, version), WARMUP_HANDLERS) == 3
 
 
 def test_sampling_rate_zero_logs_nothing_and_bad_logging_configs(tmp_path, tiny_base):

@@ -12,15 +12,17 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving import source
-from serving.config import ConfigError, validate_model_server_config
-from serving.errors import ServingError, invalid, not_found
-from serving.loader import Servable, error_from_exception, load_servable
+from serving.config.errors import ConfigError
+from serving.config.model_config import validate_model_server_config
+from serving.core import source
+from serving.core.errors import ServingError, error_from_exception, invalid, not_found
+from serving.core.loader import Servable, load_servable
 
 log = logging.getLogger("serving.manager")
 
@@ -51,10 +53,13 @@ def _spec_text(name: str, version: int | None) -> str:
 class ModelManager:
     """Holds every configured model's versions; thread-safe lookups during loads/unloads."""
 
-    def __init__(self, config: model_server_config_pb2.ModelServerConfig, warmup: bool = True,
+    def __init__(self, config: model_server_config_pb2.ModelServerConfig,
+                 warmup: Callable[[Servable, int], Any] | None = None,
                  prepare: Callable[[Servable], None] | None = None,
                  release: Callable[[Servable], None] | None = None,
                  allow_labels_for_unavailable: bool = False, prefer_tflite: bool = False):
+        """`warmup(servable, iterations)` replays a new version's warm-up records before it
+        becomes AVAILABLE (None: no warm-up); `prepare` / `release` attach and detach batching."""
         validate_model_server_config(config)
         self._lock = threading.RLock()
         self._load_lock = threading.Lock()  # one poll / reload at a time
@@ -163,9 +168,9 @@ class ModelManager:
             entry.versions[version] = state
         log.info("loading %s version %d from %s", name, version, path)
         try:
-            servable = load_servable(name, version, path, warmup=self._warmup,
-                                     warmup_iterations=self._warmup_iterations(entry),
-                                     prepare=self._prepare, prefer_tflite=self._prefer_tflite)
+            servable = load_servable(name, version, path, prepare=self._prepare,
+                                     warmup=self._warmup_for(entry),
+                                     prefer_tflite=self._prefer_tflite)
         except Exception as e:  # noqa: BLE001 - a broken version must not stop the server
             error = error_from_exception(e)
             log.warning("%s version %d failed to load: %s", name, version, error.message)
@@ -175,6 +180,12 @@ class ModelManager:
         with self._lock:
             state.servable, state.state = servable, State.AVAILABLE
         log.info("%s version %d is AVAILABLE", name, version)
+
+    def _warmup_for(self, entry: ModelEntry) -> Callable[[Servable], Any] | None:
+        if self._warmup is None:
+            return None
+        iterations = self._warmup_iterations(entry)
+        return lambda servable: self._warmup(servable, iterations)
 
     @staticmethod
     def _warmup_iterations(entry: ModelEntry) -> int:

@@ -1,4 +1,5 @@
-"""Loads one SavedModel version into a Servable and replays its warm-up requests."""
+"""Loads one model version into a Servable: a SavedModel on TensorFlow, or with
+--prefer_tflite_model its model.tflite on LiteRT."""
 from __future__ import annotations
 
 import os
@@ -13,43 +14,14 @@ import grpc
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
-from tensorflow_serving.apis import prediction_log_pb2
 
-from serving.errors import ServingError, failed_precondition, invalid
+from serving.core.errors import ServingError, error_from_exception, failed_precondition, invalid
 
 DEFAULT_SIGNATURE = "serving_default"
-WARMUP_PATH = os.path.join("assets.extra", "tf_serving_warmup_requests")
-MAX_WARMUP_RECORDS = 1000  # TF Serving's limit on warm-up records per version
 TFLITE_MODEL = "model.tflite"  # what --prefer_tflite_model looks for in a version directory
 
 # Batching hooks in here: (servable, signature name, inputs) -> outputs.
 Runner = Callable[["Servable", str, Mapping[str, np.ndarray]], dict[str, np.ndarray]]
-
-_TF_CODE = {
-    tf.errors.InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
-    tf.errors.NotFoundError: grpc.StatusCode.NOT_FOUND,
-    tf.errors.FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
-    tf.errors.OutOfRangeError: grpc.StatusCode.OUT_OF_RANGE,
-    tf.errors.ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    tf.errors.UnimplementedError: grpc.StatusCode.UNIMPLEMENTED,
-    tf.errors.DataLossError: grpc.StatusCode.DATA_LOSS,
-    tf.errors.DeadlineExceededError: grpc.StatusCode.DEADLINE_EXCEEDED,
-    tf.errors.UnavailableError: grpc.StatusCode.UNAVAILABLE,
-}
-
-
-def error_from_exception(e: BaseException) -> ServingError:
-    """A TensorFlow or Python failure as a ServingError with the matching canonical code."""
-    if isinstance(e, ServingError):
-        return e
-    if isinstance(e, tf.errors.OpError):
-        code = next((c for t, c in _TF_CODE.items() if isinstance(e, t)), grpc.StatusCode.UNKNOWN)
-        return ServingError(code, e.message.strip())
-    if isinstance(e, FileNotFoundError):
-        return ServingError(grpc.StatusCode.NOT_FOUND, str(e))
-    if isinstance(e, (ValueError, TypeError)):
-        return invalid(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
-    return ServingError(grpc.StatusCode.UNKNOWN, f"{type(e).__name__}: {e}")
 
 
 def read_meta_graph(path: str) -> meta_graph_pb2.MetaGraphDef:
@@ -199,52 +171,6 @@ def _tflite_signature_def(runner: Any) -> meta_graph_pb2.SignatureDef:
     return signature
 
 
-def warmup_records(path: str) -> list[prediction_log_pb2.PredictionLog]:
-    """The PredictionLogs in assets.extra/tf_serving_warmup_requests (none if absent)."""
-    file = os.path.join(path, WARMUP_PATH)
-    if not os.path.isfile(file):
-        return []
-    records = []
-    try:
-        for index, raw in enumerate(tf.data.TFRecordDataset(file).as_numpy_iterator()):
-            if index >= MAX_WARMUP_RECORDS:
-                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
-                                   f"Number of warmup records exceeds the maximum "
-                                   f"({MAX_WARMUP_RECORDS}) at {file}")
-            log = prediction_log_pb2.PredictionLog()
-            log.ParseFromString(raw)
-            records.append(log)
-    except tf.errors.OpError as e:
-        raise ServingError(grpc.StatusCode.DATA_LOSS,
-                           f"Failed to read warmup records {file}: {e.message}") from None
-    return records
-
-
-def replay_warmup(servable: Servable, iterations: int = 1) -> int:
-    """Sends each warm-up record through the servable's request path; any failure fails the load."""
-    from serving import handlers
-
-    records = warmup_records(servable.path)
-    for _ in range(max(1, iterations)):
-        for log in records:
-            kind = log.WhichOneof("log_type")
-            try:
-                if kind == "predict_log":
-                    handlers.predict_on(servable, log.predict_log.request)
-                elif kind == "classify_log":
-                    handlers.classify_on(servable, log.classify_log.request)
-                elif kind == "regress_log":
-                    handlers.regress_on(servable, log.regress_log.request)
-                elif kind == "multi_inference_log":
-                    handlers.multi_inference_on(servable, log.multi_inference_log.request)
-                else:
-                    raise invalid(f"Unsupported log_type for warmup: {kind}")
-            except ServingError as e:
-                raise ServingError(e.code, f"Failed to warm up model {servable.name} version "
-                                           f"{servable.version}: {e.message}") from None
-    return len(records) * max(1, iterations)
-
-
 def register_ops_for(meta_graph: meta_graph_pb2.MetaGraphDef) -> None:
     """Registers TensorFlow Text's ops when the graph uses ops TensorFlow lacks (wordpieces of
     translation and Smart Reply exports), so other models never pay for that import."""
@@ -259,17 +185,19 @@ def register_ops_for(meta_graph: meta_graph_pb2.MetaGraphDef) -> None:
         import tensorflow_text  # noqa: F401 - importing registers its ops
 
 
-def load_servable(name: str, version: int, path: str, warmup: bool = True,
-                  warmup_iterations: int = 1, prepare: Callable[[Servable], Any] | None = None,
+def load_servable(name: str, version: int, path: str,
+                  prepare: Callable[[Servable], Any] | None = None,
+                  warmup: Callable[[Servable], Any] | None = None,
                   prefer_tflite: bool = False) -> Servable:
-    """Loads a version; `prepare` (batching) is attached before warm-up so warm-up uses it.
-    With `prefer_tflite`, a version's model.tflite is served instead of its SavedModel."""
+    """Loads a version; `prepare` (batching) is attached before `warmup` runs, so warm-up goes
+    the way requests will. With `prefer_tflite`, a version's model.tflite is served instead of
+    its SavedModel."""
     if prefer_tflite and os.path.isfile(os.path.join(path, TFLITE_MODEL)):
         servable: Servable = TFLiteServable(name, version, path)
     else:
         servable = Servable(name, version, path)
     if prepare is not None:
         prepare(servable)
-    if warmup:
-        replay_warmup(servable, warmup_iterations)
+    if warmup is not None:
+        warmup(servable)
     return servable

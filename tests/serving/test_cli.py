@@ -8,10 +8,10 @@ import socket
 import pytest
 import yaml
 from google.protobuf import text_format
-from serving_util import copy_version, running_server, save_tiny_model
 from tensorflow_serving.config import model_server_config_pb2
 
 from pipelines.cli import main
+from tests.serving.helpers import copy_version, running_server, save_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,8 @@ def test_deploy_config(server, tmp_path, capsys):
         config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
     assert [(m.name, m.base_path) for m in config.model_config_list.config] == [
         ("tiny", "/models/tiny")]
-    from serving.config import load_batching_parameters, load_monitoring_config
+    from serving.config.batching_parameters import load_batching_parameters
+    from serving.config.monitoring import load_monitoring_config
 
     params = load_batching_parameters(os.path.join(out, "batching_parameters.txt"))
     assert params.max_batch_size == 32 and params.allowed_batch_sizes[-1] == 32

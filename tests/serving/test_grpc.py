@@ -1,11 +1,12 @@
 """gRPC API through the official tensorflow-serving-api stubs."""
 from __future__ import annotations
 
+import os
+
 import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from serving_util import running_server, save_tiny_model, tfserving_data
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
@@ -16,6 +17,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
     regression_pb2,
 )
+
+from tests.serving.helpers import running_server, save_tiny_model
 
 TIMEOUT = 30
 
@@ -156,9 +159,9 @@ def test_metadata_and_status(tiny):
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_half_plus_two_grpc_like_tf_serving_test():
+def test_half_plus_two_grpc_like_tf_serving_test(tfserving):
     """TF Serving's testPredict: a [1] tensor fed to the [-1, 1] input of the TF1 export."""
-    path = tfserving_data("saved_model_half_plus_two_cpu")
+    path = os.path.join(tfserving, "saved_model_half_plus_two_cpu")
     with running_server(model_name="default", model_base_path=path) as s, \
             grpc.insecure_channel(f"127.0.0.1:{s.grpc_port}") as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)

@@ -13,18 +13,15 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from serving_util import REPO, copy_version, http, running_server, save_tiny_model, tfserving_data
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from serving.batching import BatchScheduler
-from serving.config import (
-    BatchingParameters,
-    ConfigError,
-    load_batching_parameters,
-    load_monitoring_config,
-    parse_model_server_config,
-)
-from serving.loader import Servable
+from serving.api.batching import BatchScheduler
+from serving.config.batching_parameters import BatchingParameters, load_batching_parameters
+from serving.config.errors import ConfigError
+from serving.config.model_config import parse_model_server_config
+from serving.config.monitoring import load_monitoring_config
+from serving.core.loader import Servable
+from tests.serving.helpers import REPO, copy_version, http, running_server, save_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +45,7 @@ def test_warmup_is_replayed_before_available(tmp_path, tiny_dir):
 
 
 def test_failing_warmup_fails_the_version(tmp_path, tiny_dir):
-    from serving.warmup import write_predict_warmup
+    from serving.core.warmup import write_predict_warmup
 
     base = str(tmp_path / "m")
     version = copy_version(tiny_dir, base, 1)
@@ -80,13 +77,13 @@ def test_batching_parameters_and_monitoring_files(tmp_path):
         load_batching_parameters(str(path))
 
 
-def test_tf_serving_monitoring_config():
-    monitoring = load_monitoring_config(tfserving_data("monitoring_config.txt"))
+def test_tf_serving_monitoring_config(tfserving):
+    monitoring = load_monitoring_config(os.path.join(tfserving, "monitoring_config.txt"))
     assert (monitoring.enable, monitoring.path) == (True, "/monitoring/prometheus/metrics")
 
 
-def test_bad_model_config_is_refused():
-    with open(tfserving_data("bad_model_config.txt")) as f:
+def test_bad_model_config_is_refused(tfserving):
+    with open(os.path.join(tfserving, "bad_model_config.txt")) as f:
         text = f.read()
     with pytest.raises(ConfigError, match="tensorflow.serving.ModelServerConfig"):
         parse_model_server_config(text)
@@ -96,7 +93,7 @@ def test_bad_model_config_is_refused():
 
 def test_scheduler_merges_concurrent_requests(tiny_dir):
     servable = Servable("tiny", 1, tiny_dir)
-    from serving.metrics import Metrics
+    from serving.api.metrics import Metrics
 
     metrics = Metrics()
     scheduler = BatchScheduler(BatchingParameters(max_batch_size=8, batch_timeout_micros=200000,
@@ -225,9 +222,9 @@ def test_subprocess_serves_and_stops_cleanly_on_sigterm(tmp_path, tiny_dir):
             process.wait(timeout=30)
 
 
-def test_subprocess_refuses_bad_config():
-    process = _start_subprocess(["--port=0", "--rest_api_port=0",
-                                 f"--model_config_file={tfserving_data('bad_model_config.txt')}"])
+def test_subprocess_refuses_bad_config(generated_tfserving):
+    bad = os.path.join(generated_tfserving, "bad_model_config.txt")
+    process = _start_subprocess(["--port=0", "--rest_api_port=0", f"--model_config_file={bad}"])
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1
     assert "tensorflow.serving.ModelServerConfig" in stderr
@@ -249,8 +246,8 @@ def test_tensorflow_text_ops_are_registered_only_for_models_that_use_them(tmp_pa
     subprocess.run([sys.executable, "-c", save, text_dir], check=True, cwd=REPO,
                    capture_output=True)
     serve = ("import os, sys; os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
-             "from serving.loader import load_servable\n"
-             "s = load_servable('m', 1, sys.argv[1], warmup=False)\n"
+             "from serving.core.loader import load_servable\n"
+             "s = load_servable('m', 1, sys.argv[1])\n"
              "print('tensorflow_text' in sys.modules, sorted(s.signature_defs))\n")
     answers = {}
     for path in (text_dir, tiny_dir):

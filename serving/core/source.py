@@ -1,22 +1,12 @@
-"""File-system source: the numeric version directories under a base path, filtered by policy."""
+"""File-system source: the versions under a model's base path that its version policy asks
+for, and a fingerprint that tells when a version's files changed."""
 from __future__ import annotations
 
 import os
 
 from tensorflow_serving.config import model_server_config_pb2
 
-
-def list_versions(base_path: str) -> dict[int, str]:
-    """Numeric sub-directories of base_path (hidden staging directories are ignored)."""
-    try:
-        names = os.listdir(base_path)
-    except OSError:
-        return {}
-    versions = {}
-    for name in names:
-        if name.isdigit() and os.path.isdir(os.path.join(base_path, name)):
-            versions[int(name)] = os.path.join(base_path, name)
-    return versions
+from serving.core.versions import list_versions
 
 
 def aspired_versions(config: model_server_config_pb2.ModelConfig) -> dict[int, str]:

@@ -1,4 +1,7 @@
-"""Helpers for the model-server tests: tiny SavedModels, in-process servers, HTTP calls."""
+"""Helpers for the model-server tests: tiny SavedModels, in-process servers, HTTP calls.
+
+Imported as `tests.serving.helpers` (also by tests outside tests/serving); the fixtures are in
+tests/serving/conftest.py."""
 from __future__ import annotations
 
 import os
@@ -6,6 +9,7 @@ import os
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import contextlib
+import importlib.util
 import json
 import shutil
 import urllib.error
@@ -13,18 +17,16 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TFSERVING = os.path.join(os.path.dirname(REPO), "shared", "tfserving")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def tfserving_data(*parts: str) -> str:
-    """A path in TF Serving's test data next to the repo; skips the test when absent."""
-    path = os.path.join(TFSERVING, *parts)
-    if not os.path.exists(path):
-        pytest.skip(f"TF Serving test data not found at {path} (only on the build machines)")
-    return path
+def half_plus_two_script() -> Any:
+    """scripts/make_half_plus_two.py as a module (scripts/ is not a package)."""
+    path = os.path.join(REPO, "scripts", "make_half_plus_two.py")
+    spec = importlib.util.spec_from_file_location("make_half_plus_two", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def save_tiny_model(export_dir: str, k: float = 2.0, warmup: bool = False) -> str:
@@ -78,7 +80,7 @@ def save_tiny_model(export_dir: str, k: float = 2.0, warmup: bool = False) -> st
         "classify": module.classify, "regress": module.regress,
         "count": module.count})
     if warmup:
-        from serving.warmup import write_predict_warmup
+        from serving.core.warmup import write_predict_warmup
 
         write_predict_warmup(export_dir, {"x": [1.0]}, signature_name="count", repeats=3)
     return export_dir
@@ -97,7 +99,7 @@ def copy_version(src: str, base: str, version: int) -> str:
 @contextlib.contextmanager
 def running_server(**kwargs: Any) -> Iterator[Any]:
     """An in-process ModelServer on free loopback ports."""
-    from serving.config import ServerOptions
+    from serving.config.options import ServerOptions
     from serving.server import ModelServer
 
     model_config = kwargs.pop("model_config", None)

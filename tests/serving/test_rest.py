@@ -6,13 +6,14 @@ import json
 import os
 
 import pytest
-from serving_util import http, running_server, save_tiny_model, tfserving_data
+
+from tests.serving.helpers import http, running_server, save_tiny_model
 
 
 @pytest.fixture(scope="module")
-def half_plus_two():
-    with running_server(model_name="default",
-                        model_base_path=tfserving_data("saved_model_half_plus_two_cpu")) as s:
+def half_plus_two(tfserving):
+    with running_server(model_name="default", model_base_path=os.path.join(
+            tfserving, "saved_model_half_plus_two_cpu")) as s:
         yield s
 
 
@@ -33,8 +34,8 @@ def test_status_matches_tf_serving(half_plus_two):
     assert http(half_plus_two, "GET", "/v1/models/default/versions/123")[0] == 200
 
 
-def test_metadata_equals_tf_serving_file(half_plus_two):
-    with open(tfserving_data("half_plus_two_model_metadata.json")) as f:
+def test_metadata_equals_tf_serving_file(half_plus_two, tfserving):
+    with open(os.path.join(tfserving, "half_plus_two_model_metadata.json")) as f:
         expected = json.load(f)
     assert http(half_plus_two, "GET", "/v1/models/default/metadata") == (200, expected)
 
@@ -135,9 +136,9 @@ def test_malformed_bodies_are_4xx(half_plus_two):
     assert http(half_plus_two, "GET", "/v1/models/..%2F..%2Fetc")[0] == 404
 
 
-def test_tf2_export_classify_regress(tmp_path):
-    with running_server(model_name="hp2",
-                        model_base_path=tfserving_data("saved_model_half_plus_two_tf2_cpu")) as s:
+def test_tf2_export_classify_regress(tfserving):
+    with running_server(model_name="hp2", model_base_path=os.path.join(
+            tfserving, "saved_model_half_plus_two_tf2_cpu")) as s:
         assert http(s, "POST", "/v1/models/hp2:predict", {"instances": [1.0]}) == \
             (200, {"predictions": [2.5]})
         assert http(s, "POST", "/v1/models/hp2:classify",
@@ -151,7 +152,7 @@ def test_tf2_export_classify_regress(tmp_path):
         assert "__saved_model_init_op" in body["metadata"]["signature_def"]["signature_def"]
 
 
-# --- a model built here (always runs) ------------------------------------------------------
+# --- a model built here ---------------------------------------------------------------
 
 def test_tiny_row_format_several_outputs(tiny):
     assert http(tiny, "POST", "/v1/models/tiny:predict",

@@ -7,7 +7,8 @@ binary registers no collector; Shipyard registers one, `tfrecord`, that writes t
 `<filename_prefix>-<model>-<server start>-<pid>.tfrecord`, so a restart never overwrites a log.
 That is the format of warm-up records: a slice of real traffic can be replayed as a model's
 `assets.extra/tf_serving_warmup_requests`, or read with `tf.data.TFRecordDataset` for skew
-analysis and continuous training.
+analysis and continuous training. (serving.config.model_config.LOG_COLLECTORS names the
+collectors when it checks a model config.)
 """
 from __future__ import annotations
 
@@ -21,24 +22,10 @@ from google.protobuf import message
 from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import logging_config_pb2, model_server_config_pb2
 
-COLLECTORS = ("tfrecord",)
+from serving.config.errors import ConfigError
+
 _LOG_FIELDS = {"predict": "predict_log", "classify": "classify_log", "regress": "regress_log",
                "multi_inference": "multi_inference_log"}
-
-
-def check_logging_config(model: str, config: logging_config_pb2.LoggingConfig) -> str | None:
-    """The reason a model's logging_config cannot be used, or None."""
-    collector = config.log_collector_config
-    if collector.type not in COLLECTORS:
-        # TF Serving's own message for an unregistered collector type.
-        return (f"model {model!r}: Cannot find LogCollector::Factory for type: "
-                f"{collector.type} (Shipyard's server provides: {', '.join(COLLECTORS)})")
-    if not collector.filename_prefix:
-        return f"model {model!r}: logging_config needs log_collector_config.filename_prefix"
-    rate = config.sampling_config.sampling_rate
-    if not 0.0 <= rate <= 1.0:
-        return f"model {model!r}: sampling_rate must be in [0, 1], got {rate:g}"
-    return None
 
 
 class TFRecordCollector:
@@ -64,8 +51,6 @@ class TFRecordCollector:
 
 
 def _open(path: str) -> TFRecordCollector:
-    from serving.config import ConfigError
-
     try:
         return TFRecordCollector(path)
     except Exception as e:  # noqa: BLE001 - tf.errors and OSError alike: one line

@@ -7,10 +7,10 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 import numpy as np
 import pytest
 import tf_keras as keras
-from serving_util import http, running_server, save_tiny_model
 
 from models import tflite
-from serving.config import options_from_flags
+from serving.config.options import options_from_flags
+from tests.serving.helpers import http, running_server, save_tiny_model
 
 
 @pytest.fixture(scope="module")
