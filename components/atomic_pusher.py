@@ -19,12 +19,12 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from serving.core.versions import list_versions, version_numbers
+
 
 def next_version(base_directory: str) -> int:
     """A Unix-timestamp version, above every numeric version already in the base directory."""
-    existing = [int(n) for n in os.listdir(base_directory) if n.isdigit()] \
-        if os.path.isdir(base_directory) else []
-    return max([int(time.time())] + [v + 1 for v in existing])
+    return max([int(time.time())] + [v + 1 for v in version_numbers(base_directory)])
 
 
 def tree_digest(directory: str) -> str:
@@ -48,11 +48,11 @@ def push_atomically(model_dir: str, base_directory: str) -> tuple[str, str]:
     the same model again against itself) returns that version instead of adding a copy.
     """
     os.makedirs(base_directory, exist_ok=True)
-    versions = sorted((int(n) for n in os.listdir(base_directory) if n.isdigit()), reverse=True)
+    versions = list_versions(base_directory)
     if versions:
-        latest = os.path.join(base_directory, str(versions[0]))
+        latest = versions[max(versions)]
         if tree_digest(latest) == tree_digest(model_dir):
-            return latest, str(versions[0])
+            return latest, os.path.basename(latest)
     version = str(next_version(base_directory))
     staging = os.path.join(base_directory, f".tmp-{version}-{os.getpid()}")
     try:

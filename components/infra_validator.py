@@ -33,7 +33,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _start_server(base_path: str, model_name: str, log_file: Any) -> subprocess.Popen:
-    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3",
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
                PYTHONPATH=os.pathsep.join(filter(None, [PROJECT_ROOT,
                                                         os.environ.get("PYTHONPATH")])))
     return subprocess.Popen(

@@ -21,6 +21,7 @@ import tensorflow as tf
 from models.image_compression import bitstream, quality
 from models.image_compression import residual_gru as rg
 from models.image_compression.errors import CodecError, ModelNotFound, SettingError
+from serving.core.versions import list_versions
 
 TILE = rg.PATCH
 MIN_SIDE = 16  # one code cell covers 16×16 pixels: a smaller image is mostly padding
@@ -326,20 +327,13 @@ def find_model(model_dir: str | None, output_dir: str) -> str:
     for candidate in (base, os.path.join(base, SAVED_MODEL_SUBDIR)):
         if os.path.isfile(os.path.join(candidate, CONFIG_FILE)):
             return candidate
-    versions = sorted((int(v) for v in _listdir(base) if v.isdigit()), reverse=True)
-    for version in versions:
-        candidate = os.path.join(base, str(version), SAVED_MODEL_SUBDIR)
+    versions = list_versions(base)
+    for version in sorted(versions, reverse=True):
+        candidate = os.path.join(versions[version], SAVED_MODEL_SUBDIR)
         if os.path.isfile(os.path.join(candidate, CONFIG_FILE)):
             return candidate
     if model_dir:
         raise CodecError(f"no codec found in {model_dir} (expected {CONFIG_FILE}, a serving "
-                            "SavedModel of image-compression or its versions)")
+                         "SavedModel of image-compression or its versions)")
     raise ModelNotFound(f"no trained codec under {base}")
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []
 

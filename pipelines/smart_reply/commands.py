@@ -11,16 +11,16 @@ from typing import Any
 from pipelines.errors import ShipyardError
 from pipelines.family import AddCommand
 from pipelines.smart_reply.settings import NAME
+from serving.core.versions import list_versions
 
 
 def latest_pushed(output_dir: str) -> str:
     base = os.path.join(output_dir, "serving", NAME)
-    versions = sorted((int(v) for v in os.listdir(base) if v.isdigit()),
-                      reverse=True) if os.path.isdir(base) else []
+    versions = list_versions(base)
     if not versions:
         raise ShipyardError(f"no pushed Smart Reply model under {base}: run `shipyard run "
                             "smart-reply` first, or pass --model DIR / --server HOST:PORT")
-    return os.path.join(base, str(versions[0]))
+    return versions[max(versions)]
 
 
 def check_message(message: str, max_chars: int | None) -> None:

@@ -9,6 +9,7 @@ import re
 from pipelines.errors import ShipyardError
 from pipelines.family import AddCommand
 from pipelines.translation.settings import INPUT_NAME
+from serving.core.versions import list_versions
 
 DEFAULT_BASE = os.path.join("shipyard-output", "serving", "translation")
 
@@ -24,10 +25,9 @@ def resolve_model_dir(model: str | None) -> str:
     path = model or DEFAULT_BASE
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         return path
-    versions = sorted((int(v) for v in os.listdir(path) if v.isdigit()),
-                      reverse=True) if os.path.isdir(path) else []
-    for version in versions:
-        candidate = os.path.join(path, str(version))
+    versions = list_versions(path)
+    for version in sorted(versions, reverse=True):
+        candidate = versions[version]
         if os.path.exists(os.path.join(candidate, "saved_model.pb")):
             return candidate
     raise ShipyardError(f"no exported translation model in {path} (run `shipyard run "

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import warnings
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from collections.abc import Callable, Mapping
 from typing import Any
 

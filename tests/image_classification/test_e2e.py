@@ -78,7 +78,6 @@ def test_gates_tflite_variants_and_pushes_a_mobile_bundle(output_dir):
 
 FRESH_PROCESS = textwrap.dedent("""
     import os, sys, io, json
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import numpy as np, tensorflow as tf
     from PIL import Image

@@ -14,7 +14,6 @@ from models.training import distribution_strategy
 # A fresh process: logical devices must be configured before TensorFlow starts its runtime.
 SCRIPT = textwrap.dedent("""
     import json, os
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     from models.training import distribution_strategy, use_logical_cpu_devices
     use_logical_cpu_devices(2)

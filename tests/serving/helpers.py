@@ -4,13 +4,10 @@ Imported as `tests.serving.helpers` (also by tests outside tests/serving); the f
 tests/serving/conftest.py."""
 from __future__ import annotations
 
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 import contextlib
 import importlib.util
 import json
+import os
 import shutil
 import urllib.error
 import urllib.request

@@ -232,8 +232,7 @@ def test_subprocess_refuses_bad_config(generated_tfserving):
 
 def test_tensorflow_text_ops_are_registered_only_for_models_that_use_them(tmp_path, tiny_dir):
     # A fresh interpreter each: TensorFlow Text's ops, once registered, stay for the process.
-    save = ("import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
-            "import sys, tensorflow as tf, tensorflow_text as text\n"
+    save = ("import sys, tensorflow as tf, tensorflow_text as text\n"
             "class M(tf.Module):\n"
             "    def __init__(self):\n"
             "        self.tok = text.FastWordpieceTokenizer(['a', '##b', '[UNK]'],"
@@ -245,7 +244,7 @@ def test_tensorflow_text_ops_are_registered_only_for_models_that_use_them(tmp_pa
     text_dir = str(tmp_path / "wordpieces")
     subprocess.run([sys.executable, "-c", save, text_dir], check=True, cwd=REPO,
                    capture_output=True)
-    serve = ("import os, sys; os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
+    serve = ("import sys\n"
              "from serving.core.loader import load_servable\n"
              "s = load_servable('m', 1, sys.argv[1])\n"
              "print('tensorflow_text' in sys.modules, sorted(s.signature_defs))\n")

@@ -1,8 +1,5 @@
 """--prefer_tflite_model: a version's model.tflite is served on LiteRT instead of its SavedModel,
 with the flatbuffer's signatures; versions without one fall back to the SavedModel."""
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import numpy as np
 import pytest

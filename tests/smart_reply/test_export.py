@@ -56,7 +56,7 @@ def _keras_suggestions(model, words, response_set, messages):
 
 def test_export_round_trip_in_a_fresh_process(exported):
     model, words, root, serving, _, _ = exported
-    script = ("import json, os, sys; os.environ['TF_USE_LEGACY_KERAS'] = '1'; "
+    script = ("import json, os, sys; "
               "import tensorflow as tf; "
               "s = tf.saved_model.load(sys.argv[1]).signatures['serving_default']; "
               "o = s(messages=tf.constant(json.loads(sys.argv[2]))); "

@@ -41,7 +41,6 @@ def test_export_translates_raw_strings_in_a_fresh_process(exported):
     serving, pairs = exported
     script = (
         "import json, os, sys\n"
-        "os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
         "import tensorflow as tf\n"
         "import tensorflow_text\n"
         "serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
