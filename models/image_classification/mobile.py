@@ -11,11 +11,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from models import tflite
+from models.artifacts import KERAS_DIR
 from models.image_classification.features import IMAGE_KEY, LABEL_KEY, LABEL_VOCABULARY
 from models.keras2 import keras
 
 METRIC = "sparse_categorical_accuracy"
-KERAS_MODEL = os.path.join("Format-Keras", "model.keras")
+KERAS_MODEL = os.path.join(KERAS_DIR, "model.keras")
 
 
 def keras_model_path(model_uri: str) -> str:

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from models import tflite
+from models.artifacts import SERVING_DIR
 from models.image_compression import bitstream, codec, evaluation, quality
 from models.image_compression import residual_gru as rg
 from models.keras2 import keras
@@ -67,7 +68,7 @@ class Decoded:
 
 def codec_dir(model_uri: str) -> str:
     """The codec's weights and codec.json inside the Trainer's serving SavedModel."""
-    return os.path.join(model_uri, "Format-Serving", codec.SAVED_MODEL_SUBDIR)
+    return os.path.join(model_uri, SERVING_DIR, codec.SAVED_MODEL_SUBDIR)
 
 
 def decoder_step(widths: rg.Widths, residual: bool = True) -> keras.Model:
@@ -132,7 +133,7 @@ def codec_config(model_uri: str) -> dict[str, Any]:
 def prepare_split(model_uri: str, x: HeldOut) -> HeldOut:
     """Codes every photo with the SavedModel at the codec's full iteration count."""
     config = codec_config(model_uri)
-    signatures = tf.saved_model.load(os.path.join(model_uri, "Format-Serving")).signatures
+    signatures = tf.saved_model.load(os.path.join(model_uri, SERVING_DIR)).signatures
     coded = [saved_model_codes(signatures, p, config["iterations"], config["widths"]["bits"])
              for p in x.photos]
     return HeldOut(x.photos, [c for c, _ in coded], [d for _, d in coded], config["gamma"])

@@ -24,14 +24,13 @@ import numpy as np
 import tensorflow as tf
 
 from models import tflite
+from models.artifacts import MOBILE_DIR, RESPONSE_SET_DIR, SERVING_DIR
 from models.keras2 import keras
 from models.smart_reply import device, evaluation, text
 from models.smart_reply import export as export_lib
 from models.smart_reply.response_set import ResponseSet
-from models.smart_reply.trainer import MOBILE_DIR, RESPONSE_SET_DIR
 
 METRIC = "recall_at_3"
-SERVING_DIR = "Format-Serving"
 
 
 @dataclasses.dataclass

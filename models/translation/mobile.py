@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from models import tflite
+from models.artifacts import KERAS_DIR
 from models.keras2 import keras
 from models.translation import (
     gnmt,  # noqa: F401  registers the GNMT layers for .h5 loading
@@ -35,7 +36,6 @@ from models.translation.preprocessing import SOURCE_KEY, TARGET_KEY
 from models.translation.translator import Translator
 
 METRIC = "bleu"
-KERAS_DIR = "Format-Keras"
 SETTINGS_FILE = "settings.json"
 TOKENIZER_FILE = "tokenizer.json"
 INPUT_NAME, OUTPUT_IDS, OUTPUT_SCORE = "source_ids", "ids", "score"
