@@ -26,7 +26,7 @@ import tensorflow as tf
 from models import tflite
 from models.artifacts import MOBILE_DIR, RESPONSE_SET_DIR, SERVING_DIR
 from models.keras2 import keras
-from models.smart_reply import device, evaluation, text
+from models.smart_reply import device, evaluation, metrics, text
 from models.smart_reply import export as export_lib
 from models.smart_reply.response_set import ResponseSet
 
@@ -143,7 +143,7 @@ def reference_predict(keras_model: keras.Model, x: Messages) -> dict[str, np.nda
 
 def metric(outputs: dict[str, np.ndarray], true_clusters: np.ndarray) -> float:
     """recall@3 of the true reply's cluster, as the Evaluator computes it."""
-    return evaluation.ranking_metrics(np.asarray(true_clusters), outputs["cluster_ids"],
+    return metrics.ranking_metrics(np.asarray(true_clusters), outputs["cluster_ids"],
                                       outputs["ranked_cluster_ids"])["recall_at_3"]
 
 
