@@ -8,36 +8,25 @@ come from the family's mobile hook module, named by dotted path in the JSON `con
      "budgets": {"max_metric_drop": 0.02, "max_size_mb": null, "max_latency_ms": null},
      "latency_runs": 50, "eval_limit": null, "base_directory": "<output>/mobile/<pipeline>"}
 
-A hook defines `METRIC` (higher is better), `load_model(model_uri)` (the Keras model TFMO
-optimises and TFLite converts), `load_split(transform_graph_uri, examples_uri, split,
-limit=None, model_uri=None) -> (x, y)` (Transform's output, or ExampleGen's and None for a
-family without Transform; `model_uri` for labels the Trainer defines, e.g. Smart Reply's
-clusters of its response set) and `metric(outputs, y)`. Optional overrides, where a family's
-TFLite model is not its Keras model run row by row: `convert(model, conversion, x_sample,
-io_type) -> bytes`, `reference_predict(keras_model, x)`, `tflite_predict(model_bytes, x)`,
-`latency(model_bytes, x, runs) -> tflite.Latency`, `bundle_files(transform_graph_uri,
-model_uri) -> {name: bytes}` (default: labels.txt from `labels(transform_graph_uri)`) and
-`add_metadata(model_bytes, assets_dir) -> bytes` and `agreement(outputs, reference_outputs)
--> float` (the share of eval rows on which a variant agrees with the float model; the
-`min_agreement` budget gates on it), and `prepare_split(model_uri, x) -> x` where the TFLite
-model is one stage of the trained model (a decoder step fed by the encoder): it turns
-load_split's rows into that stage's inputs with the trained model, before anything runs on them.
+The module exposes `HOOK`, an instance of a models.mobile_hook.MobileHook subclass: the
+family's metric, Keras model and eval rows (abstract there), and where its TFLite model is not
+its Keras model run row by row, its own conversion, assets, metadata, predictions, latency and
+agreement with the float model (defaults there). The components only call its methods.
 """
 
 import dataclasses
-import importlib
 import json
 import os
 import shutil
 import tempfile
 import time
-from types import ModuleType
 from typing import Any
 
 from tfx import v1 as tfx
 from tfx.types import artifact, standard_artifacts
 
 from components.atomic_pusher import push_atomically
+from models.mobile_hook import MobileHook, load_hook
 
 InputArtifact = tfx.dsl.components.InputArtifact
 OutputArtifact = tfx.dsl.components.OutputArtifact
@@ -71,11 +60,11 @@ class MobileBundle(artifact.Artifact):
     TYPE_NAME = "shipyard.MobileBundle"  # KFP needs namespace.Name
 
 
-def _hook(config: dict[str, Any]) -> ModuleType:
-    return importlib.import_module(config["module"])
+def _hook(config: dict[str, Any]) -> MobileHook:
+    return load_hook(config["module"])
 
 
-def _load_split(hook: ModuleType, transform_graph_uri: str | None, examples_uri: str,
+def _load_split(hook: MobileHook, transform_graph_uri: str | None, examples_uri: str,
                 split: str, limit: int | None = None, model_uri: str | None = None):
     """hook.load_split; `model_uri` (the trained model) is for hooks whose labels come from it,
     such as Smart Reply's response-set clusters."""
@@ -87,16 +76,10 @@ def _uri(artifact_or_none) -> str | None:
     return artifact_or_none.uri if artifact_or_none is not None else None
 
 
-def _write_assets(hook: ModuleType, transform_graph_uri: str | None, model_uri: str | None,
+def _write_assets(hook: MobileHook, transform_graph_uri: str | None, model_uri: str | None,
                   output_dir: str) -> list[str]:
     """The files every variant ships with (labels, vocabulary, response set)."""
-    if hasattr(hook, "bundle_files"):
-        files = hook.bundle_files(transform_graph_uri, model_uri)
-    elif hasattr(hook, "labels"):
-        files = {"labels.txt": "".join(f"{label}\n" for label in hook.labels(
-            transform_graph_uri)).encode()}
-    else:
-        files = {}
+    files = hook.bundle_files(transform_graph_uri, model_uri)
     os.makedirs(os.path.join(output_dir, ASSETS), exist_ok=True)
     for name, data in files.items():
         with open(os.path.join(output_dir, ASSETS, name), "wb") as f:
@@ -135,8 +118,7 @@ def optimize_variants(model_uri: str, transform_graph_uri: str, examples_uri: st
 
     hook = _hook(config)
     model = hook.load_model(model_uri)
-    planned, messages = optimization.plan(model, config["variants"],
-                                           getattr(hook, "CONVERSIONS", None))
+    planned, messages = optimization.plan(model, config["variants"], hook.conversions)
     for message in messages:
         print(f"    {message}", flush=True)
     fine_tune = optimization.FineTune(**config.get("fine_tune", {}))
@@ -187,8 +169,6 @@ def convert_variants(optimized_uri: str, transform_graph_uri: str | None, exampl
                      config: dict[str, Any], output_dir: str,
                      model_uri: str | None = None) -> dict[str, Any]:
     """One .tflite (with the family's metadata) per variant of the optimiser's manifest."""
-    from models import tflite
-
     hook = _hook(config)
     manifest = _read_manifest(optimized_uri)
     os.makedirs(output_dir, exist_ok=True)
@@ -197,20 +177,14 @@ def convert_variants(optimized_uri: str, transform_graph_uri: str | None, exampl
     if any(v["conversion"] == "int8" for v in manifest["variants"]):
         x_sample, _ = _load_split(hook, transform_graph_uri, examples_uri, "train",
                                   limit=REPRESENTATIVE_SAMPLES, model_uri=model_uri)
-        if hasattr(hook, "prepare_split"):
-            x_sample = hook.prepare_split(model_uri, x_sample)
+        x_sample = hook.prepare_split(model_uri, x_sample)
     converted = []
     for variant in manifest["variants"]:
         start = time.monotonic()
         model = _load_keras(os.path.join(optimized_uri, variant["keras_model"]))
         io_type = config.get("io_type", "uint8")
-        if hasattr(hook, "convert"):
-            data = hook.convert(model, variant["conversion"], x_sample, io_type)
-        else:
-            representative = _representative(x_sample) if x_sample is not None else None
-            data = tflite.convert(model, variant["conversion"], representative, io_type=io_type)
-        if hasattr(hook, "add_metadata"):
-            data = hook.add_metadata(data, os.path.join(output_dir, ASSETS))
+        data = hook.convert(model, variant["conversion"], x_sample, io_type)
+        data = hook.add_metadata(data, os.path.join(output_dir, ASSETS))
         path = os.path.join(variant["name"], "model.tflite")
         os.makedirs(os.path.join(output_dir, variant["name"]), exist_ok=True)
         with open(os.path.join(output_dir, path), "wb") as f:
@@ -221,13 +195,6 @@ def convert_variants(optimized_uri: str, transform_graph_uri: str | None, exampl
     result = {"variants": converted, "messages": manifest.get("messages", []), "assets": assets}
     _write_manifest(output_dir, result)
     return result
-
-
-def _representative(x):
-    def rows():
-        for row in x:
-            yield [row[None]]
-    return rows
 
 
 @tfx.dsl.components.component
@@ -281,7 +248,8 @@ def measure_variant(model: bytes, x, y, metric_fn, runs: int, predict_fn=None,
     """The variant's metric on (x, y), sizes and single-thread latency; `predict_fn(model, x)`
     and `latency_fn(model, x, runs)` default to running the model row by row on LiteRT.
     With `agreement_fn(outputs, reference_outputs)`, also the share of rows on which the
-    variant agrees with the float SavedModel (e.g. the same top-3 replies)."""
+    variant agrees with the float SavedModel (e.g. the same top-3 replies); an agreement_fn
+    that returns None (MobileHook's default) measures none."""
     from models import tflite
 
     timing = (latency_fn(model, x, runs) if latency_fn
@@ -290,8 +258,10 @@ def measure_variant(model: bytes, x, y, metric_fn, runs: int, predict_fn=None,
     result = {"metric": metric_fn(outputs, y), "size_bytes": len(model),
               "gzip_bytes": tflite.gzip_size(model), "latency_p50_ms": timing.p50_ms,
               "latency_p90_ms": timing.p90_ms, "latency_runs": timing.runs}
-    if agreement_fn is not None:
-        result["agreement"] = float(agreement_fn(outputs, reference_outputs))
+    agreement = (agreement_fn(outputs, reference_outputs) if agreement_fn is not None
+                 else None)
+    if agreement is not None:
+        result["agreement"] = float(agreement)
     return result
 
 
@@ -322,12 +292,9 @@ def gate_variants(tflite_uri: str, model_uri: str, transform_graph_uri: str | No
     manifest = _read_manifest(tflite_uri)
     x, y = _load_split(hook, transform_graph_uri, examples_uri, "eval",
                        limit=config.get("eval_limit"), model_uri=model_uri)
-    if hasattr(hook, "prepare_split"):
-        x = hook.prepare_split(model_uri, x)
+    x = hook.prepare_split(model_uri, x)
     keras_model = hook.load_model(model_uri)
-    reference_outputs = (hook.reference_predict(keras_model, x)
-                         if hasattr(hook, "reference_predict")
-                         else keras_model.predict(x, verbose=0))
+    reference_outputs = hook.reference_predict(keras_model, x)
     reference = hook.metric(reference_outputs, y)
     budgets = Budgets(**config.get("budgets", {}))
     variants = {}
@@ -335,20 +302,19 @@ def gate_variants(tflite_uri: str, model_uri: str, transform_graph_uri: str | No
         with open(os.path.join(tflite_uri, variant["tflite"]), "rb") as f:
             model = f.read()
         result = measure_variant(model, x, y, hook.metric, config.get("latency_runs", 50),
-                                 getattr(hook, "tflite_predict", None),
-                                 getattr(hook, "latency", None),
-                                 getattr(hook, "agreement", None), reference_outputs)
+                                 hook.tflite_predict, hook.latency, hook.agreement,
+                                 reference_outputs)
         reasons = judge(result, reference, budgets)
         result.update(blessed=not reasons, reasons=reasons, conversion=variant["conversion"],
                       technique=variant["technique"], tflite=variant["tflite"])
         variants[variant["name"]] = result
         verdict = "blessed" if not reasons else "refused: " + "; ".join(reasons)
         agrees = (f"  agreement {result['agreement']:.4f}" if "agreement" in result else "")
-        print(f"    {variant['name']:<15} {hook.METRIC} {result['metric']:.4f} "
+        print(f"    {variant['name']:<15} {hook.metric_name} {result['metric']:.4f} "
               f"(float {reference:.4f}){agrees}  {result['size_bytes'] / 1e6:.3f} MB "
               f"(gzip {result['gzip_bytes'] / 1e6:.3f})  p50 {result['latency_p50_ms']:.3f} ms "
               f"p90 {result['latency_p90_ms']:.3f} ms  {verdict}", flush=True)
-    results = {"metric_name": hook.METRIC, "reference_metric": reference,
+    results = {"metric_name": hook.metric_name, "reference_metric": reference,
                "eval_examples": int(len(y)), "budgets": dataclasses.asdict(budgets),
                "variants": variants, "messages": manifest.get("messages", [])}
     os.makedirs(output_dir, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 
+from models.artifacts import SERVING_DIR
 from pipelines.metadata import RunSummary, load_metrics
 
 
@@ -14,7 +15,7 @@ def directory_size(path: str) -> int:
 
 def build(run: RunSummary, headline_metric: str, serve_command: str) -> dict:
     metrics = load_metrics(run.evaluation_uri) if run.evaluation_uri else {}
-    model_dir = os.path.join(run.model_uri, "Format-Serving") if run.model_uri else None
+    model_dir = os.path.join(run.model_uri, SERVING_DIR) if run.model_uri else None
     return {
         "pipeline": run.pipeline, "run_id": run.run_id, "status": run.status,
         "metrics": metrics.get("overall", {}),

@@ -1,6 +1,8 @@
-"""The image-classification family's mobile hook: what the optimiser, the TFLite converter and
-the fidelity gate need to know about this family (named by dotted path in the pipeline's mobile
-config, so other families plug in their own module with the same functions)."""
+"""The image-classification family's mobile hook (`HOOK`, a models.mobile_hook.MobileHook): what
+the optimiser, the TFLite converter and the fidelity gate need to know about this family (named
+by dotted path in the pipeline's mobile config). A MobileNet / Inception runs row by row on
+LiteRT as it does in Keras, so the hook's defaults apply, except for the label file and the
+TFLite metadata, which are this family's."""
 from __future__ import annotations
 
 import glob
@@ -11,11 +13,13 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from models import tflite
+from models.artifacts import KERAS_DIR
 from models.image_classification.features import IMAGE_KEY, LABEL_KEY, LABEL_VOCABULARY
 from models.keras2 import keras
+from models.mobile_hook import MobileHook
 
 METRIC = "sparse_categorical_accuracy"
-KERAS_MODEL = os.path.join("Format-Keras", "model.keras")
+KERAS_MODEL = os.path.join(KERAS_DIR, "model.keras")
 
 
 def keras_model_path(model_uri: str) -> str:
@@ -65,3 +69,24 @@ def add_metadata(model: bytes, assets_dir: str) -> bytes:
     """Normalisation (pixels 0..255 → [-1, 1], as Transform scales) and the label file."""
     return tflite.add_image_classifier_metadata(model, os.path.join(assets_dir, "labels.txt"),
                                                 mean=127.5, std=127.5)
+
+
+def bundle_files(transform_graph_uri: str, model_uri: str | None = None) -> dict[str, bytes]:
+    """labels.txt: Transform's label vocabulary, one label a line (line number = class id)."""
+    return {"labels.txt": "".join(f"{label}\n" for label in labels(transform_graph_uri)).encode()}
+
+
+class ImageClassificationMobile(MobileHook):
+    """The Keras classifier as it is; labels.txt and image-classifier metadata added."""
+
+    # The module's functions stay its API (tests, benchmarks and the README use them); the
+    # class says which of them implement the hook.
+    metric_name = METRIC
+    load_model = staticmethod(load_model)
+    load_split = staticmethod(load_split)
+    metric = staticmethod(metric)
+    bundle_files = staticmethod(bundle_files)
+    add_metadata = staticmethod(add_metadata)
+
+
+HOOK = ImageClassificationMobile()

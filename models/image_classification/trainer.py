@@ -9,6 +9,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
+from models.artifacts import KERAS_DIR
 from models.image_classification import classifiers
 from models.image_classification.features import IMAGE_KEY, LABEL_KEY, LABEL_VOCABULARY
 from models.keras2 import keras
@@ -117,7 +118,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
     # The bare Keras model (preprocessed images in, probabilities out) for the mobile
     # optimiser: TFMO needs the Keras graph, which the serving SavedModel does not give back.
-    keras_dir = os.path.join(os.path.dirname(fn_args.serving_model_dir), "Format-Keras")
+    keras_dir = os.path.join(os.path.dirname(fn_args.serving_model_dir), KERAS_DIR)
     os.makedirs(keras_dir, exist_ok=True)
     model.save(os.path.join(keras_dir, "model.keras"))
     signatures = _signatures(model, tft_output, labels, config.get("top_k", 5))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.smart_reply import text
+from models.smart_reply.metrics import ranking_metrics
 from models.smart_reply.response_set import ResponseSet
 
 
@@ -37,8 +38,6 @@ def rankings(train: list[dict[str, str]], evaluation: list[dict[str, str]],
 def evaluate(train: list[dict[str, str]], evaluation: list[dict[str, str]],
              response_set: ResponseSet) -> dict[str, float]:
     """recall@3 and MRR of each baseline, keyed `<baseline>_recall_at_3`, `<baseline>_mrr`."""
-    from models.smart_reply.evaluation import ranking_metrics
-
     _, true_clusters = _labelled(evaluation, response_set)
     metrics = {}
     for name, ranking in rankings(train, evaluation, response_set).items():

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from models.smart_reply import export as export_lib
 from models.smart_reply import text
+from models.smart_reply.metrics import ranking_metrics
 from models.smart_reply.response_set import ResponseSet
 
 METRIC = "recall_at_3"
@@ -33,19 +34,6 @@ def load(serving_model_dir: str):
     response_set = ResponseSet.load(os.path.join(serving_model_dir, "assets",
                                                  "response_set.json"))
     return loaded, response_set
-
-
-def ranking_metrics(true_clusters: np.ndarray, shown: np.ndarray,
-                    ranked: np.ndarray) -> dict[str, float]:
-    """recall@3 and MRR over the messages with a true cluster (≥ 0)."""
-    rows = true_clusters >= 0
-    if not rows.any():
-        return {"recall_at_3": 0.0, "mrr": 0.0}
-    true, shown, ranked = true_clusters[rows], shown[rows][:, :3], ranked[rows]
-    recall = float(np.mean((shown == true[:, None]).any(axis=1)))
-    hits = ranked == true[:, None]
-    reciprocal = np.where(hits.any(axis=1), 1.0 / (hits.argmax(axis=1) + 1), 0.0)
-    return {"recall_at_3": recall, "mrr": float(np.mean(reciprocal))}
 
 
 def evaluate_pairs(signature, response_set: ResponseSet,

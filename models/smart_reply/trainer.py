@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from models.artifacts import KERAS_DIR, MOBILE_DIR, RESPONSE_SET_DIR
 from models.keras2 import keras
 from models.smart_reply import device, text
 from models.smart_reply import export as export_lib
@@ -24,8 +25,6 @@ from models.smart_reply import response_set as response_set_lib
 from models.training import backup_dir_for, distribution_strategy, fit_steps
 
 EVAL_BATCHES_MAX = 50
-RESPONSE_SET_DIR = "Format-ResponseSet"
-MOBILE_DIR = "Format-Mobile"
 
 
 def read_pairs(files: list[str] | str) -> list[dict[str, str]]:
@@ -156,7 +155,7 @@ def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str
               epochs=config.get("epochs", 4))
 
     # The bare Keras model (token ids in) for the mobile path, beside the SavedModel.
-    keras_dir = os.path.join(model_uri, "Format-Keras")
+    keras_dir = os.path.join(model_uri, KERAS_DIR)
     tf.io.gfile.makedirs(keras_dir)
     model.save(os.path.join(keras_dir, "model.keras"))
     # What the phone runs (token ids in) and the host's files, for the mobile components.

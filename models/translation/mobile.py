@@ -1,4 +1,4 @@
-"""The translation family's mobile hook (components/mobile.py): GNMT on a phone.
+"""The translation family's mobile hook (`HOOK`, for components/mobile.py): GNMT on a phone.
 
 The .tflite holds what the phone runs on wordpiece ids: the encoder and the GNMT beam search
 over the decoder (the Translator's own `decode_ids`, as a tf.function whose loop becomes a
@@ -24,7 +24,9 @@ import numpy as np
 import tensorflow as tf
 
 from models import tflite
+from models.artifacts import KERAS_DIR
 from models.keras2 import keras
+from models.mobile_hook import MobileHook
 from models.translation import (
     gnmt,  # noqa: F401  registers the GNMT layers for .h5 loading
     plain_text,
@@ -35,7 +37,6 @@ from models.translation.preprocessing import SOURCE_KEY, TARGET_KEY
 from models.translation.translator import Translator
 
 METRIC = "bleu"
-KERAS_DIR = "Format-Keras"
 SETTINGS_FILE = "settings.json"
 TOKENIZER_FILE = "tokenizer.json"
 INPUT_NAME, OUTPUT_IDS, OUTPUT_SCORE = "source_ids", "ids", "score"
@@ -270,3 +271,25 @@ def bundle_files(transform_graph_uri: str | None, model_uri: str) -> dict[str, b
     spec = tokenizer_spec(vocabulary, read_settings(model_uri))
     return {wp.VOCABULARY_FILE: "".join(t + "\n" for t in vocabulary).encode(),
             TOKENIZER_FILE: json.dumps(spec, indent=2, ensure_ascii=False).encode()}
+
+
+class TranslationMobile(MobileHook):
+    """The GNMT decoder loop as one .tflite per sentence (float conversions only), scored on
+    BLEU and on agreeing translations with the SavedModel's decoder."""
+
+    # The module's functions stay its API (tests, benchmarks and the README use them); the
+    # class says which of them implement the hook.
+    metric_name = METRIC
+    conversions = CONVERSIONS
+    load_model = staticmethod(load_model)
+    load_split = staticmethod(load_split)
+    metric = staticmethod(metric)
+    convert = staticmethod(convert)
+    bundle_files = staticmethod(bundle_files)
+    reference_predict = staticmethod(reference_predict)
+    tflite_predict = staticmethod(tflite_predict)
+    latency = staticmethod(latency)
+    agreement = staticmethod(agreement)
+
+
+HOOK = TranslationMobile()

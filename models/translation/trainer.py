@@ -10,6 +10,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from models.artifacts import KERAS_DIR
 from models.keras2 import keras
 from models.training import backup_dir_for, distribution_strategy, fit_steps
 from models.translation import gnmt
@@ -111,7 +112,7 @@ def export(model: keras.Model, vocabulary: list[str], config: dict[str, Any],
     tf.saved_model.save(root, serving_model_dir, signatures={"serving_default": serve})
     write_predict_warmup(serving_model_dir, {INPUT_NAME: WARMUP_SENTENCES})
 
-    keras_dir = os.path.join(os.path.dirname(serving_model_dir), "Format-Keras")
+    keras_dir = os.path.join(os.path.dirname(serving_model_dir), KERAS_DIR)
     tf.io.gfile.makedirs(keras_dir)
     inference.save_weights(os.path.join(keras_dir, "weights"))  # TF checkpoint
     with tf.io.gfile.GFile(os.path.join(keras_dir, "settings.json"), "w") as f:
