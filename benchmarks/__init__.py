@@ -1,0 +1,3 @@
+"""Reproducible benchmarks: `python -m benchmarks.NAME`; results in benchmarks/results/."""
+# Imported first so that a results file's start time and start load average are the run's.
+from benchmarks import results as _results  # noqa: F401
