@@ -152,7 +152,7 @@ def paper_model(family: str, args: argparse.Namespace) -> dict:
 
 
 def render(results: dict) -> str:
-    lines = [f"# TFLite variants on LiteRT ({results['machine']})", "",
+    lines = [f"## TFLite variants on LiteRT ({results['machine']})", "",
              "1 thread, batch 1, XNNPACK on; latency over "
              f"{results['runs']} runs after 10 warm-up runs; load average at the end "
              f"{results.get('load_average', '?')}.", ""]
@@ -289,6 +289,7 @@ def main() -> None:
                             for family in args.models}}
     results["seconds"] = round(time.monotonic() - start)
     results["load_average"] = [round(v, 1) for v in os.getloadavg()]
+    results["run"] = benchmark_results.run_metadata("mobile_variants")
     # Saved before anything can fail, so that --render-only recovers an hour of measuring.
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "mobile_variants.json"), "w") as f:

@@ -191,6 +191,10 @@ def main() -> None:
               "load_average": os.getloadavg()[0]}
     several = ": mean (min–max)" if len(seeds) > 1 else ""
     table = _quality_table(per_seed, f"held-out split, seeds {args.seeds}{several}")
+    labelled = int(quality["examples_with_true_cluster"])
+    table += ["", f"{steps} training steps per seed. Recall@3 and MRR are over the {labelled} "
+              f"of {len(held_out)} held-out messages whose reply is close to the response set: "
+              f"one message is {1 / labelled:.3f} of recall@3."]
     if per_fold:
         pooled = _pooled(per_fold)
         report.update(folds=args.folds, quality_per_fold=per_fold, quality_pooled=pooled)
