@@ -19,7 +19,7 @@ import tensorflow as tf
 from models.image_compression.layers import Binarizer, ConvGRU, DepthToSpace
 from models.keras2 import keras
 
-PATCH = 32  # training patch side, and the tile side of inference (anchors.md calibration)
+PATCH = 32  # training patch side (Toderici et al. 2017), and the tile side of inference
 DOWNSAMPLING = 16  # the encoder's total stride: one 32-bit code per 16×16 pixels
 
 
@@ -43,7 +43,7 @@ class Widths:
 
 
 PAPER = Widths()
-# The CPU default: every width ×1/4 (anchors.md, calibration probe: ~83 patches/s on 2 cores).
+# The CPU default: every width ×1/4 (about 83 patches/s trained on 2 CPU cores).
 CPU = PAPER.scaled(0.25)
 PRESETS = {"paper": PAPER, "cpu": CPU}
 

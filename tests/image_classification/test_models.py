@@ -1,4 +1,5 @@
-"""Model fidelity: the builders reproduce the papers' and Keras' figures (anchors.md)."""
+"""Model fidelity: the builders reproduce the papers' and Keras' figures (Howard et al. 2017,
+Tables 6 and 7; Szegedy et al. 2016)."""
 import json
 
 import pytest
@@ -10,7 +11,7 @@ from models.image_classification.inception_v3 import inception_v3
 from models.image_classification.mobilenet_v1 import mobilenet_v1
 from pipelines.cli import main
 
-# Million multiply-adds per the paper's counting rule (anchors.md), α × resolution.
+# Million multiply-adds per the MobileNet paper's counting rule, α × resolution.
 MOBILENET_MACS = {
     (1.0, 224): 568.7, (1.0, 192): 418.1, (1.0, 160): 290.7, (1.0, 128): 186.4,
     (0.75, 224): 325.4, (0.75, 192): 239.3, (0.75, 160): 166.4, (0.75, 128): 106.8,
