@@ -1,10 +1,12 @@
-"""Training helpers every family's Trainer module shares: progress output, resumable fit."""
+"""Training helpers every family's Trainer module shares: progress output, resumable fit, the
+training recipe (learning-rate schedule, weight decay, label smoothing)."""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
@@ -66,10 +68,80 @@ def fit_steps(model: keras.Model, train_ds, eval_ds, train_steps: int, eval_step
                      callbacks=callbacks, verbose=0)
 
 
+LR_SCHEDULES = ("constant", "cosine", "step")
+# Step decay: the rate is divided by 10 at these fractions of the training steps.
+STEP_DECAY_AT = (0.5, 0.75)
+STEP_DECAY_FACTOR = 0.1
+
+
+def learning_rate_schedule(peak: float, schedule: str, total_steps: int,
+                           warmup_steps: int = 0) -> Any:
+    """The learning rate of `schedule` over `total_steps` optimizer steps.
+
+    constant: `peak` throughout. cosine: linear warm-up from 0 to `peak` over `warmup_steps`,
+    then a cosine decay to 0 at `total_steps`. step: `peak`, divided by 10 at half and at three
+    quarters of the steps. A float or Keras' own schedules, so a saved optimizer needs no
+    Shipyard code to load.
+    """
+    if schedule == "constant":
+        return peak
+    if schedule == "cosine":
+        warmup_steps = min(max(0, warmup_steps), total_steps - 1)
+        return keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup_steps else peak, decay_steps=max(1, total_steps - warmup_steps),
+            alpha=0.0, warmup_target=peak if warmup_steps else None,
+            warmup_steps=warmup_steps)
+    if schedule == "step":
+        boundaries = [max(1, int(total_steps * at)) for at in STEP_DECAY_AT]
+        values = [peak * STEP_DECAY_FACTOR ** i for i in range(len(boundaries) + 1)]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose one of "
+                     f"{', '.join(LR_SCHEDULES)}")
+
+
+# Not decayed: batch-norm scales and offsets, biases (decaying them only hurts).
+NO_WEIGHT_DECAY = ("bias", "gamma", "beta")
+
+
+def build_optimizer(config: dict[str, Any], total_steps: int) -> keras.optimizers.Optimizer:
+    """Adam, or AdamW (decoupled weight decay, Loshchilov & Hutter 2019) with a positive
+    `weight_decay`, on the learning-rate schedule of a Trainer's custom config:
+    `learning_rate` (the peak), `lr_schedule`, `warmup_steps`. Build it under the
+    distribution strategy's scope."""
+    rate = learning_rate_schedule(config.get("learning_rate", 1e-3),
+                                  config.get("lr_schedule", "constant"), total_steps,
+                                  config.get("warmup_steps", 0))
+    weight_decay = config.get("weight_decay", 0.0) or 0.0
+    if weight_decay <= 0:
+        return keras.optimizers.Adam(rate)
+    optimizer = keras.optimizers.AdamW(rate, weight_decay=weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
+    return optimizer
+
+
+def sparse_categorical_crossentropy(label_smoothing: float = 0.0) -> Any:
+    """Cross-entropy of probabilities against integer labels, with label smoothing (Szegedy
+    et al. 2016): the target puts 1 - ε + ε/K on the label and ε/K on each of the K classes.
+    Keras 2's sparse loss has no smoothing; with ε > 0 this one-hot encodes the labels."""
+    if not label_smoothing:
+        return "sparse_categorical_crossentropy"
+
+    def sparse_categorical_crossentropy_smoothed(y_true: tf.Tensor, y_pred: tf.Tensor):
+        labels = tf.cast(tf.reshape(y_true, [-1]), tf.int32)
+        one_hot = tf.one_hot(labels, tf.shape(y_pred)[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(one_hot, y_pred,
+                                                     label_smoothing=label_smoothing)
+
+    return sparse_categorical_crossentropy_smoothed
+
+
 def transformed_dataset(fn_args: Any, files: list[str], tft_output: Any, label_key: str,
-                        batch_size: int, shuffle: bool) -> tf.data.Dataset:
+                        batch_size: int, shuffle: bool,
+                        batch_map: Callable | None = None) -> tf.data.Dataset:
     """Transform output as (features, label) batches: parsed once and cached in memory
-    (parsing dominated the step time), reshuffled every epoch, repeated forever."""
+    (parsing dominated the step time), reshuffled every epoch, repeated forever. `batch_map`
+    (e.g. augmentation, for the training split only) runs on every batch after the cache, so
+    each epoch draws anew."""
     from tfx_bsl.public import tfxio
 
     options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label_key,
@@ -78,7 +150,10 @@ def transformed_dataset(fn_args: Any, files: list[str], tft_output: Any, label_k
         files, options, tft_output.transformed_metadata.schema).unbatch().cache()
     if shuffle:
         dataset = dataset.shuffle(4096, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).repeat().prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size)
+    if batch_map is not None:
+        dataset = dataset.map(batch_map, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.repeat().prefetch(tf.data.AUTOTUNE)
 
 
 def use_logical_cpu_devices(count: int) -> None:

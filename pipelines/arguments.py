@@ -53,6 +53,67 @@ def check_training(args: argparse.Namespace) -> None:
     positive(args, "learning_rate")
 
 
+# models/training.py's learning_rate_schedule (this module imports no TensorFlow).
+LR_SCHEDULES = ("constant", "cosine", "step")
+
+
+def add_recipe_arguments(parser: Any) -> Any:
+    """The training recipe's flags (models/training.py): learning-rate schedule, warm-up,
+    label smoothing, weight decay. Returns the argument group."""
+    recipe = parser.add_argument_group("training recipe")
+    recipe.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                        help="constant; cosine: linear warm-up to --learning-rate, then cosine "
+                             "decay to 0 at the last step; step: ÷10 at 1/2 and 3/4 of the steps")
+    recipe.add_argument("--warmup-steps", type=int, help="linear warm-up steps (cosine)")
+    recipe.add_argument("--label-smoothing", type=float,
+                        help="label smoothing ε of the cross-entropy (0: none)")
+    recipe.add_argument("--weight-decay", type=float,
+                        help="decoupled weight decay (AdamW); 0: Adam")
+    return recipe
+
+
+def check_recipe(args: argparse.Namespace) -> None:
+    if args.warmup_steps is not None and not 0 <= args.warmup_steps < args.train_steps:
+        raise ShipyardError(f"--warmup-steps must be in [0, --train-steps), got "
+                            f"{args.warmup_steps}")
+    within(args, 0, 1, "label_smoothing", open_high=True)
+    within(args, 0, 1, "weight_decay")
+
+
+def recipe_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The recipe's part of a Trainer's custom config (models.training.build_optimizer)."""
+    return {"lr_schedule": args.lr_schedule, "warmup_steps": args.warmup_steps or 0,
+            "label_smoothing": args.label_smoothing or 0.0,
+            "weight_decay": args.weight_decay or 0.0}
+
+
+def add_augmentation_arguments(parser: Any) -> Any:
+    """The image families' augmentation flags (models/augment.py). Returns the group."""
+    augment = parser.add_argument_group("augmentation (training split only, in tf.data)")
+    augment.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                         help="randomly shift, rotate and zoom the training images")
+    augment.add_argument("--shift", type=float,
+                         help="largest shift, a fraction of the image size")
+    augment.add_argument("--rotation", type=float, help="largest rotation, degrees")
+    augment.add_argument("--zoom", type=float, help="largest zoom in or out, a fraction")
+    augment.add_argument("--flip", action=argparse.BooleanOptionalAction,
+                         help="also mirror half the images left-right (not for digits or text)")
+    return augment
+
+
+def check_augmentation(args: argparse.Namespace) -> None:
+    within(args, 0, 1, "shift", "zoom", open_high=True)
+    within(args, 0, 180, "rotation")
+
+
+def augmentation_config(args: argparse.Namespace) -> dict[str, Any] | None:
+    """models.augment.Augmentation's settings, or None without --augment."""
+    if not args.augment:
+        return None
+    return {"shift": args.shift, "rotation": args.rotation, "zoom": args.zoom,
+            "flip": bool(args.flip)}
+
+
 def add_mobile_arguments(parser: argparse.ArgumentParser, variants: tuple[str, ...],
                          metric: str, agreement: str | None = None) -> Any:
     """The mobile flags every pipeline shares: which TFLite variants to build and the fidelity

@@ -93,7 +93,8 @@ def _coerce(action: argparse.Action, value: Any, source: str) -> Any:
         except (TypeError, ValueError):
             raise ShipyardError(f"{source}: '{key}' must be a list of {item_type.__name__}, "
                                 f"got {value!r}") from None
-    if isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction):
+    if isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction
+                  | argparse.BooleanOptionalAction):
         if not isinstance(value, bool):
             raise ShipyardError(f"{source}: '{key}' must be true or false, got {value!r}")
         return value
