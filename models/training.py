@@ -78,15 +78,16 @@ def learning_rate_schedule(peak: float, schedule: str, total_steps: int,
                            warmup_steps: int = 0) -> Any:
     """The learning rate of `schedule` over `total_steps` optimizer steps.
 
-    constant: `peak` throughout. cosine: linear warm-up from 0 to `peak` over `warmup_steps`,
-    then a cosine decay to 0 at `total_steps`. step: `peak`, divided by 10 at half and at three
-    quarters of the steps. A float or Keras' own schedules, so a saved optimizer needs no
-    Shipyard code to load.
+    constant: `peak` throughout. cosine: linear warm-up from 0 to `peak` over `warmup_steps`
+    (at most half the steps), then a cosine decay to 0 at `total_steps`. step: `peak`, divided
+    by 10 at half and at three quarters of the steps. A float or Keras' own schedules, so a
+    saved optimizer needs no Shipyard code to load.
     """
     if schedule == "constant":
         return peak
     if schedule == "cosine":
-        warmup_steps = min(max(0, warmup_steps), total_steps - 1)
+        # At most half the steps, so that a short run (a test, a screening) still decays.
+        warmup_steps = min(max(0, warmup_steps), total_steps // 2)
         return keras.optimizers.schedules.CosineDecay(
             0.0 if warmup_steps else peak, decay_steps=max(1, total_steps - warmup_steps),
             alpha=0.0, warmup_target=peak if warmup_steps else None,

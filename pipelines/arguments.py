@@ -64,7 +64,8 @@ def add_recipe_arguments(parser: Any) -> Any:
     recipe.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                         help="constant; cosine: linear warm-up to --learning-rate, then cosine "
                              "decay to 0 at the last step; step: ÷10 at 1/2 and 3/4 of the steps")
-    recipe.add_argument("--warmup-steps", type=int, help="linear warm-up steps (cosine)")
+    recipe.add_argument("--warmup-steps", type=int,
+                        help="linear warm-up steps of cosine (at most half the training steps)")
     recipe.add_argument("--label-smoothing", type=float,
                         help="label smoothing ε of the cross-entropy (0: none)")
     recipe.add_argument("--weight-decay", type=float,
@@ -73,9 +74,7 @@ def add_recipe_arguments(parser: Any) -> Any:
 
 
 def check_recipe(args: argparse.Namespace) -> None:
-    if args.warmup_steps is not None and not 0 <= args.warmup_steps < args.train_steps:
-        raise ShipyardError(f"--warmup-steps must be in [0, --train-steps), got "
-                            f"{args.warmup_steps}")
+    at_least(args, 0, "warmup_steps")
     within(args, 0, 1, "label_smoothing", open_high=True)
     within(args, 0, 1, "weight_decay")
 

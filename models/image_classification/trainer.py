@@ -10,21 +10,27 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 
 from models.artifacts import KERAS_DIR
+from models.augment import Augmentation, features_augmenter
 from models.image_classification import classifiers
 from models.image_classification.features import IMAGE_KEY, LABEL_KEY, LABEL_VOCABULARY
 from models.keras2 import keras
 from models.training import (
     backup_dir_for,
+    build_optimizer,
     distribution_strategy,
     fit_steps,
+    sparse_categorical_crossentropy,
     transformed_dataset,
 )
 from serving.core.warmup import write_predict_warmup
 
 EVAL_BATCHES_MAX = 50
+METRICS = ["sparse_categorical_accuracy"]
 
 
-def build_model(config: dict[str, Any], num_classes: int) -> keras.Model:
+def build_model(config: dict[str, Any], num_classes: int, train_steps: int = 1) -> keras.Model:
+    """The configured classifier, compiled with the training recipe (optimizer, learning-rate
+    schedule over `train_steps`, label smoothing)."""
     model = classifiers.build(
         config["model"], resolution=config["resolution"], alpha=config.get("alpha", 1.0),
         depth_multiplier=config.get("depth_multiplier", 1), dropout=config.get("dropout", 1e-3),
@@ -36,10 +42,18 @@ def build_model(config: dict[str, Any], num_classes: int) -> keras.Model:
             layer.momentum = config.get("batch_norm_momentum", 0.9)
     if config.get("weights_file"):
         model.load_weights(config["weights_file"], by_name=True, skip_mismatch=True)
-    model.compile(optimizer=keras.optimizers.Adam(config.get("learning_rate", 1e-3)),
-                  loss="sparse_categorical_crossentropy",
-                  metrics=["sparse_categorical_accuracy"])
+    model.compile(optimizer=build_optimizer(config, train_steps),
+                  loss=sparse_categorical_crossentropy(config.get("label_smoothing", 0.0)),
+                  metrics=METRICS)
     return model
+
+
+def compile_for_export(model: keras.Model) -> None:
+    """Re-compiles the trained model with Keras' built-in Adam and plain cross-entropy, so the
+    saved models' training config names no Shipyard function: TFMA and the mobile components
+    load them with plain Keras, and the evaluation loss is the unsmoothed one."""
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy",
+                  metrics=METRICS)
 
 
 def _signatures(model: keras.Model, tft_output: tft.TFTransformOutput, labels: list[str],
@@ -58,8 +72,11 @@ def _signatures(model: keras.Model, tft_output: tft.TFTransformOutput, labels: l
     def serve_images(image_bytes):
         probabilities = predict_images(image_bytes)["probabilities"]
         scores, ids = tf.math.top_k(probabilities, k=top_k)
+        batch = tf.shape(probabilities)[0]
+        # `classes[i][j]` names `probabilities[i][j]`: a client maps indices without the assets.
         return {"probabilities": probabilities, "top_k_ids": ids, "top_k_scores": scores,
-                "top_k_labels": tf.gather(label_table, ids)}
+                "top_k_labels": tf.gather(label_table, ids),
+                "classes": tf.tile(label_table[tf.newaxis], [batch, 1])}
 
     def parse(serialized):
         features = tf.io.parse_example(serialized, raw_spec)
@@ -97,14 +114,16 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     labels = [line.decode() if isinstance(line, bytes) else line
               for line in tft_output.vocabulary_by_name(LABEL_VOCABULARY)]
     batch_size = config.get("batch_size", 64)
+    # Augmentation on the training split only: evaluation and the export never see it.
+    augment = features_augmenter(Augmentation.from_config(config.get("augment")), IMAGE_KEY)
     train_ds = transformed_dataset(fn_args, fn_args.train_files, tft_output, LABEL_KEY,
-                                   batch_size, shuffle=True)
+                                   batch_size, shuffle=True, batch_map=augment)
     eval_ds = transformed_dataset(fn_args, fn_args.eval_files, tft_output, LABEL_KEY,
                                   batch_size, shuffle=False)
 
     strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
     with strategy.scope():
-        model = build_model(config, num_classes=len(labels))
+        model = build_model(config, num_classes=len(labels), train_steps=fn_args.train_steps)
     if strategy.num_replicas_in_sync > 1:
         print(f"    {type(strategy).__name__} over {strategy.num_replicas_in_sync} replicas",
               flush=True)
@@ -115,6 +134,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
               backup_dir=config.get("backup_dir") and backup_dir_for(
                   config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
               epochs=config.get("epochs", 4))
+    with strategy.scope():
+        compile_for_export(model)
 
     # The bare Keras model (preprocessed images in, probabilities out) for the mobile
     # optimiser: TFMO needs the Keras graph, which the serving SavedModel does not give back.

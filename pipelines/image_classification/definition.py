@@ -25,6 +25,8 @@ def _check(args: argparse.Namespace) -> None:
     if not 0 < args.alpha <= 4:
         raise ShipyardError(f"--alpha must be in (0, 4], got {args.alpha}")
     arguments.check_training(args)
+    arguments.check_recipe(args)
+    arguments.check_augmentation(args)
     arguments.at_least(args, 1, "depth_multiplier", "min_images_per_class")
     arguments.within(args, 0, 1, "dropout", open_high=True)
     arguments.within(args, 0, 1, "min_accuracy")
@@ -157,6 +159,8 @@ class ImageClassification(Family):
                             help="folder of class sub-folders of JPEG/PNG images, or of TFRecord "
                                  "files of tf.Examples (image, label); default: bundled digits")
         arguments.add_training_arguments(parser)
+        arguments.add_recipe_arguments(parser)
+        arguments.add_augmentation_arguments(parser)
         parser.add_argument("--min-accuracy", type=float,
                             help="blessing threshold on eval accuracy (also: no regression vs the "
                                  "latest blessed model)")
@@ -199,6 +203,7 @@ class ImageClassification(Family):
             "weights_file": args.weights and (args.weights if "://" in args.weights
                                               else os.path.abspath(args.weights)),
             "backup_dir": os.path.join(paths.checkpoints, "backup"),
+            **arguments.recipe_config(args), "augment": arguments.augmentation_config(args),
         }
         return FamilyModules(
             preprocessing_fn=self.module("preprocessing.preprocessing_fn"),

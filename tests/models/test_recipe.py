@@ -69,7 +69,10 @@ def test_cosine_schedule_warms_up_to_the_peak_and_decays_to_zero():
     assert _rate(schedule, 100) == pytest.approx(3e-3)
     assert _rate(schedule, 800) == pytest.approx(1.5e-3)  # half-way through the decay
     assert _rate(schedule, 1500) == pytest.approx(0.0, abs=1e-12)
+    short = learning_rate_schedule(1e-3, "cosine", total_steps=40, warmup_steps=100)
+    assert _rate(short, 20) == pytest.approx(1e-3)  # warm-up capped at half the steps
     no_warmup = learning_rate_schedule(1e-3, "cosine", total_steps=100)
+
     assert _rate(no_warmup, 0) == pytest.approx(1e-3)
     assert _rate(no_warmup, 100) == pytest.approx(0.0, abs=1e-12)
 
