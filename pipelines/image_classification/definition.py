@@ -40,6 +40,7 @@ def _check_mobile(args: argparse.Namespace) -> None:
         return
     arguments.within(args, 0, 1, "max_metric_drop")
     arguments.at_least(args, 1, "fine_tune_steps")
+    arguments.positive(args, "fine_tune_learning_rate")
     if not 0 < args.sparsity < 1:
         raise ShipyardError(f"--sparsity must be in (0, 1), got {args.sparsity}")
     arguments.at_least(args, 2, "clusters")
@@ -110,7 +111,7 @@ def mobile_config(args: argparse.Namespace) -> dict | None:
         args, f"models.{NAME}.mobile", io_type=args.tflite_io,
         batch_size=args.batch_size,
         fine_tune={"steps": args.fine_tune_steps, "sparsity": args.sparsity,
-                   "clusters": args.clusters, "learning_rate": args.learning_rate / 10})
+                   "clusters": args.clusters, "learning_rate": args.fine_tune_learning_rate})
 
 
 def eval_config(min_accuracy: float, top_k: int):
@@ -170,6 +171,9 @@ class ImageClassification(Family):
         mobile = arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "accuracy")
         mobile.add_argument("--fine-tune-steps", type=int,
                             help="fine-tuning steps of QAT / pruning / clustering")
+        mobile.add_argument("--fine-tune-learning-rate", type=float,
+                            help="constant Adam rate of the fine-tuning (the trained model "
+                                 "ends its schedule near 0; a large rate undoes it)")
         mobile.add_argument("--sparsity", type=float,
                             help="target sparsity of the pruned variants")
         mobile.add_argument("--clusters", type=int,
