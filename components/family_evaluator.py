@@ -6,7 +6,7 @@ The family's evaluation hook, named by dotted path in the JSON `config`, scores 
 serving SavedModel on a raw split:
 
     evaluate(serving_model_dir: str, examples_uri: str, split: str, config: dict)
-        -> pipelines.family.HookResult | dict[str, float]
+        -> models.evaluation_hook.HookResult | dict[str, float]
 
     config: {"module": "models.translation.evaluation", "metric": "bleu", "threshold": 20.0,
              "lower_is_better": false, "split": "eval", "limit": 500, "min_lift": 1.0,
@@ -44,7 +44,7 @@ from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
-from pipelines.family import HookResult, baseline_metric
+from models.evaluation_hook import HookResult, baseline_metric
 
 METRICS_FILE = "metrics-00000-of-00001.tfrecord"
 VALIDATIONS_FILE = "validations-00000-of-00001.tfrecord"

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from models.evaluation_hook import BASELINE_PREFIX, HookResult, baseline_metric  # noqa: F401
 from pipelines.errors import ShipyardError
 
 # `commands.add_parser` of the CLI's sub-commands: a family adds its own commands with it.
@@ -29,40 +30,12 @@ class TfmaEvaluation:
     eval_config: Callable[[], Any]
 
 
-@dataclasses.dataclass
-class HookResult:
-    """What a family's evaluation hook (`models/<family>/evaluation.py`'s `evaluate`) returns;
-    a plain {metric: value} dict is accepted too (the model's metrics, no baselines, no slices).
-
-    - `metrics`: the model's metrics on the whole split (TFMA's overall slice);
-    - `baselines`: {baseline name: its metrics} for the simplest models a practitioner would
-      try instead, scored by the hook on the same examples (`frequency`, `bag_of_words`,
-      `copy`, `jpeg`, `logistic_regression`). The evaluator blesses only a model whose
-      `metric` beats the best baseline that reports it by at least `min_lift`. They are
-      written beside the model's metrics as `baseline/<name>/<metric>`;
-    - `slices`: {((feature, value), ...): metrics} for per-slice metrics (e.g. per class),
-      reported, not gated.
-    """
-
-    metrics: dict[str, float]
-    baselines: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
-    slices: dict[tuple[tuple[str, Any], ...], dict[str, float]] = dataclasses.field(
-        default_factory=dict)
-
-
-BASELINE_PREFIX = "baseline/"
-
-
-def baseline_metric(baseline: str, metric: str) -> str:
-    """The name a baseline's metric carries beside the model's: `baseline/<name>/<metric>`."""
-    return f"{BASELINE_PREFIX}{baseline}/{metric}"
-
-
 @dataclasses.dataclass(frozen=True)
 class FamilyEvaluation:
     """components/family_evaluator.py, for metrics TFMA does not compute (BLEU, recall@3,
     rate–distortion) and families that score their own baselines: `<module>.evaluate` scores
-    the export (and the family's baselines, `HookResult`) on the `split` examples; the model
+    the export (and the family's baselines, models/evaluation_hook.py's `HookResult`) on the
+    `split` examples; the model
     is blessed when `metric` passes `threshold`, does not regress against the latest blessed
     model, and beats the best baseline by at least `min_lift` (in the metric's units; a
     negative lift lets a model lose by that much, for tiny test budgets)."""

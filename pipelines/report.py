@@ -5,7 +5,7 @@ import json
 import os
 
 from models.artifacts import SERVING_DIR
-from pipelines.family import BASELINE_PREFIX
+from models.evaluation_hook import BASELINE_PREFIX
 from pipelines.metadata import RunSummary, load_metrics
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from models.evaluation_hook import HookResult
 from models.examples import read_split
 from models.image_compression import bitstream, quality
-from pipelines.family import HookResult
 
 IMAGE_KEY = "image"
 

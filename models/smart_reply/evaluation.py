@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from models.evaluation_hook import HookResult
 from models.smart_reply import export as export_lib
 from models.smart_reply import text
 from models.smart_reply.metrics import ranking_metrics
 from models.smart_reply.response_set import ResponseSet
-from pipelines.family import HookResult
 
 METRIC = "recall_at_3"
 

@@ -9,10 +9,10 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  the export's wordpiece ops
 
+from models.evaluation_hook import HookResult
 from models.examples import read_split
 from models.translation import baselines
 from models.translation.preprocessing import SOURCE_KEY, TARGET_KEY
-from pipelines.family import HookResult
 from pipelines.translation.settings import INPUT_NAME
 
 DECODE_BATCH = 64

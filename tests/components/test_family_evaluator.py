@@ -10,7 +10,7 @@ import pytest
 from tfx.types import standard_artifacts
 
 from components import family_evaluator
-from pipelines.family import HookResult
+from models.evaluation_hook import HookResult
 
 
 @pytest.fixture()
