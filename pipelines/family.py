@@ -15,7 +15,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from models.evaluation_hook import BASELINE_PREFIX, HookResult, baseline_metric  # noqa: F401
 from pipelines.errors import ShipyardError
 
 # `commands.add_parser` of the CLI's sub-commands: a family adds its own commands with it.
@@ -23,22 +22,13 @@ AddCommand = Callable[..., argparse.ArgumentParser]
 
 
 @dataclasses.dataclass(frozen=True)
-class TfmaEvaluation:
-    """TFX's Evaluator (TFMA) with the family's EvalConfig, built on demand (TFMA is slow to
-    import)."""
-
-    eval_config: Callable[[], Any]
-
-
-@dataclasses.dataclass(frozen=True)
 class FamilyEvaluation:
-    """components/family_evaluator.py, for metrics TFMA does not compute (BLEU, recall@3,
-    rate–distortion) and families that score their own baselines: `<module>.evaluate` scores
-    the export (and the family's baselines, models/evaluation_hook.py's `HookResult`) on the
-    `split` examples; the model
-    is blessed when `metric` passes `threshold`, does not regress against the latest blessed
-    model, and beats the best baseline by at least `min_lift` (in the metric's units; a
-    negative lift lets a model lose by that much, for tiny test budgets)."""
+    """How components/family_evaluator.py judges the family's model: `<module>.evaluate`
+    scores the export and the family's simple baselines (models/evaluation_hook.py's
+    `HookResult`) on the `split` examples; the model is blessed when `metric` passes
+    `threshold`, does not regress against the latest blessed model, and beats the best
+    baseline by at least `min_lift` (in the metric's units; a negative lift lets a model lose
+    by that much, for tiny test budgets). Its output is TFMA's format."""
 
     module: str
     metric: str
@@ -56,16 +46,13 @@ class FamilyEvaluation:
                 "limit": self.limit, "min_lift": self.min_lift, **self.settings}
 
 
-Evaluation = TfmaEvaluation | FamilyEvaluation
-
-
 @dataclasses.dataclass
 class FamilyModules:
     """What a family's settings become in the shared pipeline."""
 
     preprocessing_fn: str | None  # dotted path; None skips Transform
     run_fn: str  # dotted path of the Trainer's run_fn
-    evaluation: Evaluation
+    evaluation: FamilyEvaluation
     custom_config: dict[str, Any]
     train_steps: int
     eval_steps: int
