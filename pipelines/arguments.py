@@ -16,6 +16,14 @@ def add_training_arguments(parser: Any) -> None:
     parser.add_argument("--learning-rate", type=float)
 
 
+def add_min_lift(parser: Any, metric: str, baselines: str) -> None:
+    """--min-lift: how much the model's `metric` must beat its best baseline by to be blessed."""
+    parser.add_argument("--min-lift", type=float,
+                        help=f"blessing: held-out {metric} must beat the best baseline "
+                             f"({baselines}, same eval split) by at least this (absolute); "
+                             "a negative value lets a model lose by that much")
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 

@@ -1,22 +1,25 @@
 """The TFX pipeline every Shipyard family shares; a family supplies only its module code,
-its configuration and its evaluation config.
+its configuration and its evaluation hook.
 
 ExampleGen → StatisticsGen → SchemaGen → ExampleValidator → DataGate → [Transform] → Trainer
-→ Evaluator (TFMA, or the family's hook in FamilyEvaluator; vs the latest blessed model) and
+→ Evaluator (FamilyEvaluator: the family's hook scores the model beside its simple baselines
+and the latest blessed model; TFMA's output format) and
 ServingInfraValidator (the model server loads the candidate and answers its warm-up requests)
 → Pusher (only with both blessings); with a mobile config, also Optimizer → TFLiteConverter
 → FidelityGate → MobilePusher.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tfx import v1 as tfx
 
 from components import atomic_pusher
 from components.data_gate import DataGate
+from components.family_evaluator import FamilyEvaluator
 from components.infra_validator import ServingInfraValidator
-from pipelines.family import FamilyEvaluation, FamilyModules, PipelinePaths
+from pipelines.family import FamilyModules, PipelinePaths
 
 
 def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
@@ -77,20 +80,10 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
-    if isinstance(family.evaluation, FamilyEvaluation):
-        import json
-
-        from components.family_evaluator import FamilyEvaluator
-
-        evaluator = FamilyEvaluator(
-            examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
-            baseline_model=baseline.outputs["model"],
-            config=json.dumps(family.evaluation.config(), sort_keys=True)).with_id("Evaluator")
-    else:
-        evaluator = tfx.components.Evaluator(
-            examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
-            baseline_model=baseline.outputs["model"],
-            eval_config=family.evaluation.eval_config())
+    evaluator = FamilyEvaluator(
+        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"],
+        config=json.dumps(family.evaluation.config(), sort_keys=True)).with_id("Evaluator")
     infra_validator = ServingInfraValidator(model=trainer.outputs["model"])
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],

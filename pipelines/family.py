@@ -22,18 +22,13 @@ AddCommand = Callable[..., argparse.ArgumentParser]
 
 
 @dataclasses.dataclass(frozen=True)
-class TfmaEvaluation:
-    """TFX's Evaluator (TFMA) with the family's EvalConfig, built on demand (TFMA is slow to
-    import)."""
-
-    eval_config: Callable[[], Any]
-
-
-@dataclasses.dataclass(frozen=True)
 class FamilyEvaluation:
-    """components/family_evaluator.py, for metrics TFMA does not compute (BLEU, recall@3,
-    rate–distortion): `<module>.evaluate` scores the export on the `split` examples; the model
-    is blessed when `metric` passes `threshold` and does not regress."""
+    """How components/family_evaluator.py judges the family's model: `<module>.evaluate`
+    scores the export and the family's simple baselines (models/evaluation_hook.py's
+    `HookResult`) on the `split` examples; the model is blessed when `metric` passes
+    `threshold`, does not regress against the latest blessed model, and beats the best
+    baseline by at least `min_lift` (in the metric's units; a negative lift lets a model lose
+    by that much, for tiny test budgets). Its output is TFMA's format."""
 
     module: str
     metric: str
@@ -42,15 +37,13 @@ class FamilyEvaluation:
     lower_is_better: bool = False
     split: str = "eval"
     settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # read by the hook
+    min_lift: float | None = None  # None: baselines reported, not gated
 
     def config(self) -> dict[str, Any]:
         """The component's JSON config."""
         return {"module": self.module, "metric": self.metric, "threshold": self.threshold,
                 "lower_is_better": self.lower_is_better, "split": self.split,
-                "limit": self.limit, **self.settings}
-
-
-Evaluation = TfmaEvaluation | FamilyEvaluation
+                "limit": self.limit, "min_lift": self.min_lift, **self.settings}
 
 
 @dataclasses.dataclass
@@ -59,7 +52,7 @@ class FamilyModules:
 
     preprocessing_fn: str | None  # dotted path; None skips Transform
     run_fn: str  # dotted path of the Trainer's run_fn
-    evaluation: Evaluation
+    evaluation: FamilyEvaluation
     custom_config: dict[str, Any]
     train_steps: int
     eval_steps: int

@@ -27,6 +27,8 @@ class RunSummary:
     infra_reason: str | None = None
     mobile_results: dict | None = None  # the FidelityGate's per-variant results
     mobile_pushed_to: str | None = None
+    # Why the Evaluator did not bless the model, in one line (FamilyEvaluator's reasons).
+    blessing_message: str | None = None
 
 
 def open_store(path: str) -> metadata_store.MetadataStore:
@@ -76,7 +78,7 @@ def _summarize(store, context, executions, pipeline_name: str, execution_types: 
         status = "RUNNING" if states else "EMPTY"
 
     blessed = pushed_to = evaluation_uri = model_uri = infra_blessed = infra_reason = None
-    mobile_results = mobile_pushed_to = None
+    mobile_results = mobile_pushed_to = blessing_message = None
     output_ids = [ev.artifact_id for ev in store.get_events_by_execution_ids(
         [e.id for e in executions]) if ev.type in (
             metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
@@ -85,6 +87,8 @@ def _summarize(store, context, executions, pipeline_name: str, execution_types: 
         props = artifact.custom_properties
         if kind == "ModelBlessing" and "blessed" in props:
             blessed = bool(props["blessed"].int_value)
+            if "blessing_message" in props:
+                blessing_message = props["blessing_message"].string_value or None
         elif kind == "InfraBlessing" and "blessed" in props:
             infra_blessed = bool(props["blessed"].int_value)
             infra_reason = props["reason"].string_value if "reason" in props else None
@@ -103,17 +107,14 @@ def _summarize(store, context, executions, pipeline_name: str, execution_types: 
     return RunSummary(pipeline_name, context.name, started / 1000.0, status,
                       components, blessed, pushed_to, evaluation_uri, model_uri,
                       infra_blessed=infra_blessed, infra_reason=infra_reason,
-                      mobile_results=mobile_results, mobile_pushed_to=mobile_pushed_to)
+                      mobile_results=mobile_results, mobile_pushed_to=mobile_pushed_to,
+                      blessing_message=blessing_message)
 
 
 def load_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
     """Metrics by slice ('overall', 'label=3', ...) → metric name → value, from TFMA's output
-    or FamilyEvaluator's metrics.json."""
-    from components.family_evaluator import load_metrics as family_metrics
-
-    family = family_metrics(evaluation_uri)
-    if family is not None:
-        return family
+    (TFX's Evaluator and FamilyEvaluator write the same format); diffs against the latest
+    blessed model are left out."""
     import tensorflow_model_analysis as tfma
 
     result: dict[str, dict[str, float]] = {}

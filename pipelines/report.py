@@ -5,6 +5,7 @@ import json
 import os
 
 from models.artifacts import SERVING_DIR
+from models.evaluation_hook import BASELINE_PREFIX
 from pipelines.metadata import RunSummary, load_metrics
 
 
@@ -21,6 +22,7 @@ def build(run: RunSummary, headline_metric: str, serve_command: str) -> dict:
         "metrics": metrics.get("overall", {}),
         "per_slice": {k: v for k, v in metrics.items() if k != "overall"},
         "headline_metric": headline_metric, "blessed": run.blessed,
+        "blessing_message": run.blessing_message,
         "infra_validated": run.infra_blessed, "infra_validation": run.infra_reason,
         "model_size_bytes": directory_size(model_dir) if model_dir and os.path.isdir(model_dir)
         else None,
@@ -34,14 +36,22 @@ def build(run: RunSummary, headline_metric: str, serve_command: str) -> dict:
 def render(report: dict) -> str:
     lines = [f"\n{report['pipeline']} — run {report['run_id']}: {report['status']}", ""]
     metrics = report["metrics"]
-    if metrics:
+    headline = report["headline_metric"]
+    model = {k: v for k, v in metrics.items() if not k.startswith(BASELINE_PREFIX)}
+    if model:
         lines.append("| metric | value |")
         lines.append("| --- | ---: |")
-        for name, value in sorted(metrics.items()):
+        for name, value in sorted(model.items()):
             lines.append(f"| {name} | {value:.4f} |" if name != "example_count"
                          else f"| {name} | {int(value)} |")
         lines.append("")
-    headline = report["headline_metric"]
+    baselines = {k[len(BASELINE_PREFIX):-len(headline) - 1]: v for k, v in metrics.items()
+                 if k.startswith(BASELINE_PREFIX) and k.endswith("/" + headline)}
+    if baselines and headline in model:
+        lines.append(f"{headline} beside its baselines (same eval split): model "
+                     f"{model[headline]:.4f}, " + ", ".join(
+                         f"{name.replace('_', '-')} {value:.4f}"
+                         for name, value in sorted(baselines.items())))
     if report["per_slice"]:
         worst = sorted(report["per_slice"].items(), key=lambda kv: kv[1].get(headline, 0))[:3]
         lines.append("weakest slices: " + ", ".join(
@@ -50,6 +60,8 @@ def render(report: dict) -> str:
         lines.append(f"model size: {report['model_size_bytes'] / 1e6:.2f} MB (SavedModel)")
     blessed = {True: "yes", False: "NO (below threshold or worse than the last blessed model)",
                None: "not evaluated"}[report["blessed"]]
+    if report["blessed"] is False and report.get("blessing_message"):
+        blessed = f"NO: {report['blessing_message']}"
     lines.append(f"blessed: {blessed}")
     if report["infra_validated"] is not None:
         verdict = "yes" if report["infra_validated"] else "NO"

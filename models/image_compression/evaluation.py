@@ -1,6 +1,7 @@
 """Rate–distortion evaluation of an exported codec on held-out photos, for the shared
 FamilyEvaluator: bits per pixel, MS-SSIM and PSNR after every iteration, next to Pillow's
-JPEG at a matched bitrate.
+JPEG at a matched bitrate: JPEG at the codec's byte count is the baseline the codec must beat
+(FamilyEvaluator's --min-lift rule).
 
 The SavedModel's own signatures do the coding (encode once with every iteration, decode each
 progressive cut), so what is measured is what is served. Bitrates: `bpp_raw` is the stream as
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from models.evaluation_hook import HookResult
 from models.examples import read_split
 from models.image_compression import bitstream, quality
 
@@ -79,32 +81,44 @@ def _chunk_bytes(stream: bytes) -> int:
     return bitstream.chunk_sizes(stream)[0] - bitstream.CHUNK_HEADER_SIZE
 
 
+FIGURES = ["iterations", "bpp", "bpp_raw", "ms_ssim", "psnr", "jpeg_bpp", "jpeg_ms_ssim",
+           "jpeg_psnr"]
+
+
 def evaluate(serving_model_dir: str, examples_uri: str, split: str,
-             config: dict[str, Any]) -> dict[str, float]:
-    """Mean over the split's photos of every iteration's figures (`<name>_k<k>`), the
-    headline figures at the last iteration (`ms_ssim`, `psnr`, `bpp`, `bpp_raw`, `jpeg_*`), and
-    `ms_ssim_falls` / `psnr_falls`: how many times, over all photos, an iteration decoded to a
-    worse image than the one before it (0 for a codec that decodes progressively)."""
+             config: dict[str, Any]) -> HookResult:
+    """Rate–distortion of the codec on the split's photos (`summarize`), with Pillow's JPEG at
+    the codec's byte count as the baseline the codec must beat to be blessed."""
     loaded = tf.saved_model.load(serving_model_dir)
     iterations = int(config.get("iterations", 8))
     photos = read_photos(examples_uri, split, config.get("limit"))
     if not photos:
         raise ValueError(f"no photos in split {split!r} of {examples_uri}")
-    table = np.array([[list(row.values()) for row in rate_distortion(loaded.signatures, p,
-                                                                     iterations)]
+    table = np.array([[[row[name] for name in FIGURES]
+                       for row in rate_distortion(loaded.signatures, p, iterations)]
                       for p in photos])  # photos × iterations × figures
-    names = ["iterations", "bpp", "bpp_raw", "ms_ssim", "psnr", "jpeg_bpp", "jpeg_ms_ssim",
-             "jpeg_psnr"]
+    return summarize(table)
+
+
+def summarize(table: np.ndarray) -> HookResult:
+    """From a photos × iterations × FIGURES table: the mean over photos of every iteration's
+    figures (`<name>_k<k>`), the headline figures at the last iteration (`ms_ssim`, `psnr`,
+    `bpp`, `bpp_raw`, `jpeg_*`), and `ms_ssim_falls` / `psnr_falls`: how many times, over all
+    photos, an iteration decoded to a worse image than the one before it (0 for a codec that
+    decodes progressively). The `jpeg` baseline is JPEG's ms_ssim, psnr and bpp at the last
+    iteration's byte count: equal bytes, same photos."""
+    iterations = table.shape[1]
     mean = table.mean(axis=0)
-    metrics: dict[str, float] = {"photos": float(len(photos))}
+    metrics: dict[str, float] = {"photos": float(table.shape[0])}
     for k in range(iterations):
-        for j, name in enumerate(names[1:], start=1):
+        for j, name in enumerate(FIGURES[1:], start=1):
             metrics[f"{name}_k{k + 1}"] = float(mean[k, j])
-    for j, name in enumerate(names[1:], start=1):
+    for j, name in enumerate(FIGURES[1:], start=1):
         metrics[name] = float(mean[-1, j])
     for name in ("ms_ssim", "psnr"):
         # Progressive decoding's promise: another iteration never costs quality. Counted per
         # photo, since a mean can hide one photo getting worse.
-        figure = table[:, :, names.index(name)]
+        figure = table[:, :, FIGURES.index(name)]
         metrics[f"{name}_falls"] = float(np.sum(figure[:, 1:] < figure[:, :-1]))
-    return metrics
+    jpeg = {name: metrics[f"jpeg_{name}"] for name in ("ms_ssim", "psnr", "bpp")}
+    return HookResult(metrics, baselines={"jpeg": jpeg})

@@ -35,12 +35,17 @@ def rankings(train: list[dict[str, str]], evaluation: list[dict[str, str]],
     return {"frequency": np.tile(frequency, [len(evaluation), 1]), "bag_of_words": bow}
 
 
+def scores(train: list[dict[str, str]], evaluation: list[dict[str, str]],
+           response_set: ResponseSet) -> dict[str, dict[str, float]]:
+    """{baseline name: {recall_at_3, mrr}} on the evaluation messages."""
+    _, true_clusters = _labelled(evaluation, response_set)
+    return {name: ranking_metrics(true_clusters, ranking[:, :3], ranking)
+            for name, ranking in rankings(train, evaluation, response_set).items()}
+
+
 def evaluate(train: list[dict[str, str]], evaluation: list[dict[str, str]],
              response_set: ResponseSet) -> dict[str, float]:
     """recall@3 and MRR of each baseline, keyed `<baseline>_recall_at_3`, `<baseline>_mrr`."""
-    _, true_clusters = _labelled(evaluation, response_set)
-    metrics = {}
-    for name, ranking in rankings(train, evaluation, response_set).items():
-        for key, value in ranking_metrics(true_clusters, ranking[:, :3], ranking).items():
-            metrics[f"{name}_{key}"] = value
-    return metrics
+    return {f"{name}_{key}": value
+            for name, metrics in scores(train, evaluation, response_set).items()
+            for key, value in metrics.items()}

@@ -10,7 +10,8 @@ signature and the response set it carries:
 - trigger_precision / trigger_recall of `triggered` against the trigger labels;
 - diversity_rate: share of messages whose shown suggestions are all from different clusters.
 Kannan et al. report ranking against a frequency baseline; `baselines` adds two (the most
-frequent clusters; a bag-of-words logistic regression), fitted on the train split.
+frequent clusters; a bag-of-words logistic regression), fitted on the train split, as the
+HookResult's baselines: the model is blessed only when it beats the better one by --min-lift.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from models.evaluation_hook import HookResult
 from models.smart_reply import export as export_lib
 from models.smart_reply import text
 from models.smart_reply.metrics import ranking_metrics
@@ -70,14 +72,17 @@ def read_pairs(examples_uri: str, split: str, limit: int | None = None) -> list[
 
 
 def evaluate(serving_model_dir: str, examples_uri: str, split: str,
-             config: dict[str, Any]) -> dict[str, float]:
-    """The FamilyEvaluator hook: metrics of the exported model on ExampleGen's `split`."""
+             config: dict[str, Any]) -> HookResult:
+    """The FamilyEvaluator hook: metrics of the exported model on ExampleGen's `split`; with
+    `baselines`, the frequency and bag-of-words baselines' recall@3 and MRR on the same
+    messages (fitted on the train split, against the model's own response set), which the
+    model must beat to be blessed."""
     pairs = read_pairs(examples_uri, split, config.get("limit"))
     signature, response_set = load(serving_model_dir)
     metrics = evaluate_pairs(signature.signatures["serving_default"], response_set, pairs)
-    if config.get("baselines"):
-        from models.smart_reply import baselines
+    if not config.get("baselines"):
+        return HookResult(metrics)
+    from models.smart_reply import baselines
 
-        metrics.update(baselines.evaluate(read_pairs(examples_uri, "train"), pairs,
-                                          response_set))
-    return metrics
+    return HookResult(metrics, baselines=baselines.scores(read_pairs(examples_uri, "train"),
+                                                          pairs, response_set))

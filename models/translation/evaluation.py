@@ -1,5 +1,6 @@
 """Evaluation hook of the shared FamilyEvaluator: corpus BLEU (sacrebleu) of the exported
-translator on the raw held-out sentences."""
+translator on the raw held-out sentences, beside the copy and word-for-word dictionary
+baselines."""
 from __future__ import annotations
 
 import time
@@ -8,7 +9,9 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  the export's wordpiece ops
 
+from models.evaluation_hook import HookResult
 from models.examples import read_split
+from models.translation import baselines
 from models.translation.preprocessing import SOURCE_KEY, TARGET_KEY
 from pipelines.translation.settings import INPUT_NAME
 
@@ -40,13 +43,32 @@ def bleu(hypotheses: list[str], references: list[str]) -> float:
 
 
 def evaluate(serving_model_dir: str, examples_uri: str, split: str,
-             config: dict[str, Any]) -> dict[str, float]:
-    """{bleu, exact_match, sentences_per_second} of the model on `split`."""
+             config: dict[str, Any]) -> dict[str, float] | HookResult:
+    """{bleu, exact_match, sentences_per_second} of the model on `split`; with `baselines`, a
+    HookResult with the copy and dictionary baselines' on the same sentences
+    (models/translation/baselines.py), which the model must beat to be blessed."""
     pairs = read_pairs(examples_uri, split, config.get("limit"))
     serve = tf.saved_model.load(serving_model_dir).signatures["serving_default"]
     sources = [s for s, _ in pairs]
     references = [t for _, t in pairs]
     hypotheses, speed = translate_all(serve, sources)
     exact = sum(h == r for h, r in zip(hypotheses, references, strict=True)) / len(pairs)
-    return {"bleu": bleu(hypotheses, references), "exact_match": exact,
-            "sentences_per_second": speed, "sentences": float(len(pairs))}
+    metrics = {"bleu": bleu(hypotheses, references), "exact_match": exact,
+               "sentences_per_second": speed, "sentences": float(len(pairs))}
+    if not config.get("baselines"):
+        return metrics
+    return HookResult(metrics, baselines=baseline_scores(
+        read_pairs(examples_uri, "train", baselines.MAX_TRAIN_PAIRS), sources, references))
+
+
+def baseline_scores(train: list[tuple[str, str]], sources: list[str],
+                    references: list[str]) -> dict[str, dict[str, float]]:
+    """BLEU and exact match of the copy and word-for-word dictionary baselines."""
+    dictionary = baselines.WordDictionary.fit(train)
+    scores = {}
+    for name, hypotheses in (("copy", baselines.copy(sources)),
+                             ("dictionary", [dictionary.translate(s) for s in sources])):
+        exact = sum(h == r for h, r in zip(hypotheses, references, strict=True))
+        scores[name] = {"bleu": bleu(hypotheses, references),
+                        "exact_match": exact / max(len(references), 1)}
+    return scores

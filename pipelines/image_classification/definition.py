@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 
 from models.variants import VARIANTS
 from pipelines import arguments
 from pipelines.errors import ShipyardError
-from pipelines.family import Family, FamilyModules, PipelinePaths, TfmaEvaluation
+from pipelines.family import Family, FamilyEvaluation, FamilyModules, PipelinePaths
 from pipelines.image_classification import data
 from pipelines.image_classification.settings import ACCURACY, MODELS, NAME
 
 MOBILE_VARIANTS = tuple(VARIANTS)
+# Train images the logistic-regression baseline is fitted on, at most (the first ones).
+MAX_BASELINE_EXAMPLES = 20000
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -114,33 +115,10 @@ def mobile_config(args: argparse.Namespace) -> dict | None:
                    "clusters": args.clusters, "learning_rate": args.fine_tune_learning_rate})
 
 
-def eval_config(min_accuracy: float, top_k: int):
-    import tensorflow_model_analysis as tfma
-
-    accuracy_threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_accuracy}),
-        # Not worse than the latest blessed model (skipped when there is none yet).
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -1e-10}))
-    return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="from_examples", label_key="label",
-                                    prediction_key="probabilities",
-                                    preprocessing_function_names=["transform_features"])],
-        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["label"])],
-        metrics_specs=[tfma.MetricsSpec(metrics=[
-            tfma.MetricConfig(class_name="ExampleCount"),
-            # Blessing looks at the overall slice; per-class slices are reported, not gated.
-            tfma.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=[
-                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
-                                             threshold=accuracy_threshold)]),
-            tfma.MetricConfig(class_name="SparseTopKCategoricalAccuracy",
-                              config=f'{{"k": {top_k}, "name": "top_{top_k}_accuracy"}}'),
-        ])])
-
-
 class ImageClassification(Family):
     """MobileNet v1 (Howard et al. 2017) or Inception v3 (Szegedy et al. 2016) on images with
-    class labels, evaluated by TFMA."""
+    class labels, scored by FamilyEvaluator (models/image_classification/evaluation.py):
+    accuracy, top-3 accuracy and per-label slices, beside a logistic-regression baseline."""
 
     name = NAME
     help = "MobileNet v1 / Inception v3 image classifier (default: bundled digits)"
@@ -165,6 +143,8 @@ class ImageClassification(Family):
         parser.add_argument("--min-accuracy", type=float,
                             help="blessing threshold on eval accuracy (also: no regression vs the "
                                  "latest blessed model)")
+        arguments.add_min_lift(parser, "accuracy", "logistic regression on the transformed "
+                                                   "pixels")
         parser.add_argument("--min-images-per-class", type=int)
         parser.add_argument("--weights",
                             help="optional local Keras weights file (.h5) to initialise the model")
@@ -212,7 +192,9 @@ class ImageClassification(Family):
         return FamilyModules(
             preprocessing_fn=self.module("preprocessing.preprocessing_fn"),
             run_fn=self.module("trainer.run_fn"),
-            evaluation=TfmaEvaluation(functools.partial(eval_config, args.min_accuracy, top_k)),
+            evaluation=FamilyEvaluation(
+                self.module("evaluation"), ACCURACY, args.min_accuracy, min_lift=args.min_lift,
+                settings={"top_k": top_k, "max_baseline_examples": MAX_BASELINE_EXAMPLES}),
             custom_config=custom_config,
             train_steps=args.train_steps, eval_steps=args.eval_steps,
             mobile=mobile_config(args))

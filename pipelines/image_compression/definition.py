@@ -60,6 +60,7 @@ class ImageCompression(Family):
         parser.add_argument("--min-ms-ssim", type=float,
                             help="blessing threshold on held-out MS-SSIM at the last iteration "
                                  "(also: no regression vs the latest blessed model)")
+        arguments.add_min_lift(parser, "MS-SSIM", "Pillow's JPEG at equal bytes")
         parser.add_argument("--eval-photos", type=int,
                             help="held-out photos the rate–distortion evaluation codes "
                                  "(default: all)")
@@ -78,7 +79,8 @@ class ImageCompression(Family):
         }
         evaluation = FamilyEvaluation(self.module("evaluation"), HEADLINE, args.min_ms_ssim,
                                       limit=args.eval_photos,
-                                      settings={"iterations": args.iterations})
+                                      settings={"iterations": args.iterations},
+                                      min_lift=args.min_lift)
         return FamilyModules(
             preprocessing_fn=None, run_fn=self.module("trainer.run_fn"),
             evaluation=evaluation, presplit=True,

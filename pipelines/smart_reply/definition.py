@@ -115,6 +115,8 @@ class SmartReply(Family):
         suggest.add_argument("--min-recall", type=float,
                              help="blessing threshold on held-out recall@3 of the true reply's "
                                   "cluster (also: no regression vs the latest blessed model)")
+        arguments.add_min_lift(suggest, "recall@3", "most frequent clusters; bag-of-words "
+                                                    "logistic regression")
         arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "recall@3",
                                        agreement="messages whose TFLite top-3 replies equal the "
                                                  "SavedModel's")
@@ -122,7 +124,7 @@ class SmartReply(Family):
     def modules(self, args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
         _check(args)
         evaluation = FamilyEvaluation(self.module("evaluation"), HEADLINE, args.min_recall,
-                                      settings={"baselines": True})
+                                      settings={"baselines": True}, min_lift=args.min_lift)
         return FamilyModules(
             preprocessing_fn=self.module("preprocessing.preprocessing_fn"),
             run_fn=self.module("trainer.run_fn"), evaluation=evaluation,

@@ -91,6 +91,7 @@ class Translation(Family):
         parser.add_argument("--min-bleu", type=float,
                             help="blessing threshold on eval BLEU (also: no regression vs the "
                                  "latest blessed model)")
+        arguments.add_min_lift(parser, "BLEU", "copy the source; word-for-word dictionary")
         parser.add_argument("--eval-limit", type=int,
                             help="eval sentences the evaluator translates")
         mobile = arguments.add_mobile_arguments(
@@ -116,7 +117,8 @@ class Translation(Family):
             preprocessing_fn=self.module("preprocessing.preprocessing_fn"),
             run_fn=self.module("trainer.run_fn"),
             evaluation=FamilyEvaluation(self.module("evaluation"), BLEU, args.min_bleu,
-                                        limit=args.eval_limit),
+                                        limit=args.eval_limit, min_lift=args.min_lift,
+                                        settings={"baselines": True}),
             presplit=True,
             custom_config=custom_config, train_steps=args.train_steps,
             eval_steps=args.eval_steps, mobile=mobile_config(args))

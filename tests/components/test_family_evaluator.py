@@ -1,5 +1,6 @@
-"""FamilyEvaluator: the hook's metrics, threshold and no-regression blessing, and the blessing
-contract that TFX's Pusher and LatestBlessedModelStrategy read."""
+"""FamilyEvaluator: the hook's metrics, threshold, no-regression and beat-the-baseline blessing,
+the blessing contract that TFX's Pusher and LatestBlessedModelStrategy read, and TFMA's output
+format (tfma.load_eval_result reads the evaluation)."""
 import json
 import os
 import sys
@@ -9,6 +10,7 @@ import pytest
 from tfx.types import standard_artifacts
 
 from components import family_evaluator
+from models.evaluation_hook import HookResult
 
 
 @pytest.fixture()
@@ -20,7 +22,11 @@ def hook(monkeypatch):
     def evaluate(serving_model_dir, examples_uri, split, config):
         calls.append((serving_model_dir, examples_uri, split))
         with open(os.path.join(serving_model_dir, "score")) as f:
-            return {"bleu": float(f.read()), "examples": 3.0}
+            metrics = {"bleu": float(f.read()), "examples": 3.0}
+        if "fake_baselines" not in config:
+            return metrics
+        return HookResult(metrics, baselines=config["fake_baselines"],
+                          slices={(("length", "short"),): {"bleu": 40.0}})
 
     module.evaluate = evaluate
     module.calls = calls
@@ -73,8 +79,6 @@ def test_blessed_candidate_carries_tfx_evaluator_properties(tmp_path, hook):
     assert blessing.get_int_custom_property("current_model_id") == 7
     assert blessing.get_string_custom_property("current_model") == candidate.uri
     assert os.listdir(blessing.uri) == ["BLESSED"]
-    assert family_evaluator.load_metrics(evaluation.uri) == {
-        "overall": {"bleu": 25.0, "examples": 3.0}}
     assert "bleu: blessed" in (tmp_path / "evaluation" / "report.md").read_text()
 
 
@@ -118,3 +122,82 @@ def test_builder_wires_the_family_evaluator_presplit_data_and_mobile_without_tra
     assert "transform_graph" not in gate.inputs
     assert gate.inputs["examples"].producer_component_id == "ImportExampleGen"
     assert nodes["Pusher"].inputs["model_blessing"].producer_component_id == "Evaluator"
+
+
+def test_verdict_beat_the_best_baseline_by_the_lift():
+    baselines = {"frequency": {"recall_at_3": 0.08}, "bag_of_words": {"recall_at_3": 0.45},
+                 "other": {"mrr": 0.9}}  # a baseline without the metric does not count
+
+    def reasons(candidate, min_lift, **kwargs):
+        return family_evaluator.verdict(candidate, None, None, baselines=baselines,
+                                        min_lift=min_lift, metric="recall_at_3", **kwargs)
+
+    assert reasons(0.46, 0.01) == []  # beats the best by exactly the lift
+    assert reasons(0.57, 0.12) == []  # 0.57 - 0.45 is 0.12 despite floating point
+    assert reasons(0.45, 0.01) == [
+        "recall_at_3 0.4500 does not beat the bag-of-words baseline's 0.4500 by 0.01"]
+    assert reasons(0.41, 0.01) == [
+        "recall_at_3 0.4100 does not beat the bag-of-words baseline's 0.4500 by 0.01"]
+    assert reasons(0.455, 0.01) != []  # above the baseline, but by less than the lift
+    assert reasons(0.44, -0.02) == []  # a negative lift lets a model lose by that much
+    assert reasons(0.1, None) == []  # no lift: baselines reported, not gated
+    # Lower is better: the best baseline is the lowest one.
+    loss = {"a": {"loss": 0.5}, "b": {"loss": 0.3}}
+    assert family_evaluator.verdict(0.25, None, None, True, loss, 0.05, "loss") == []
+    assert family_evaluator.verdict(0.26, None, None, True, loss, 0.05, "loss") == [
+        "loss 0.2600 does not beat the b baseline's 0.3000 by 0.05"]
+    # Every rule gives its own reason.
+    assert len(family_evaluator.verdict(0.1, 0.2, 0.3, False, baselines, 0.01,
+                                        "recall_at_3")) == 3
+
+
+def test_losing_to_a_baseline_is_not_blessed_and_says_why(tmp_path, hook):
+    candidate = _model(tmp_path, "candidate", 25.0, artifact_id=9)
+    evaluation, blessing = _run(tmp_path, candidate, threshold=20.0, min_lift=1.0,
+                                fake_baselines={"copy": {"bleu": 24.5}, "dictionary": {}})
+    reason = "bleu 25.0000 does not beat the copy baseline's 24.5000 by 1"
+    assert blessing.get_int_custom_property("blessed") == 0
+    assert blessing.get_string_custom_property("blessing_message") == reason
+    assert os.listdir(blessing.uri) == ["NOT_BLESSED"]
+    report = (tmp_path / "evaluation" / "report.md").read_text()
+    assert "| metric | model | copy baseline | dictionary baseline | latest blessed |" in report
+    assert "| bleu | 25.0000 | 24.5000 | - | - |" in report
+    assert f"bleu: not blessed: {reason}" in report
+
+
+def test_tfma_loads_the_evaluation_with_baselines_slices_and_blessing(tmp_path, hook):
+    import tensorflow_model_analysis as tfma
+
+    from pipelines.metadata import load_metrics
+
+    candidate = _model(tmp_path, "candidate", 25.0, artifact_id=7)
+    latest = _model(tmp_path, "latest", 24.0, artifact_id=3)
+    evaluation, blessing = _run(tmp_path, candidate, latest, threshold=20.0, min_lift=0.5,
+                                fake_baselines={"copy": {"bleu": 3.5}})
+    assert blessing.get_int_custom_property("blessed") == 1
+    result = tfma.load_eval_result(evaluation.uri)
+    by_slice = {key: metrics[""][""] for key, metrics in result.slicing_metrics}
+    assert set(by_slice) == {(), (("length", "short"),)}
+    assert by_slice[()] == {
+        "bleu": {"doubleValue": 25.0}, "examples": {"doubleValue": 3.0},
+        "baseline/copy/bleu": {"doubleValue": 3.5},
+        "bleu_diff": {"doubleValue": 1.0}, "examples_diff": {"doubleValue": 0.0}}
+    assert by_slice[(("length", "short"),)] == {"bleu": {"doubleValue": 40.0}}
+    assert result.config.slicing_specs[0] == tfma.SlicingSpec()
+    assert tfma.load_validation_result(evaluation.uri).validation_ok
+    # The run report and `shipyard runs` read it back the same way.
+    assert load_metrics(evaluation.uri) == {
+        "overall": {"bleu": 25.0, "examples": 3.0, "baseline/copy/bleu": 3.5},
+        "length=short": {"bleu": 40.0}}
+
+
+def test_a_failed_validation_carries_the_reasons(tmp_path, hook):
+    import tensorflow_model_analysis as tfma
+
+    evaluation, _ = _run(tmp_path, _model(tmp_path, "candidate", 19.0, 1), threshold=20.0)
+    validation = tfma.load_validation_result(evaluation.uri)
+    assert not validation.validation_ok
+    (per_slice,) = validation.metric_validations_per_slice
+    assert [f.message for f in per_slice.failures] == ["19.0000 is below the threshold 20"]
+    assert tfma.load_eval_result(evaluation.uri).slicing_metrics[0][1][""][""]["bleu"] == {
+        "doubleValue": 19.0}

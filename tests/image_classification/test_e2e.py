@@ -14,7 +14,10 @@ from pipelines.metadata import list_runs
 
 pytestmark = pytest.mark.e2e
 # The cheap TFLite variants here; QAT / pruning / clustering are covered by test_mobile.py.
+# A 400-step model need not beat the logistic-regression baseline (--min-lift -1): the
+# blessing rule has its own test below, with a crippled model.
 ARGS = ["run", "image-classification", "--train-steps", "400", "--min-accuracy", "0.5",
+        "--min-lift", "-1",
         "--variants", "float32", "dynamic", "int8", "--max-metric-drop", "0.1"]
 
 
@@ -161,4 +164,21 @@ def test_anomalies_stop_the_run_before_training(output_dir, tmp_path, capsys):
     last = list_runs(str(output_dir / "metadata.sqlite"), "image-classification")[-1]
     assert last.status == "FAILED" and last.components["DataGate"] == "FAILED"
     assert "Trainer" not in last.components and "Transform" not in last.components
+    assert _versions(output_dir) == versions
+
+
+def test_a_model_that_loses_to_its_baseline_is_not_blessed(output_dir, capsys):
+    """A crippled model (one training step) against the logistic regression at the default
+    lift: not blessed, one line saying why, nothing pushed."""
+    versions = _versions(output_dir)
+    capsys.readouterr()
+    code = main(["run", "image-classification", "--train-steps", "1", "--min-accuracy", "0",
+                 "--variants", "none", "--output-dir", str(output_dir)])
+    out = capsys.readouterr().out
+    assert code == 0
+    run = list_runs(str(output_dir / "metadata.sqlite"), "image-classification")[-1]
+    assert run.blessed is False and run.pushed_to is None
+    assert "does not beat the logistic-regression baseline's" in run.blessing_message
+    (line,) = [x for x in out.splitlines() if x.startswith("blessed: NO: ")]
+    assert "sparse_categorical_accuracy" in line and "by 0.005" in line
     assert _versions(output_dir) == versions

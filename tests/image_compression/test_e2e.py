@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 ARGS = ["run", "image-compression", "--alpha", "0.0625", "--iterations", "2",
         "--train-steps", "8", "--eval-steps", "1", "--batch-size", "16",
         "--max-patches-per-photo", "2", "--eval-photos", "1", "--min-ms-ssim", "0",
+        "--min-lift", "-1",  # an 8-step codec need not beat JPEG here
         "--variants", "float32", "float16", "qat_int8"]
 
 

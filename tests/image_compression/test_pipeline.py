@@ -111,8 +111,12 @@ def test_export_signatures_speak_the_rgc_format(exported):
 
 def test_rate_distortion_evaluation(exported):
     serving_dir, examples = exported
-    metrics = evaluation.evaluate(serving_dir, examples, "eval", {"iterations": 3, "limit": 1,
-                                                                   "metric": "ms_ssim"})
+    result = evaluation.evaluate(serving_dir, examples, "eval", {"iterations": 3, "limit": 1,
+                                                                  "metric": "ms_ssim"})
+    metrics = result.metrics
+    assert result.baselines == {"jpeg": {"ms_ssim": metrics["jpeg_ms_ssim_k3"],
+                                         "psnr": metrics["jpeg_psnr_k3"],
+                                         "bpp": metrics["jpeg_bpp_k3"]}}
     assert metrics["photos"] == 1
     # astronaut, 512×512: each raw iteration is 512·512/8 bits + a 9-byte chunk header.
     raw = [(bitstream.HEADER_SIZE + k * (9 + 512 * 512 // 64)) * 8 / 512 ** 2 for k in (1, 2, 3)]
@@ -126,6 +130,28 @@ def test_rate_distortion_evaluation(exported):
     for name in ("ms_ssim", "psnr"):
         row = [metrics[f"{name}_k{k}"] for k in (1, 2, 3)]
         assert metrics[f"{name}_falls"] == sum(b < a for a, b in zip(row, row[1:], strict=False))
+
+
+def test_jpeg_baseline_is_jpeg_at_the_last_iterations_bytes():
+    # 2 photos × 2 iterations × FIGURES (iterations, bpp, bpp_raw, ms_ssim, psnr, jpeg_bpp,
+    # jpeg_ms_ssim, jpeg_psnr), by hand.
+    table = np.array([[[1, 0.2, 0.3, 0.70, 25, 0.2, 0.60, 24],
+                       [2, 0.4, 0.5, 0.80, 27, 0.4, 0.75, 26]],
+                      [[1, 0.2, 0.3, 0.60, 23, 0.2, 0.50, 22],
+                       [2, 0.4, 0.5, 0.90, 29, 0.4, 0.85, 28]]])
+    result = evaluation.summarize(table)
+    assert result.metrics["ms_ssim"] == pytest.approx(0.85)
+    assert result.baselines == {"jpeg": {"ms_ssim": pytest.approx(0.80), "psnr": 27.0,
+                                         "bpp": pytest.approx(0.4)}}
+    assert result.metrics["ms_ssim_falls"] == 0
+    # The codec's 0.85 beats JPEG's 0.80 by 0.05: blessed at a lift of 0.05, not at 0.06.
+    from components.family_evaluator import verdict
+
+    assert verdict(0.85, None, None, baselines=result.baselines, min_lift=0.05,
+                   metric="ms_ssim") == []
+    assert verdict(0.85, None, None, baselines=result.baselines, min_lift=0.06,
+                   metric="ms_ssim") == [
+        "ms_ssim 0.8500 does not beat the jpeg baseline's 0.8000 by 0.06"]
 
 
 def test_jpeg_at_matched_bitrate():

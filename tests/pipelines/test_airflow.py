@@ -23,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 AIRFLOW_BIN = os.path.join(REPO, ".venv-airflow", "bin")
 PIPELINE = "image-classification"
 SETTINGS = ["--train-steps", "5", "--eval-steps", "2", "--variants", "none",
-            "--min-accuracy", "0"]
+            "--min-accuracy", "0", "--min-lift", "-1"]
 
 pytestmark = [
     pytest.mark.e2e,

@@ -106,13 +106,17 @@ def test_evaluation_hook(exported, tmp_path):
                                   options="GZIP") as writer:
             for pair in pairs:
                 writer.write(reply_data.example_bytes(pair))
-    metrics = evaluation.evaluate(serving, str(tmp_path), "eval",
-                                  {"metric": "recall_at_3", "baselines": True})
+    result = evaluation.evaluate(serving, str(tmp_path), "eval",
+                                 {"metric": "recall_at_3", "baselines": True})
+    metrics = result.metrics
     assert metrics["examples"] == HELD_OUT
     assert metrics["diversity_rate"] == 1.0
-    for key in ("recall_at_3", "mrr", "trigger_precision", "trigger_recall",
-                "frequency_recall_at_3", "bag_of_words_mrr"):
+    for key in ("recall_at_3", "mrr", "trigger_precision", "trigger_recall"):
         assert 0.0 <= metrics[key] <= 1.0
+    assert set(result.baselines) == {"frequency", "bag_of_words"}
+    for baseline in result.baselines.values():
+        assert set(baseline) == {"recall_at_3", "mrr"}
+        assert 0.0 <= baseline["recall_at_3"] <= 1.0
     assert metrics["mrr"] <= metrics["recall_at_3"] + 1e-9 or metrics["mrr"] > 0
 
 

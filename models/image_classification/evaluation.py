@@ -1,0 +1,111 @@
+"""Evaluation hook of image classification for the shared FamilyEvaluator: accuracy and top-k
+accuracy of the exported model on the raw eval split, per class (label slices), beside the
+baseline a practitioner would try first, a logistic regression on the transformed pixels.
+
+The export's own signatures do the work, so what is measured is what is served:
+`transform_features` (raw tf.Examples → Transform's pixels and label id) and `from_examples`
+(raw tf.Examples → class probabilities, in the label ids' order).
+
+The baseline (scikit-learn's LogisticRegression, L2, lbfgs) is fitted on at most
+`max_baseline_examples` (20,000) train images, the first ones of the split, on Transform's pixels
+average-pooled to at most `BASELINE_PIXELS` per side (the bundled 32 px digits are used as they
+are; a 299 px Inception input would be 268,203 features per image), and scored on the same eval
+images as the model.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from models.evaluation_hook import HookResult
+from models.examples import split_files
+from pipelines.image_classification.settings import ACCURACY
+
+IMAGE_KEY, LABEL_KEY = "image", "label"
+BATCH = 256
+MAX_BASELINE_EXAMPLES = 20000
+BASELINE_PIXELS = 32
+
+
+def _batches(examples_uri: str, split: str, limit: int | None):
+    dataset = tf.data.TFRecordDataset(split_files(examples_uri, split), compression_type="GZIP")
+    if limit:
+        dataset = dataset.take(limit)
+    return dataset.batch(BATCH)
+
+
+def _raw_labels(serialized: tf.Tensor) -> list[str]:
+    parsed = tf.io.parse_example(serialized, {LABEL_KEY: tf.io.VarLenFeature(tf.string)})
+    values = tf.sparse.to_dense(parsed[LABEL_KEY], default_value=b"").numpy()[:, 0]
+    return [v.decode() for v in values]
+
+
+def transformed(signatures: Any, examples_uri: str, split: str, limit: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels [n, R, R, C], label ids [n]) of a split through the export's Transform."""
+    images, labels = [], []
+    for batch in _batches(examples_uri, split, limit):
+        features = signatures["transform_features"](examples=batch)
+        images.append(features[IMAGE_KEY].numpy())
+        labels.append(features[LABEL_KEY].numpy().reshape(-1))
+    return np.concatenate(images), np.concatenate(labels).astype(np.int64)
+
+
+def top_k_accuracy(probabilities: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Per example: the label is among the k most probable classes (ties: lower ids first)."""
+    top = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    return np.any(top == labels[:, None], axis=1)
+
+
+def scores(probabilities: np.ndarray, labels: np.ndarray, top_k: int) -> dict[str, float]:
+    correct = np.argmax(probabilities, axis=1) == labels
+    return {ACCURACY: float(np.mean(correct)),
+            f"top_{top_k}_accuracy": float(np.mean(top_k_accuracy(probabilities, labels, top_k))),
+            "example_count": float(len(labels))}
+
+
+def pooled(images: np.ndarray, pixels: int = BASELINE_PIXELS) -> np.ndarray:
+    """Images average-pooled to at most `pixels` per side, flattened: the baseline's input."""
+    if images.shape[1] > pixels:
+        images = tf.image.resize(images, [pixels, pixels], method="area").numpy()
+    return images.reshape(len(images), -1)
+
+
+def logistic_regression(train_images: np.ndarray, train_labels: np.ndarray,
+                        eval_images: np.ndarray, num_classes: int) -> np.ndarray:
+    """The baseline's class probabilities [n, num_classes] for the eval images (classes
+    absent from the train images get probability 0)."""
+    from sklearn.linear_model import LogisticRegression
+
+    classifier = LogisticRegression(max_iter=1000).fit(pooled(train_images), train_labels)
+    probabilities = np.zeros([len(eval_images), num_classes])
+    probabilities[:, classifier.classes_] = classifier.predict_proba(pooled(eval_images))
+    return probabilities
+
+
+def evaluate(serving_model_dir: str, examples_uri: str, split: str,
+             config: dict[str, Any]) -> HookResult:
+    """Accuracy, top-k accuracy and example count overall and per raw label; the logistic
+    regression's on the same images as the `logistic_regression` baseline."""
+    top_k = int(config.get("top_k", 3))
+    signatures = tf.saved_model.load(serving_model_dir).signatures
+    probabilities, raw_labels = [], []
+    for batch in _batches(examples_uri, split, config.get("limit")):
+        probabilities.append(signatures["from_examples"](examples=batch)["probabilities"].numpy())
+        raw_labels += _raw_labels(batch)
+    probabilities = np.concatenate(probabilities)
+    eval_images, labels = transformed(signatures, examples_uri, split, config.get("limit"))
+    metrics = scores(probabilities, labels, top_k)
+    raw = np.array(raw_labels)
+    slices = {((LABEL_KEY, name),): scores(probabilities[raw == name], labels[raw == name], top_k)
+              for name in sorted(set(raw_labels))}
+    train_images, train_labels = transformed(
+        signatures, examples_uri, "train",
+        int(config.get("max_baseline_examples") or MAX_BASELINE_EXAMPLES))
+    baseline = logistic_regression(train_images, train_labels, eval_images,
+                                   probabilities.shape[1])
+    metrics_lr = scores(baseline, labels, top_k)
+    metrics_lr["train_examples"] = float(len(train_labels))
+    return HookResult(metrics, baselines={"logistic_regression": metrics_lr}, slices=slices)
