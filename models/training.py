@@ -12,6 +12,7 @@ from typing import Any
 import tensorflow as tf
 
 from models.keras2 import keras
+from models.schedules import LR_SCHEDULES
 
 
 class StepProgress(keras.callbacks.Callback):
@@ -68,7 +69,6 @@ def fit_steps(model: keras.Model, train_ds, eval_ds, train_steps: int, eval_step
                      callbacks=callbacks, verbose=0)
 
 
-LR_SCHEDULES = ("constant", "cosine", "step")
 # Step decay: the rate is divided by 10 at these fractions of the training steps.
 STEP_DECAY_AT = (0.5, 0.75)
 STEP_DECAY_FACTOR = 0.1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from models.schedules import LR_SCHEDULES
 from pipelines.errors import ShipyardError
 
 
@@ -61,8 +62,6 @@ def check_training(args: argparse.Namespace) -> None:
     positive(args, "learning_rate")
 
 
-# models/training.py's learning_rate_schedule (this module imports no TensorFlow).
-LR_SCHEDULES = ("constant", "cosine", "step")
 
 
 def add_recipe_arguments(parser: Any) -> Any:
