@@ -8,13 +8,7 @@ import tensorflow as tf
 
 from models.augment import Augmentation, augment_images, features_augmenter
 from models.keras2 import keras
-from models.training import (
-    LR_SCHEDULES,
-    build_optimizer,
-    learning_rate_schedule,
-    sparse_categorical_crossentropy,
-)
-from pipelines import arguments
+from models.training import build_optimizer, learning_rate_schedule, sparse_categorical_crossentropy
 
 
 def _images(n=8, size=16, seed=0):
@@ -84,7 +78,6 @@ def test_step_and_constant_schedules():
     assert learning_rate_schedule(1e-3, "constant", total_steps=10, warmup_steps=5) == 1e-3
     with pytest.raises(ValueError, match="unknown learning-rate schedule"):
         learning_rate_schedule(1e-3, "linear", 10)
-    assert LR_SCHEDULES == arguments.LR_SCHEDULES
 
 
 def test_weight_decay_builds_adamw_and_keeps_batch_norm_and_biases():
