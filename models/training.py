@@ -1,18 +1,81 @@
 """Training helpers every family's Trainer module shares: progress output, resumable fit, the
-training recipe (learning-rate schedule, weight decay, label smoothing)."""
+training recipe (learning-rate schedule, weight decay, label smoothing) and the trainer
+techniques every Trainer takes (Stochastic Weight Averaging, AdaBatch, mixed precision, XLA)."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import tensorflow as tf
 
+from models import adabatch
 from models.keras2 import keras
-from models.schedules import LR_SCHEDULES
+from models.schedules import LR_SCHEDULES, PRECISIONS
+from models.swa import StochasticWeightAveraging
+
+
+@dataclasses.dataclass(frozen=True)
+class Techniques:
+    """The trainer techniques of a Trainer's custom config, shared by every family.
+
+    swa_start: fraction of training after which Stochastic Weight Averaging holds the rate
+      constant and averages the weights (models/swa.py); 0: off.
+    adabatch_stages: AdaBatch stages, the batch doubling at each (models/adabatch.py); 1: off.
+    mixed_precision: Keras' global dtype policy while the model is built ("off": float32).
+    jit_compile: XLA-compile the training step.
+    """
+
+    swa_start: float = 0.0
+    adabatch_stages: int = 1
+    mixed_precision: str = "off"
+    jit_compile: bool = False
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None) -> Techniques:
+        config = config or {}
+        techniques = cls(swa_start=float(config.get("swa_start") or 0.0),
+                         adabatch_stages=int(config.get("adabatch_stages") or 1),
+                         mixed_precision=config.get("mixed_precision") or "off",
+                         jit_compile=bool(config.get("jit_compile")))
+        if not 0 <= techniques.swa_start < 1:
+            raise ValueError(f"swa_start must be in [0, 1), got {techniques.swa_start}")
+        if techniques.mixed_precision not in PRECISIONS:
+            raise ValueError(f"unknown mixed precision {techniques.mixed_precision!r}; choose "
+                             f"one of {', '.join(PRECISIONS)}")
+        return techniques
+
+    def stages(self, train_steps: int, batch_size: int) -> list[adabatch.Stage]:
+        return adabatch.plan(train_steps, batch_size, self.adabatch_stages)
+
+    def swa_base_step(self, train_steps: int) -> int | None:
+        """The step (of the configured batch) SWA starts at, or None without SWA."""
+        return round(self.swa_start * train_steps) if self.swa_start > 0 else None
+
+
+@contextlib.contextmanager
+def precision_scope(config: dict[str, Any] | None) -> Iterator[None]:
+    """Builds models inside under the configured Keras dtype policy (mixed_float16 for GPUs,
+    mixed_bfloat16 for TPUs and recent CPUs): layers compute in 16 bits, variables stay
+    float32. The global policy is restored on leaving, so nothing else in the process (TFX
+    runs components in one process) inherits it. Builders keep their output layer float32."""
+    policy = Techniques.from_config(config).mixed_precision
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32" if policy == "off" else policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def compile_options(config: dict[str, Any] | None) -> dict[str, Any]:
+    """Keyword arguments of `Model.compile` the techniques set (XLA's jit_compile)."""
+    return {"jit_compile": Techniques.from_config(config).jit_compile}
 
 
 class StepProgress(keras.callbacks.Callback):
@@ -49,24 +112,50 @@ def backup_dir_for(root: str, *identity: Any) -> str:
 
 def fit_steps(model: keras.Model, train_ds, eval_ds, train_steps: int, eval_steps: int,
               log_dir: str, backup_dir: str | None, epochs: int = 1,
-              extra_callbacks: list | None = None) -> keras.callbacks.History:
+              extra_callbacks: list | None = None,
+              config: dict[str, Any] | None = None) -> keras.callbacks.History:
     """Fits for exactly `train_steps` steps in `epochs` chunks, evaluating after each.
 
     TensorBoard logs go to `log_dir`. With `backup_dir`, an interrupted fit resumes from its
     last finished epoch (Keras' BackupAndRestore deletes the backup once the fit completes).
+
+    `config` (the Trainer's custom config) brings the techniques: with AdaBatch the batches of
+    `train_ds` (of config["batch_size"]) grow stage by stage and the run takes the plan's
+    fewer steps; with SWA the model ends with the averaged weights, evaluated once more. The
+    optimizer must come from build_optimizer with the same config, so its rate follows.
     """
+    techniques = Techniques.from_config(config)
+    stages = techniques.stages(train_steps, (config or {}).get("batch_size", 1))
+    swa_base_step = techniques.swa_base_step(train_steps)
+    if len(stages) > 1:
+        train_ds = adabatch.staged_dataset(train_ds, stages)
+        train_steps = sum(stage.steps for stage in stages)
+        print("    AdaBatch: " + ", ".join(f"{s.steps} steps of batch {s.batch_size}"
+                                           for s in stages), flush=True)
     epochs = max(1, min(epochs, train_steps))
     steps_per_epoch = max(1, train_steps // epochs)
     total = steps_per_epoch * epochs
+    swa = None
+    if swa_base_step is not None:
+        start = min(total, max(1, adabatch.optimizer_step_at(stages, swa_base_step)))
+        swa = StochasticWeightAveraging(start, total, batch_norm_data=train_ds)
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=max(1, steps_per_epoch // 4)),
         StepProgress(total, every=max(1, total // 10))]
     if backup_dir:
         callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))
     callbacks += extra_callbacks or []
-    return model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                     validation_data=eval_ds, validation_steps=eval_steps,
-                     callbacks=callbacks, verbose=0)
+    if swa is not None:
+        callbacks.append(swa)
+    history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                        validation_data=eval_ds, validation_steps=eval_steps,
+                        callbacks=callbacks, verbose=0)
+    if swa is not None and eval_ds is not None:
+        logs = model.evaluate(eval_ds, steps=eval_steps, verbose=0, return_dict=True)
+        history.history.update({f"swa_{k}": [v] for k, v in logs.items()})
+        print("    eval (SWA)  " + "  ".join(f"{k} {v:.4f}" for k, v in logs.items()),
+              flush=True)
+    return history
 
 
 # Step decay: the rate is divided by 10 at these fractions of the training steps.
@@ -104,18 +193,77 @@ def learning_rate_schedule(peak: float, schedule: str, total_steps: int,
 NO_WEIGHT_DECAY = ("bias", "gamma", "beta")
 
 
-def build_optimizer(config: dict[str, Any], total_steps: int) -> keras.optimizers.Optimizer:
+@keras.utils.register_keras_serializable(package="shipyard")
+class TechniqueRate(keras.optimizers.schedules.LearningRateSchedule):
+    """A run's learning rate (`base`: a float or schedule over steps of the configured batch)
+    under the techniques: AdaBatch's stages (optimizer steps per stage, each taking 2^k
+    batches' worth of examples, the rate × 2^(k · rate_power)) and SWA's constant rate from
+    `hold_from` (a step of the configured batch) on."""
+
+    def __init__(self, base: Any, stage_steps: list[int], hold_from: int | None = None,
+                 rate_power: float = adabatch.RATE_POWER) -> None:
+        super().__init__()
+        self.base, self.stage_steps = base, list(stage_steps)
+        self.hold_from, self.rate_power = hold_from, rate_power
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        factors = [2.0 ** k for k in range(len(self.stage_steps))]
+        starts, base_starts = [0.0], [0.0]
+        for steps, factor in zip(self.stage_steps[:-1], factors, strict=False):
+            starts.append(starts[-1] + steps)
+            base_starts.append(base_starts[-1] + steps * factor)
+        stage = tf.reduce_sum(tf.cast(step >= tf.constant(starts[1:] or [float("inf")]),
+                                      tf.int32))
+        factor = tf.gather(tf.constant(factors), stage)
+        position = (tf.gather(tf.constant(base_starts), stage)
+                    + (step - tf.gather(tf.constant(starts), stage)) * factor)
+        if self.hold_from is not None:
+            position = tf.minimum(position, float(self.hold_from))
+        rate = self.base(position) if callable(self.base) else tf.constant(self.base)
+        return tf.cast(rate, tf.float32) * factor ** self.rate_power
+
+    def get_config(self) -> dict[str, Any]:
+        base = (keras.optimizers.schedules.serialize(self.base) if callable(self.base)
+                else self.base)
+        return {"base": base, "stage_steps": self.stage_steps, "hold_from": self.hold_from,
+                "rate_power": self.rate_power}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TechniqueRate:
+        config = dict(config)
+        if isinstance(config["base"], dict):
+            config["base"] = keras.optimizers.schedules.deserialize(config["base"])
+        return cls(**config)
+
+
+def technique_rate(rate: Any, config: dict[str, Any] | None, total_steps: int) -> Any:
+    """`rate` (over `total_steps` steps of the configured batch) under the config's techniques
+    (AdaBatch stages, SWA's constant phase); `rate` itself when neither is on, so a plain run
+    saves only Keras' own objects."""
+    techniques = Techniques.from_config(config)
+    stages = techniques.stages(total_steps, 1)
+    hold_from = techniques.swa_base_step(total_steps)
+    if len(stages) == 1 and hold_from is None:
+        return rate
+    return TechniqueRate(rate, [s.steps for s in stages], hold_from)
+
+
+def build_optimizer(config: dict[str, Any], total_steps: int, **adam: Any
+                    ) -> keras.optimizers.Optimizer:
     """Adam, or AdamW (decoupled weight decay, Loshchilov & Hutter 2019) with a positive
     `weight_decay`, on the learning-rate schedule of a Trainer's custom config:
-    `learning_rate` (the peak), `lr_schedule`, `warmup_steps`. Build it under the
-    distribution strategy's scope."""
+    `learning_rate` (the peak), `lr_schedule`, `warmup_steps`, under the techniques (AdaBatch,
+    SWA: technique_rate). `adam`: further optimizer arguments (e.g. clipnorm). Build it under
+    the distribution strategy's scope."""
     rate = learning_rate_schedule(config.get("learning_rate", 1e-3),
                                   config.get("lr_schedule", "constant"), total_steps,
                                   config.get("warmup_steps", 0))
+    rate = technique_rate(rate, config, total_steps)
     weight_decay = config.get("weight_decay", 0.0) or 0.0
     if weight_decay <= 0:
-        return keras.optimizers.Adam(rate)
-    optimizer = keras.optimizers.AdamW(rate, weight_decay=weight_decay)
+        return keras.optimizers.Adam(rate, **adam)
+    optimizer = keras.optimizers.AdamW(rate, weight_decay=weight_decay, **adam)
     optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
     return optimizer
 
