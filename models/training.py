@@ -73,6 +73,17 @@ def precision_scope(config: dict[str, Any] | None) -> Iterator[None]:
         keras.mixed_precision.set_global_policy(previous)
 
 
+def float32_model(model: keras.Model, build: Callable[[], keras.Model]) -> keras.Model:
+    """`model` itself when it computes in float32; else a float32 twin from `build` (same
+    architecture, default policy) holding its weights (mixed-precision variables are float32
+    already), for export."""
+    if model.dtype_policy.name == "float32":
+        return model
+    twin = build()
+    twin.set_weights(model.get_weights())
+    return twin
+
+
 def compile_options(config: dict[str, Any] | None) -> dict[str, Any]:
     """Keyword arguments of `Model.compile` the techniques set (XLA's jit_compile)."""
     return {"jit_compile": Techniques.from_config(config).jit_compile}
@@ -125,7 +136,10 @@ def fit_steps(model: keras.Model, train_ds, eval_ds, train_steps: int, eval_step
     optimizer must come from build_optimizer with the same config, so its rate follows.
     """
     techniques = Techniques.from_config(config)
-    stages = techniques.stages(train_steps, (config or {}).get("batch_size", 1))
+    batch_size = (config or {}).get("batch_size")
+    if techniques.adabatch_stages > 1 and not batch_size:
+        raise ValueError("AdaBatch needs the batch size of train_ds as config['batch_size']")
+    stages = techniques.stages(train_steps, batch_size or 1)
     swa_base_step = techniques.swa_base_step(train_steps)
     if len(stages) > 1:
         train_ds = adabatch.staged_dataset(train_ds, stages)

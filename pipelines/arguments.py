@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from models.schedules import LR_SCHEDULES
+from models.schedules import LR_SCHEDULES, PRECISIONS
 from pipelines.errors import ShipyardError
 
 
@@ -91,6 +91,37 @@ def recipe_config(args: argparse.Namespace) -> dict[str, Any]:
     return {"lr_schedule": args.lr_schedule, "warmup_steps": args.warmup_steps or 0,
             "label_smoothing": args.label_smoothing or 0.0,
             "weight_decay": args.weight_decay or 0.0}
+
+
+def add_technique_arguments(parser: Any) -> Any:
+    """The trainer techniques every family's Trainer takes (models/training.py Techniques):
+    SWA, AdaBatch, mixed precision, XLA. Returns the argument group."""
+    group = parser.add_argument_group("trainer techniques (every family)")
+    group.add_argument("--swa-start", type=float,
+                       help="Stochastic Weight Averaging from this fraction of training: the "
+                            "rate stays constant and the exported weights are the average "
+                            "(batch-norm statistics recomputed); 0: off")
+    group.add_argument("--adabatch-stages", type=int,
+                       help="AdaBatch: train in this many stages of equal examples, the batch "
+                            "doubling (and the rate × √2) at each; 1: off")
+    group.add_argument("--mixed-precision", choices=PRECISIONS,
+                       help="Keras dtype policy: mixed_float16 (GPUs), mixed_bfloat16 (TPUs, "
+                            "recent CPUs); the export is float32 either way")
+    group.add_argument("--jit-compile", action=argparse.BooleanOptionalAction,
+                       help="XLA-compile the training step")
+    return group
+
+
+def check_techniques(args: argparse.Namespace) -> None:
+    within(args, 0, 1, "swa_start", open_high=True)
+    at_least(args, 1, "adabatch_stages")
+
+
+def technique_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The techniques' part of a Trainer's custom config."""
+    return {"swa_start": args.swa_start or 0.0, "adabatch_stages": args.adabatch_stages or 1,
+            "mixed_precision": args.mixed_precision or "off",
+            "jit_compile": bool(args.jit_compile)}
 
 
 def add_augmentation_arguments(parser: Any) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from pipelines import arguments
 from pipelines.errors import ShipyardError
 
 PIPELINES_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -160,6 +161,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu-devices", type=int,
                         help="logical CPU devices for --strategy mirrored on a CPU-only host")
     parser.add_argument("--tpu", help="TPU name or grpc:// address for --strategy tpu")
+    arguments.add_technique_arguments(parser)
 
 
 class _ReplaceThenAppend(argparse.Action):

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from pipelines import arguments
 from pipelines.errors import ShipyardError
 
 # `commands.add_parser` of the CLI's sub-commands: a family adds its own commands with it.
@@ -70,6 +71,8 @@ class Family(abc.ABC):
     name: str  # one spelling everywhere: pipelines/<name>/, models/<name>/, serving/<name>/
     help: str
     headline_metric: str  # the metric the run's report leads with
+    # Whether the Trainer's models are checked under --mixed-precision (16-bit compute).
+    mixed_precision: bool = False
 
     @property
     def pipeline_name(self) -> str:
@@ -115,8 +118,13 @@ class Family(abc.ABC):
             raise ShipyardError(f"--cpu-devices must be at least 1, got {args.cpu_devices}")
         if args.cpu_devices > 1 and args.strategy != "mirrored":
             raise ShipyardError("--cpu-devices applies to --strategy mirrored only")
+        arguments.check_techniques(args)
+        if args.mixed_precision not in (None, "off") and not self.mixed_precision:
+            raise ShipyardError(f"--mixed-precision is not supported by {self.name} yet "
+                                "(its models are not checked in 16 bits); use off")
         modules = self.modules(args, paths)
-        modules.custom_config.update(strategy=args.strategy, tpu=args.tpu)
+        modules.custom_config.update(strategy=args.strategy, tpu=args.tpu,
+                                     **arguments.technique_config(args))
         return modules
 
 

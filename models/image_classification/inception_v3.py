@@ -142,5 +142,6 @@ def inception_v3(
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         if dropout:
             x = layers.Dropout(dropout, name="dropout")(x)
-        x = layers.Dense(classes, activation="softmax", name="predictions")(x)
+        # float32 under a mixed-precision policy: a 16-bit softmax loses small probabilities.
+        x = layers.Dense(classes, activation="softmax", name="predictions", dtype="float32")(x)
     return keras.Model(inputs, x, name=f"inception_v3_{resolution}")

@@ -82,6 +82,7 @@ def mobilenet_v1(
         x = layers.Dropout(dropout, name="dropout")(x)
         x = layers.Conv2D(classes, 1, padding="same", name="logits")(x)
         x = layers.Reshape((classes,), name="reshape")(x)
-        x = layers.Softmax(name="predictions")(x)
+        # float32 under a mixed-precision policy: a 16-bit softmax loses small probabilities.
+        x = layers.Softmax(name="predictions", dtype="float32")(x)
     name = f"mobilenet_v1_{alpha:g}_{resolution}"
     return keras.Model(inputs, x, name=name)

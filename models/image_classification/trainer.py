@@ -17,8 +17,11 @@ from models.keras2 import keras
 from models.training import (
     backup_dir_for,
     build_optimizer,
+    compile_options,
     distribution_strategy,
     fit_steps,
+    float32_model,
+    precision_scope,
     sparse_categorical_crossentropy,
     transformed_dataset,
 )
@@ -30,11 +33,13 @@ METRICS = ["sparse_categorical_accuracy"]
 
 def build_model(config: dict[str, Any], num_classes: int, train_steps: int = 1) -> keras.Model:
     """The configured classifier, compiled with the training recipe (optimizer, learning-rate
-    schedule over `train_steps`, label smoothing)."""
-    model = classifiers.build(
-        config["model"], resolution=config["resolution"], alpha=config.get("alpha", 1.0),
-        depth_multiplier=config.get("depth_multiplier", 1), dropout=config.get("dropout", 1e-3),
-        classes=num_classes)
+    schedule over `train_steps`, label smoothing) and techniques (the dtype policy of
+    `mixed_precision`, XLA's `jit_compile`)."""
+    with precision_scope(config):
+        model = classifiers.build(
+            config["model"], resolution=config["resolution"], alpha=config.get("alpha", 1.0),
+            depth_multiplier=config.get("depth_multiplier", 1),
+            dropout=config.get("dropout", 1e-3), classes=num_classes)
     # Keras' 0.99 batch-norm momentum needs thousands of steps before the moving statistics
     # used at inference are usable; short runs on small data need a faster average.
     for layer in model.layers:
@@ -44,7 +49,7 @@ def build_model(config: dict[str, Any], num_classes: int, train_steps: int = 1) 
         model.load_weights(config["weights_file"], by_name=True, skip_mismatch=True)
     model.compile(optimizer=build_optimizer(config, train_steps),
                   loss=sparse_categorical_crossentropy(config.get("label_smoothing", 0.0)),
-                  metrics=METRICS)
+                  metrics=METRICS, **compile_options(config))
     return model
 
 
@@ -133,8 +138,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
               min(fn_args.eval_steps, EVAL_BATCHES_MAX), log_dir=fn_args.model_run_dir,
               backup_dir=config.get("backup_dir") and backup_dir_for(
                   config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
-              epochs=config.get("epochs", 4))
+              epochs=config.get("epochs", 4), config=config)
     with strategy.scope():
+        # Trained in 16 bits or not, the export is float32: serving, TFMA and TFLite see the
+        # same graph either way.
+        model = float32_model(model, lambda: build_model(
+            {**config, "mixed_precision": "off"}, len(labels)))
         compile_for_export(model)
 
     # The bare Keras model (preprocessed images in, probabilities out) for the mobile

@@ -202,7 +202,8 @@ class ResidualGRUCodec(keras.Model):
 
 def residual_gru_codec(preset: str = "cpu", alpha: float | None = None, iterations: int = 8,
                        gamma: float = 1.0, residual: bool = True,
-                       learning_rate: float = 1e-3) -> ResidualGRUCodec:
+                       learning_rate: Any = 1e-3, jit_compile: bool = False
+                       ) -> ResidualGRUCodec:
     """Builds and compiles the codec: `preset` "paper" (the CVPR 2017 widths) or "cpu" (×1/4);
     `alpha` rescales the paper's widths instead (the binarizer keeps 32 bits)."""
     if preset not in PRESETS:
@@ -210,7 +211,7 @@ def residual_gru_codec(preset: str = "cpu", alpha: float | None = None, iteratio
     widths = PAPER.scaled(alpha) if alpha is not None else PRESETS[preset]
     model = ResidualGRUCodec(widths, iterations=iterations, gamma=gamma, residual=residual,
                              name="residual_gru_codec")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)
     model(tf.zeros([1, PATCH, PATCH, 3]))  # builds the weights
     return model
 

@@ -17,7 +17,13 @@ import tensorflow as tf
 from models.image_compression import codec, graph_codec
 from models.image_compression import residual_gru as rg
 from models.keras2 import keras
-from models.training import backup_dir_for, distribution_strategy, fit_steps
+from models.training import (
+    backup_dir_for,
+    compile_options,
+    distribution_strategy,
+    fit_steps,
+    technique_rate,
+)
 from serving.core.warmup import write_predict_warmup
 
 IMAGE_KEY = "image"
@@ -56,7 +62,8 @@ def build_model(config: dict[str, Any], train_steps: int) -> rg.ResidualGRUCodec
     return rg.residual_gru_codec(config.get("preset", "cpu"), config.get("alpha"),
                                  iterations=config.get("iterations", 8),
                                  gamma=config.get("gamma", 1.0),
-                                 learning_rate=schedule)
+                                 learning_rate=technique_rate(schedule, config, train_steps),
+                                 **compile_options(config))
 
 
 def export(model: rg.ResidualGRUCodec, serving_model_dir: str, warmup_image: bytes) -> None:
@@ -96,5 +103,5 @@ def run_fn(fn_args: Any) -> None:
               log_dir=fn_args.model_run_dir,
               backup_dir=config.get("backup_dir") and backup_dir_for(
                   config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
-              epochs=config.get("epochs", 4))
+              epochs=config.get("epochs", 4), config=config)
     export(model, fn_args.serving_model_dir, warmup_png())

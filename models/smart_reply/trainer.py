@@ -22,7 +22,13 @@ from models.smart_reply import device, text
 from models.smart_reply import export as export_lib
 from models.smart_reply import model as model_lib
 from models.smart_reply import response_set as response_set_lib
-from models.training import backup_dir_for, distribution_strategy, fit_steps
+from models.training import (
+    backup_dir_for,
+    build_optimizer,
+    compile_options,
+    distribution_strategy,
+    fit_steps,
+)
 
 EVAL_BATCHES_MAX = 50
 
@@ -83,7 +89,8 @@ def training_arrays(pairs: list[dict[str, str]], response_set: response_set_lib.
 
 
 def build_model(config: dict[str, Any], vocab_size: int, num_clusters: int,
-                num_users: int, reply_vocab_size: int | None = None) -> keras.Model:
+                num_users: int, reply_vocab_size: int | None = None,
+                train_steps: int = 1) -> keras.Model:
     model = model_lib.smart_reply(
         vocab_size, num_clusters, context_length=config["context_tokens"],
         reply_length=config["max_reply_tokens"] + 1, embedding_dim=config["embedding_dim"],
@@ -94,13 +101,14 @@ def build_model(config: dict[str, Any], vocab_size: int, num_clusters: int,
     model.compile(
         # Clipped, as LSTMs are trained (GNMT clips at 5): a rare large step otherwise
         # diverges to NaN at the learning rates short runs need.
-        optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
+        optimizer=build_optimizer(config, train_steps, clipnorm=5.0),
         loss={model_lib.TRIGGER: keras.losses.BinaryCrossentropy(),
               model_lib.CLUSTER: keras.losses.SparseCategoricalCrossentropy(from_logits=True),
               model_lib.TOKENS: tokens_loss},
         weighted_metrics={model_lib.TRIGGER: [keras.metrics.BinaryAccuracy(name="accuracy")],
                           model_lib.CLUSTER: [keras.metrics.SparseCategoricalAccuracy(
-                              name="accuracy")]})
+                              name="accuracy")]},
+        **compile_options(config))
     return model
 
 
@@ -139,7 +147,7 @@ def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str
     with strategy.scope():
         reply_vocab_size = int(export_lib.reply_vocabulary(responses, vocabulary).max()) + 1
         model = build_model(config, text.RESERVED + len(vocabulary), responses.num_clusters,
-                            len(users), reply_vocab_size)
+                            len(users), reply_vocab_size, train_steps)
     print(f"    {model.name}: {model.count_params():,} parameters, vocabulary "
           f"{len(vocabulary) + text.RESERVED} (replies {reply_vocab_size}), {train_steps} "
           f"steps of batch "
@@ -152,7 +160,7 @@ def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str
     fit_steps(model, _dataset((x, y, w), config["batch_size"], True, config.get("seed", 0)),
               _dataset(eval_arrays, config["batch_size"], False, 0), train_steps,
               min(eval_steps, EVAL_BATCHES_MAX), log_dir=log_dir, backup_dir=backup_dir,
-              epochs=config.get("epochs", 4))
+              epochs=config.get("epochs", 4), config=config)
 
     # The bare Keras model (token ids in) for the mobile path, beside the SavedModel.
     keras_dir = os.path.join(model_uri, KERAS_DIR)

@@ -12,7 +12,13 @@ import tensorflow as tf
 
 from models.artifacts import KERAS_DIR
 from models.keras2 import keras
-from models.training import backup_dir_for, distribution_strategy, fit_steps
+from models.training import (
+    backup_dir_for,
+    build_optimizer,
+    compile_options,
+    distribution_strategy,
+    fit_steps,
+)
 from models.translation import gnmt
 from models.translation.preprocessing import SOURCE_KEY, TARGET_KEY
 from models.translation.translator import Translator
@@ -35,11 +41,14 @@ def model_settings(config: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def build_model(config: dict[str, Any], vocab_size: int) -> keras.Model:
+def build_model(config: dict[str, Any], vocab_size: int, train_steps: int = 1) -> keras.Model:
+    """GNMT compiled with Adam clipped at norm 5 (as GNMT trains), the shared recipe's rate
+    over `train_steps` and the techniques (models/training.py)."""
     model = gnmt.GNMT(vocab_size, **model_settings(config))
-    model.compile(optimizer=keras.optimizers.Adam(config.get("learning_rate", 2e-3),
-                                                  clipnorm=5.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    recipe = {**config, "learning_rate": config.get("learning_rate", 2e-3)}
+    model.compile(optimizer=build_optimizer(recipe, train_steps, clipnorm=5.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  **compile_options(config))
     return model
 
 
@@ -125,9 +134,10 @@ def export(model: keras.Model, vocabulary: list[str], config: dict[str, Any],
 
 
 def train(model: keras.Model, train_ds, eval_ds, train_steps: int, eval_steps: int,
-          log_dir: str, backup_dir: str | None, epochs: int = 4) -> keras.callbacks.History:
+          log_dir: str, backup_dir: str | None, epochs: int = 4,
+          config: dict[str, Any] | None = None) -> keras.callbacks.History:
     return fit_steps(model, train_ds, eval_ds, train_steps, min(eval_steps, EVAL_BATCHES_MAX),
-                     log_dir=log_dir, backup_dir=backup_dir, epochs=epochs)
+                     log_dir=log_dir, backup_dir=backup_dir, epochs=epochs, config=config)
 
 
 def run_fn(fn_args: Any) -> None:
@@ -152,12 +162,12 @@ def run_fn(fn_args: Any) -> None:
                             shuffle=False)
     strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
     with strategy.scope():
-        model = build_model(config, len(vocabulary))
+        model = build_model(config, len(vocabulary), fn_args.train_steps)
     print(f"    {model.name}: {model.count_params():,} parameters, {len(vocabulary)} "
           f"wordpieces, {fn_args.train_steps} steps of batch {batch_size}", flush=True)
     train(model, train_ds, eval_ds, fn_args.train_steps, fn_args.eval_steps,
           log_dir=fn_args.model_run_dir,
           backup_dir=config.get("backup_dir") and backup_dir_for(
               config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
-          epochs=config.get("epochs", 4))
+          epochs=config.get("epochs", 4), config=config)
     export(model, vocabulary, config, fn_args.serving_model_dir)

@@ -123,6 +123,7 @@ class ImageClassification(Family):
     name = NAME
     help = "MobileNet v1 / Inception v3 image classifier (default: bundled digits)"
     headline_metric = ACCURACY
+    mixed_precision = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The flags; their defaults are in pipelines/image_classification/config.yaml."""
