@@ -18,6 +18,7 @@ from models import complexity, tflite
 from models.image_classification.features import IMAGE_KEY, LABEL_KEY, decode_and_resize
 from models.image_classification.mobilenet_v1 import mobilenet_v1
 from models.keras2 import keras
+from models.training import build_optimizer
 
 SCREEN_LIMIT = 2000  # images read for screening: enough to rank, cheap to decode
 
@@ -91,7 +92,8 @@ def screen(images: list[bytes], label_ids: np.ndarray, num_classes: int,
         keras.utils.set_random_seed(0)
         model = mobilenet_v1(alpha=alpha, resolution=resolution, classes=num_classes,
                              dropout=0.001)
-        model.compile(keras.optimizers.Adam(learning_rate),
+        # The shared optimizer at a constant rate: screening ranks candidates, briefly.
+        model.compile(build_optimizer({"learning_rate": learning_rate}, train_steps),
                       keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
         dataset = tf.data.Dataset.from_tensor_slices(
             (pixels[train], label_ids[train])).shuffle(len(train), seed=0).repeat().batch(

@@ -10,7 +10,14 @@ from models import adabatch
 from models.adabatch import Stage
 from models.keras2 import keras
 from models.swa import StochasticWeightAveraging, recompute_batch_norm
-from models.training import TechniqueRate, Techniques, build_optimizer, fit_steps
+from models.training import (
+    TechniqueRate,
+    Techniques,
+    build_optimizer,
+    compile_options,
+    fit_steps,
+    precision_scope,
+)
 
 
 def _model() -> keras.Model:
@@ -145,3 +152,25 @@ def test_fit_steps_runs_the_techniques(tmp_path):
     assert "swa_loss" in history.history
     expected = np.mean([record.weights[s][0] for s in (6, 7, 8, 9)], axis=0)
     np.testing.assert_allclose(model.trainable_weights[0].numpy(), expected, rtol=1e-6)
+
+
+def test_jit_compile_trains_as_the_default_does():
+    weights = []
+    for jit in (False, True):
+        model = _model()
+        model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy",
+                      **compile_options({"jit_compile": jit}))
+        assert model.jit_compile is jit
+        model.fit(_dataset(_batches()), steps_per_epoch=6, epochs=1, verbose=0)
+        weights.append(model.get_weights())
+    for plain, xla in zip(*weights, strict=True):
+        np.testing.assert_allclose(xla, plain, rtol=1e-4, atol=1e-5)
+
+
+def test_precision_scope_builds_16_bit_layers_and_restores_the_policy():
+    with precision_scope({"mixed_precision": "mixed_bfloat16"}):
+        layer = keras.layers.Dense(2)
+    assert (layer.compute_dtype, layer.variable_dtype) == ("bfloat16", "float32")
+    assert keras.mixed_precision.global_policy().name == "float32"
+    with pytest.raises(ValueError, match="unknown mixed precision 'float8'"):
+        Techniques.from_config({"mixed_precision": "float8"})
