@@ -110,6 +110,7 @@ class StochasticWeightAveraging(keras.callbacks.Callback):
         if self.batch_norm_data is not None:
             self.recomputed_batches = recompute_batch_norm(
                 self.model, self.batch_norm_data.take(self.batch_norm_batches))
+        statistics = (f"batch-norm statistics from {self.recomputed_batches} batches"
+                      if self.recomputed_batches else "no batch-norm statistics to recompute")
         print(f"    SWA: averaged {self.snapshots} snapshots from step {self.start} (every "
-              f"{self.every}); batch-norm statistics from {self.recomputed_batches} batches",
-              flush=True)
+              f"{self.every}); {statistics}", flush=True)
