@@ -50,12 +50,14 @@ def plan(train_steps: int, batch_size: int, stages: int) -> list[Stage]:
 
 def staged_dataset(train_ds: tf.data.Dataset, stages: list[Stage]) -> tf.data.Dataset:
     """`train_ds` (batches of stages[0]'s size, repeated forever) re-batched to each stage's
-    batch size for its number of steps, one stage after the other."""
+    batch size for its number of steps, one stage after the other. Padded: a family whose
+    batches pad sequences to their longest (translation, 0-padded) gets larger batches padded
+    the same way; fixed-size features are unchanged."""
     if len(stages) == 1:
         return train_ds
     staged = None
     for stage in stages:
-        part = train_ds.rebatch(stage.batch_size).take(stage.steps)
+        part = train_ds.unbatch().padded_batch(stage.batch_size).take(stage.steps)
         staged = part if staged is None else staged.concatenate(part)
     return staged.repeat()
 

@@ -112,6 +112,12 @@ def test_adabatch_dataset_and_optimizer_steps_follow_the_plan():
     sizes = [int(b.shape[0]) for b in adabatch.staged_dataset(data, stages).take(6)]
     assert sizes == [4, 4, 4, 4, 8, 8]
     assert [adabatch.optimizer_step_at(stages, b) for b in (0, 4, 5, 6, 8)] == [0, 4, 5, 5, 6]
+    # Batches of sequences padded to their longest (translation): re-batched, padded again.
+    sequences = tf.data.Dataset.range(1, 9).map(lambda n: tf.ones([n], tf.int64))
+    padded = sequences.padded_batch(4).repeat()
+    staged = list(adabatch.staged_dataset(padded, stages).take(6))
+    assert [tuple(b.shape) for b in staged] == [(4, 4), (4, 8)] * 2 + [(8, 8)] * 2
+    assert staged[4].numpy().sum() == 36  # 1 + 2 + ... + 8 ones, the rest padding
 
 
 def test_technique_rate_scales_with_the_batch_and_holds_for_swa():
