@@ -115,8 +115,11 @@ class Family(abc.ABC):
             raise ShipyardError(f"--cpu-devices must be at least 1, got {args.cpu_devices}")
         if args.cpu_devices > 1 and args.strategy != "mirrored":
             raise ShipyardError("--cpu-devices applies to --strategy mirrored only")
+        if args.input_cache_mb is not None and args.input_cache_mb < 0:
+            raise ShipyardError(f"--input-cache-mb must be at least 0, got {args.input_cache_mb}")
         modules = self.modules(args, paths)
-        modules.custom_config.update(strategy=args.strategy, tpu=args.tpu)
+        modules.custom_config.update(strategy=args.strategy, tpu=args.tpu,
+                                     input_cache_mb=args.input_cache_mb)
         return modules
 
 
