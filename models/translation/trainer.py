@@ -93,6 +93,21 @@ def token_dataset(texts: tf.data.Dataset, wordpieces: Wordpieces, batch_size: in
     return dataset.repeat().prefetch(tf.data.AUTOTUNE)
 
 
+def split_dataset(patterns: list[str], spec: dict[str, Any], wordpieces: Wordpieces,
+                  batch_size: int, max_tokens: int, shuffle: bool, budget_mb: float | None,
+                  seed: int) -> tf.data.Dataset:
+    """`token_dataset` of the Transform output files of one split (glob `patterns`), read in
+    a shuffled file order and cached within the input budget (models/input_pipeline.py)."""
+    files = input_pipeline.expand(patterns)
+    # Wordpiece ids (4-byte) take about the bytes of the text they come from.
+    plan = input_pipeline.plan_input(files, budget_mb)
+    print(plan.describe("train" if shuffle else "eval"), flush=True)
+    texts = input_pipeline.record_files(files, shuffle, seed).batch(256).map(
+        lambda records: tf.io.parse_example(records, spec),
+        num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    return token_dataset(texts, wordpieces, batch_size, max_tokens, shuffle, plan, seed)
+
+
 def export(model: keras.Model, vocabulary: list[str], config: dict[str, Any],
            serving_model_dir: str) -> None:
     """Writes the serving SavedModel (strings in, translations and scores out) with TF Serving
@@ -147,20 +162,10 @@ def run_fn(fn_args: Any) -> None:
     import tensorflow_transform as tft
 
     spec = tft.TFTransformOutput(fn_args.transform_graph_path).transformed_feature_spec()
-    seed = config.get("seed", 0)
-
-    def dataset(patterns, shuffle):
-        files = input_pipeline.expand(patterns)
-        # Wordpiece ids (4-byte) take about the bytes of the text they come from.
-        plan = input_pipeline.plan_input(files, config.get("input_cache_mb"))
-        print(plan.describe("train" if shuffle else "eval"), flush=True)
-        texts = input_pipeline.record_files(files, shuffle, seed).batch(256).map(
-            lambda records: tf.io.parse_example(records, spec),
-            num_parallel_calls=tf.data.AUTOTUNE).unbatch()
-        return token_dataset(texts, wordpieces, batch_size, max_tokens, shuffle, plan, seed)
-
-    train_ds = dataset(fn_args.train_files, shuffle=True)
-    eval_ds = dataset(fn_args.eval_files, shuffle=False)
+    train_ds, eval_ds = (
+        split_dataset(files, spec, wordpieces, batch_size, max_tokens, shuffle,
+                      config.get("input_cache_mb"), config.get("seed", 0))
+        for files, shuffle in ((fn_args.train_files, True), (fn_args.eval_files, False)))
     strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
     with strategy.scope():
         model = build_model(config, len(vocabulary))
