@@ -134,24 +134,30 @@ def _wait(process: subprocess.Popen, deadline: float) -> tuple[int | None, int]:
 
 
 def growth(rows: list[dict]) -> list[dict]:
-    """Factors between consecutive completed sizes: time per example, peak RSS, accuracy."""
-    done = [r for r in rows if r.get("completed")]
+    """Factors between consecutive sizes that ran: the seconds per example of every component
+    both finished; with both completed, also the whole run's, peak RSS and accuracy."""
+    ran = [r for r in rows if r.get("components")]
     out = []
-    for a, b in zip(done, done[1:], strict=False):
-        out.append({
-            "from": a["scale"], "to": b["scale"],
-            "time_per_example": round(b["seconds_per_1k_examples"]
-                                      / a["seconds_per_1k_examples"], 2),
-            "peak_rss": round(b["peak_rss_mb"] / a["peak_rss_mb"], 2),
-            "eval_accuracy": (round(b["eval_accuracy"] / a["eval_accuracy"], 3)
-                              if a.get("eval_accuracy") and b.get("eval_accuracy") else None),
-        })
+    for a, b in zip(ran, ran[1:], strict=False):
+        both = [n for n in a["components"] if n in b["components"] and a["components"][n] > 0]
+        factors = {"from": a["scale"], "to": b["scale"], "component_time_per_example": {
+            n: round(b["components"][n] / b["images"] / (a["components"][n] / a["images"]), 2)
+            for n in both}}
+        if a.get("completed") and b.get("completed"):
+            factors.update(
+                time_per_example=round(b["seconds_per_1k_examples"]
+                                       / a["seconds_per_1k_examples"], 2),
+                peak_rss=round(b["peak_rss_mb"] / a["peak_rss_mb"], 2),
+                eval_accuracy=(round(b["eval_accuracy"] / a["eval_accuracy"], 3)
+                               if a.get("eval_accuracy") and b.get("eval_accuracy") else None))
+        out.append(factors)
     return out
 
 
 def table(report: dict) -> str:
     rows = report["sizes"]
-    names = sorted({n for r in rows for n in r.get("components", {})},
+    # The components that take time; the others (resolver, gates, Pusher) are under a second.
+    names = sorted({n for r in rows for n, s in r.get("components", {}).items() if s >= 5},
                    key=lambda n: min(list(r.get("components", {})).index(n)
                                      for r in rows if n in r.get("components", {})))
     lines = [f"Image classification (MobileNet v1 α 0.25, {CANVAS} px, batch "
@@ -159,16 +165,16 @@ def table(report: dict) -> str:
              f"size, input-cache budget {report['input_cache_mb']} MB. Seconds per component.",
              "",
              "| size | images | steps | " + " | ".join(names)
-             + " | other | wall | s / 1k images | images/s | trainer ex/s | peak RSS MB"
+             + " | start-up + data prep | wall | s / 1k images | images/s | trainer ex/s | peak RSS MB"
              " | in-training eval acc | eval acc |",
-             "|" + "---|" * (len(names) + 12)]
+             "|" + "---|" * (len(names) + 11)]
     for r in rows:
         c = r.get("components", {})
         if not r.get("completed"):
             lines.append(f"| {r['scale']}× | {r['images']:,} | {r['train_steps']} | "
                          + " | ".join(str(c.get(n, "—")) for n in names)
                          + f" | — | {r['wall_seconds']} | not completed: {r['reason']} "
-                         + "| — " * 5 + "|")
+                         + "| — " * 3 + f"| {r.get('peak_rss_mb', '—')} " + "| — " * 2 + "|")
             continue
         lines.append(
             f"| {r['scale']}× | {r['images']:,} | {r['train_steps']} | "
@@ -179,12 +185,17 @@ def table(report: dict) -> str:
             f"{r['in_training_eval_accuracy']} | {r['eval_accuracy']} |")
     if report["growth"]:
         lines += ["", "Growth between sizes (targets: time per example ≤ 1.5× from 10× to "
-                  "100×; peak RSS ≤ 1.5× across sizes; accuracy at 10× ≥ at 1×):", "",
-                  "| from → to | time per example | peak RSS | eval accuracy |",
-                  "|---|---|---|---|"]
+                  "100×; peak RSS ≤ 1.5× across sizes; accuracy at 10× ≥ at 1×); per "
+                  "component, its seconds per example:", "",
+                  "| from → to | " + " | ".join(names)
+                  + " | whole run per example | peak RSS | eval accuracy |",
+                  "|" + "---|" * (len(names) + 4)]
         for g in report["growth"]:
-            lines.append(f"| {g['from']}× → {g['to']}× | {g['time_per_example']}× | "
-                         f"{g['peak_rss']}× | {g['eval_accuracy']}× |")
+            per = g["component_time_per_example"]
+            cells = [f"{per[n]}×" if n in per else "—" for n in names]
+            cells += [f"{g[k]}×" if g.get(k) is not None else "—"
+                      for k in ("time_per_example", "peak_rss", "eval_accuracy")]
+            lines.append(f"| {g['from']}× → {g['to']}× | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -198,7 +209,16 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=35,
                         help="bound on all sizes together; a size past it is stopped")
     parser.add_argument("--work-dir", default="/tmp/shipyard-scale")
+    parser.add_argument("--render", action="store_true",
+                        help="re-render the table of the saved results/scale.json")
     args = parser.parse_args()
+    if args.render:
+        with open(os.path.join(benchmark_results.RESULTS, "scale.json")) as f:
+            report = json.load(f)
+        report["growth"] = growth(report["sizes"])
+        benchmark_results.write("scale", report, table(report))
+        print(table(report))
+        return
     os.makedirs(args.work_dir, exist_ok=True)
     deadline = time.monotonic() + args.max_minutes * 60
     rows = []
