@@ -14,7 +14,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from models import adabatch
+from models import adabatch, input_pipeline
 from models.keras2 import keras
 from models.schedules import LR_SCHEDULES, PRECISIONS
 from models.swa import StochasticWeightAveraging
@@ -300,23 +300,28 @@ def sparse_categorical_crossentropy(label_smoothing: float = 0.0) -> Any:
 
 def transformed_dataset(fn_args: Any, files: list[str], tft_output: Any, label_key: str,
                         batch_size: int, shuffle: bool,
-                        batch_map: Callable | None = None) -> tf.data.Dataset:
-    """Transform output as (features, label) batches: parsed once and cached in memory
-    (parsing dominated the step time), reshuffled every epoch, repeated forever. `batch_map`
+                        batch_map: Callable | None = None,
+                        sample: int | None = None) -> tf.data.Dataset:
+    """Transform output as (features, label) batches, repeated forever: parsed once and cached
+    in memory when it fits the input-cache budget (`input_cache_mb` of the custom config),
+    else streamed from disk (models/input_pipeline.py). Training batches are reshuffled
+    every epoch. For evaluation (not `shuffle`), `sample` examples spread over the whole
+    split, the same at every evaluation (the first ones may all be of one class). `batch_map`
     (e.g. augmentation, for the training split only) runs on every batch after the cache, so
     each epoch draws anew."""
-    from tfx_bsl.public import tfxio
-
-    options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label_key,
-                                             shuffle=False, num_epochs=1)
-    dataset = fn_args.data_accessor.tf_dataset_factory(
-        files, options, tft_output.transformed_metadata.schema).unbatch().cache()
-    if shuffle:
-        dataset = dataset.shuffle(4096, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
+    config = fn_args.custom_config or {}
+    plan = input_pipeline.plan_input(
+        input_pipeline.expand(files), config.get("input_cache_mb"),
+        bytes_per_record=input_pipeline.feature_spec_bytes(
+            tft_output.transformed_feature_spec()))
+    print(plan.describe("train" if shuffle else "eval"), flush=True)
+    dataset = input_pipeline.tfxio_dataset(
+        fn_args.data_accessor.tf_dataset_factory, files,
+        tft_output.transformed_metadata.schema, plan, batch_size, label_key, shuffle,
+        seed=config.get("seed", 0), sample=sample)
     if batch_map is not None:
         dataset = dataset.map(batch_map, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.repeat().prefetch(tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def use_logical_cpu_devices(count: int) -> None:

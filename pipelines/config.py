@@ -162,6 +162,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="logical CPU devices for --strategy mirrored on a CPU-only host")
     parser.add_argument("--tpu", help="TPU name or grpc:// address for --strategy tpu")
     arguments.add_technique_arguments(parser)
+    parser.add_argument("--input-cache-mb", type=float,
+                        help="cache a Trainer input split in memory only if its parsed size "
+                             "fits this many MB, else stream it from disk (default: a quarter "
+                             "of the available memory)")
 
 
 class _ReplaceThenAppend(argparse.Action):

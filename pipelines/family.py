@@ -122,8 +122,11 @@ class Family(abc.ABC):
         if args.mixed_precision not in (None, "off") and not self.mixed_precision:
             raise ShipyardError(f"--mixed-precision is not supported by {self.name} yet "
                                 "(its models are not checked in 16 bits); use off")
+        if args.input_cache_mb is not None and args.input_cache_mb < 0:
+            raise ShipyardError(f"--input-cache-mb must be at least 0, got {args.input_cache_mb}")
         modules = self.modules(args, paths)
         modules.custom_config.update(strategy=args.strategy, tpu=args.tpu,
+                                     input_cache_mb=args.input_cache_mb,
                                      **arguments.technique_config(args))
         return modules
 

@@ -123,8 +123,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     augment = features_augmenter(Augmentation.from_config(config.get("augment")), IMAGE_KEY)
     train_ds = transformed_dataset(fn_args, fn_args.train_files, tft_output, LABEL_KEY,
                                    batch_size, shuffle=True, batch_map=augment)
+    eval_steps = min(fn_args.eval_steps, EVAL_BATCHES_MAX)
     eval_ds = transformed_dataset(fn_args, fn_args.eval_files, tft_output, LABEL_KEY,
-                                  batch_size, shuffle=False)
+                                  batch_size, shuffle=False, sample=eval_steps * batch_size)
 
     strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
     with strategy.scope():
@@ -134,8 +135,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
               flush=True)
     print(f"    {model.name}: {model.count_params():,} parameters, {len(labels)} classes, "
           f"{fn_args.train_steps} steps of batch {batch_size}", flush=True)
-    fit_steps(model, train_ds, eval_ds, fn_args.train_steps,
-              min(fn_args.eval_steps, EVAL_BATCHES_MAX), log_dir=fn_args.model_run_dir,
+    fit_steps(model, train_ds, eval_ds, fn_args.train_steps, eval_steps,
+              log_dir=fn_args.model_run_dir,
               backup_dir=config.get("backup_dir") and backup_dir_for(
                   config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
               epochs=config.get("epochs", 4), config=config)

@@ -14,6 +14,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from models import input_pipeline
 from models.image_compression import codec, graph_codec
 from models.image_compression import residual_gru as rg
 from models.keras2 import keras
@@ -27,16 +28,21 @@ from models.training import (
 from serving.core.warmup import write_predict_warmup
 
 IMAGE_KEY = "image"
-SHUFFLE_BUFFER = 8192
+PATCH_BYTES = rg.PATCH * rg.PATCH * 3 * 4  # one float32 patch
+# Parsed bytes per serialized byte of a held-out photo: a PNG of a photo is about half its
+# raw RGB bytes, and each 8-bit channel becomes a 4-byte float.
+PNG_EXPANSION = 8.0
 
 
 def _files(patterns: list[str]) -> list[str]:
     return sorted(f for p in patterns for f in tf.io.gfile.glob(p))
 
 
-def patch_dataset(files: list[str], batch_size: int, shuffle: bool) -> tf.data.Dataset:
+def patch_dataset(files: list[str], batch_size: int, shuffle: bool,
+                  budget_mb: float | None = None, seed: int = 0) -> tf.data.Dataset:
     """Every non-overlapping 32×32 patch of the split's images (a 32×32 training example is
-    one patch; a held-out photo gives its whole tile grid), in [-0.5, 0.5], batched, repeated."""
+    one patch; a held-out photo gives its whole tile grid), in [-0.5, 0.5], batched, repeated;
+    cached in memory only within the input-cache budget (models/input_pipeline.py)."""
     def tiles(serialized: tf.Tensor) -> tf.Tensor:
         encoded = tf.io.parse_single_example(
             serialized, {IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})[IMAGE_KEY]
@@ -45,11 +51,14 @@ def patch_dataset(files: list[str], batch_size: int, shuffle: bool) -> tf.data.D
         image = image[: rows * rg.PATCH, : cols * rg.PATCH]
         grid = tf.reshape(image, [rows, rg.PATCH, cols, rg.PATCH, 3])
         patches = tf.reshape(tf.transpose(grid, [0, 2, 1, 3, 4]), [-1, rg.PATCH, rg.PATCH, 3])
-        return tf.data.Dataset.from_tensor_slices(tf.cast(patches, tf.float32) / 255.0 - 0.5)
+        return tf.cast(patches, tf.float32) / 255.0 - 0.5
 
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").flat_map(tiles).cache()
-    if shuffle:
-        dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=0, reshuffle_each_iteration=True)
+    plan = input_pipeline.plan_input(files, budget_mb, bytes_per_record=PATCH_BYTES,
+                                     expansion=PNG_EXPANSION)
+    print(plan.describe("train" if shuffle else "eval"), flush=True)
+    patches = input_pipeline.record_files(files, shuffle, seed).map(
+        tiles, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    dataset = input_pipeline.cached_or_streamed(patches, plan, shuffle, seed)
     return dataset.batch(batch_size, drop_remainder=True).repeat().prefetch(tf.data.AUTOTUNE)
 
 
@@ -88,8 +97,9 @@ def run_fn(fn_args: Any) -> None:
     """Trains the codec on the train split's patches and exports it for serving."""
     config = fn_args.custom_config
     batch_size = config.get("batch_size", 32)
-    train_ds = patch_dataset(_files(fn_args.train_files), batch_size, shuffle=True)
-    eval_ds = patch_dataset(_files(fn_args.eval_files), batch_size, shuffle=False)
+    budget_mb, seed = config.get("input_cache_mb"), config.get("seed", 0)
+    train_ds = patch_dataset(_files(fn_args.train_files), batch_size, True, budget_mb, seed)
+    eval_ds = patch_dataset(_files(fn_args.eval_files), batch_size, False, budget_mb, seed)
     strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
     with strategy.scope():
         model = build_model(config, fn_args.train_steps)

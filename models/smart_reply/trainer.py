@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from models import input_pipeline
 from models.artifacts import KERAS_DIR, MOBILE_DIR, RESPONSE_SET_DIR
 from models.keras2 import keras
 from models.smart_reply import device, text
@@ -112,10 +113,15 @@ def build_model(config: dict[str, Any], vocab_size: int, num_clusters: int,
     return model
 
 
-def _dataset(arrays, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
-    dataset = tf.data.Dataset.from_tensor_slices(arrays).cache()
-    if shuffle:
-        dataset = dataset.shuffle(8192, seed=seed, reshuffle_each_iteration=True)
+def _dataset(arrays, batch_size: int, shuffle: bool, seed: int,
+             budget_mb: float | None = None) -> tf.data.Dataset:
+    """Batches of in-memory arrays (the response set needs every pair at hand), cached and
+    shuffled by the shared input plan (models/input_pipeline.py)."""
+    flat = tf.nest.flatten(arrays)
+    plan = input_pipeline.InputPlan(len(flat[0]), sum(a.nbytes for a in flat),
+                                    input_pipeline.cache_budget_bytes(budget_mb))
+    dataset = input_pipeline.cached_or_streamed(
+        tf.data.Dataset.from_tensor_slices(arrays), plan, shuffle, seed)
     return dataset.batch(batch_size).repeat().prefetch(tf.data.AUTOTUNE)
 
 
@@ -157,8 +163,10 @@ def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str
         model.get_layer("cluster_word_votes").fit(
             x["context_ids"], y[model_lib.CLUSTER], w[model_lib.CLUSTER] > 0)
     started = time.monotonic()
-    fit_steps(model, _dataset((x, y, w), config["batch_size"], True, config.get("seed", 0)),
-              _dataset(eval_arrays, config["batch_size"], False, 0), train_steps,
+    budget_mb = config.get("input_cache_mb")
+    fit_steps(model, _dataset((x, y, w), config["batch_size"], True, config.get("seed", 0),
+                              budget_mb),
+              _dataset(eval_arrays, config["batch_size"], False, 0, budget_mb), train_steps,
               min(eval_steps, EVAL_BATCHES_MAX), log_dir=log_dir, backup_dir=backup_dir,
               epochs=config.get("epochs", 4), config=config)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from models import input_pipeline
 from models.artifacts import KERAS_DIR
 from models.keras2 import keras
 from models.training import (
@@ -63,9 +64,12 @@ def read_vocabulary(transform_graph_path: str) -> list[str]:
 
 
 def token_dataset(texts: tf.data.Dataset, wordpieces: Wordpieces, batch_size: int,
-                  max_tokens: int, shuffle: bool) -> tf.data.Dataset:
+                  max_tokens: int, shuffle: bool, plan: input_pipeline.InputPlan | None = None,
+                  seed: int = 0) -> tf.data.Dataset:
     """Unbatched {source, target} strings → ((source ids, target ids after [START]),
-    target ids then [END]) batches, 0-padded; pairs longer than max_tokens are left out."""
+    target ids then [END]) batches, 0-padded; pairs longer than max_tokens are left out.
+    Tokenized pairs are cached in memory when `plan` allows (always without one: texts
+    already in memory), else streamed (models/input_pipeline.py)."""
     def tokenize(batch):
         source = wordpieces.tokenize(tf.reshape(batch[SOURCE_KEY], [-1]))
         target = wordpieces.tokenize(tf.reshape(batch[TARGET_KEY], [-1]))
@@ -83,15 +87,34 @@ def token_dataset(texts: tf.data.Dataset, wordpieces: Wordpieces, batch_size: in
     def length(inputs, target_out):
         return tf.maximum(tf.size(inputs[0]), tf.size(target_out))
 
-    dataset = texts.batch(1024).flat_map(tokenize).filter(short).cache()
-    if shuffle:
-        dataset = dataset.shuffle(20_000, reshuffle_each_iteration=True)
+    dataset = texts.batch(1024).flat_map(tokenize).filter(short)
+    if plan is None:
+        dataset = dataset.cache()
+        if shuffle:
+            dataset = dataset.shuffle(20_000, reshuffle_each_iteration=True)
+    else:
+        dataset = input_pipeline.cached_or_streamed(dataset, plan, shuffle, seed)
     # Batches of similar lengths (as tensorflow/nmt's buckets): a batch pads to its longest
     # pair, so mixing 8- and 40-token sentences would spend most steps on padding.
     boundaries = [b for b in BUCKET_BOUNDARIES if b < max_tokens + 1]
     dataset = dataset.map(teacher_forcing).bucket_by_sequence_length(
         length, boundaries, [batch_size] * (len(boundaries) + 1))
     return dataset.repeat().prefetch(tf.data.AUTOTUNE)
+
+
+def split_dataset(patterns: list[str], spec: dict[str, Any], wordpieces: Wordpieces,
+                  batch_size: int, max_tokens: int, shuffle: bool, budget_mb: float | None,
+                  seed: int) -> tf.data.Dataset:
+    """`token_dataset` of the Transform output files of one split (glob `patterns`), read in
+    a shuffled file order and cached within the input budget (models/input_pipeline.py)."""
+    files = input_pipeline.expand(patterns)
+    # Wordpiece ids (4-byte) take about the bytes of the text they come from.
+    plan = input_pipeline.plan_input(files, budget_mb)
+    print(plan.describe("train" if shuffle else "eval"), flush=True)
+    texts = input_pipeline.record_files(files, shuffle, seed).batch(256).map(
+        lambda records: tf.io.parse_example(records, spec),
+        num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    return token_dataset(texts, wordpieces, batch_size, max_tokens, shuffle, plan, seed)
 
 
 def export(model: keras.Model, vocabulary: list[str], config: dict[str, Any],
@@ -142,24 +165,17 @@ def train(model: keras.Model, train_ds, eval_ds, train_steps: int, eval_steps: i
 
 def run_fn(fn_args: Any) -> None:
     """Trains GNMT on the Transform output and exports the serving SavedModel."""
-    from tfx_bsl.public import tfxio
-
     config = fn_args.custom_config
     vocabulary = read_vocabulary(fn_args.transform_graph_path)
     wordpieces = Wordpieces(vocabulary)
     batch_size, max_tokens = config.get("batch_size", 64), config.get("max_input_tokens", 100)
     import tensorflow_transform as tft
 
-    schema = tft.TFTransformOutput(fn_args.transform_graph_path).transformed_metadata.schema
-    options = tfxio.TensorFlowDatasetOptions(batch_size=256, shuffle=False, num_epochs=1)
-
-    def texts(files):
-        return fn_args.data_accessor.tf_dataset_factory(files, options, schema).unbatch()
-
-    train_ds = token_dataset(texts(fn_args.train_files), wordpieces, batch_size, max_tokens,
-                             shuffle=True)
-    eval_ds = token_dataset(texts(fn_args.eval_files), wordpieces, batch_size, max_tokens,
-                            shuffle=False)
+    spec = tft.TFTransformOutput(fn_args.transform_graph_path).transformed_feature_spec()
+    train_ds, eval_ds = (
+        split_dataset(files, spec, wordpieces, batch_size, max_tokens, shuffle,
+                      config.get("input_cache_mb"), config.get("seed", 0))
+        for files, shuffle in ((fn_args.train_files, True), (fn_args.eval_files, False)))
     strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
     with strategy.scope():
         model = build_model(config, len(vocabulary), fn_args.train_steps)

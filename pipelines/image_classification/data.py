@@ -8,7 +8,12 @@ import io
 import os
 
 from pipelines.errors import ShipyardError
-from pipelines.tfrecords import TFRECORD_PATTERNS, find_tfrecords, write_tfrecords
+from pipelines.tfrecords import (
+    TFRECORD_PATTERNS,
+    find_shards,
+    find_tfrecords,
+    write_shuffled_shards,
+)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
@@ -96,18 +101,17 @@ def prepare(data_dir: str, cache_dir: str, min_images_per_class: int,
                         for files in classes.values() for p in files)
     digest = hashlib.sha256(listing.encode()).hexdigest()[:16]
     out_dir = os.path.join(cache_dir, f"{os.path.basename(os.path.abspath(data_dir))}-{digest}")
-    out_path = os.path.join(out_dir, "images.tfrecord")
-    if not os.path.exists(out_path):
-        write_tfrecords((example_bytes(_check_image(p), name)
-                         for name, files in classes.items() for p in files), out_path)
+    if find_shards(out_dir, "images") is None:
+        write_shuffled_shards((example_bytes(_check_image(p), name)
+                               for name, files in classes.items() for p in files),
+                              out_dir, "images")
     return out_dir
 
 
 def build_digits(directory: str) -> str:
     """scikit-learn's 1,797 handwritten digits (8×8, 17 grey levels) as tf.Examples of
-    PNG bytes + label ('0'…'9'). Returns the directory holding the TFRecord file."""
-    path = os.path.join(directory, "digits.tfrecord")
-    if os.path.exists(path):
+    PNG bytes + label ('0'…'9'), shuffled. Returns the directory holding the shards."""
+    if find_shards(directory, "digits") is not None:
         return directory
     import numpy as np
     from PIL import Image
@@ -122,5 +126,5 @@ def build_digits(directory: str) -> str:
             Image.fromarray(image, mode="L").save(buffer, format="PNG", optimize=False)
             yield example_bytes(buffer.getvalue(), str(int(target)))
 
-    write_tfrecords(records(), path)
+    write_shuffled_shards(records(), directory, "digits")
     return directory

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from pipelines.errors import ShipyardError
-from pipelines.tfrecords import write_tfrecords
+from pipelines.tfrecords import find_shards, write_shuffled_shards
 
 PATCH = 32
 IMAGE_KEY = "image"
@@ -97,8 +97,8 @@ def _write(directory: str, train: Iterable[tuple[str, np.ndarray]],
             counts["eval"] += 1
             yield example_bytes(_png(image))
 
-    write_tfrecords(train_records(), os.path.join(directory, "train", "patches.tfrecord"))
-    write_tfrecords(eval_records(), os.path.join(directory, "eval", "photos.tfrecord"))
+    write_shuffled_shards(eval_records(), os.path.join(directory, "eval"), "photos")
+    write_shuffled_shards(train_records(), os.path.join(directory, "train"), "patches")
     return counts
 
 
@@ -113,8 +113,8 @@ def build_bundled(cache_dir: str, max_patches_per_photo: int | None = None) -> s
 
 
 def _complete(directory: str) -> bool:
-    return all(os.path.exists(os.path.join(directory, split, name))
-               for split, name in (("train", "patches.tfrecord"), ("eval", "photos.tfrecord")))
+    return all(find_shards(os.path.join(directory, split), prefix) is not None
+               for split, prefix in (("train", "patches"), ("eval", "photos")))
 
 
 def _read_user_image(path: str) -> np.ndarray:

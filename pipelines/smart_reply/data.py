@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterable
 
 from pipelines.errors import ShipyardError
-from pipelines.tfrecords import write_tfrecords
+from pipelines.tfrecords import find_shards, write_shuffled_shards
 
 CONTEXT, REPLY, USER = "context", "reply", "user"
 EVAL_PERCENT = 20
@@ -175,8 +175,8 @@ def example_bytes(pair: dict[str, str]) -> bytes:
 
 
 def write_split(pairs: Iterable[dict[str, str]], directory: str) -> str:
-    """Writes `<directory>/train/pairs.tfrecord` and `<directory>/eval/pairs.tfrecord`
-    (each atomically) and returns `directory`."""
+    """Writes `<directory>/train/pairs-*.tfrecord` and `<directory>/eval/pairs-*.tfrecord`
+    (shuffled shards) and returns `directory`."""
     pairs = list(pairs)
     splits = {"train": [p for p in pairs if not is_eval(p)],
               "eval": [p for p in pairs if is_eval(p)]}
@@ -185,8 +185,8 @@ def write_split(pairs: Iterable[dict[str, str]], directory: str) -> str:
             raise ShipyardError(f"the {name} split is empty ({len(pairs)} pairs in all): "
                                 "bring more conversations")
     for name, members in splits.items():
-        write_tfrecords((example_bytes(p) for p in members),
-                        os.path.join(directory, name, "pairs.tfrecord"))
+        write_shuffled_shards((example_bytes(p) for p in members),
+                              os.path.join(directory, name), "pairs")
     return directory
 
 
@@ -201,7 +201,6 @@ def prepare(data_file: str | None, cache_dir: str, language: str = "english") ->
     else:
         pairs = None
         directory = os.path.join(cache_dir, f"chatterbot-{language}")
-    if all(os.path.exists(os.path.join(directory, s, "pairs.tfrecord"))
-           for s in ("train", "eval")):
+    if all(find_shards(os.path.join(directory, s), "pairs") for s in ("train", "eval")):
         return directory
     return write_split(pairs if pairs is not None else chatterbot_pairs(language), directory)

@@ -327,23 +327,29 @@ def example_bytes(source: str, target: str) -> bytes:
     return example.SerializeToString(deterministic=True)
 
 
-def _write_split(pairs: Iterable[Pair], path: str) -> None:
-    from pipelines.tfrecords import write_tfrecords
+def _write_split(pairs: Iterable[Pair], directory: str, split: str) -> None:
+    from pipelines.tfrecords import write_shuffled_shards
 
-    write_tfrecords((example_bytes(s, t) for s, t in pairs), path)
+    write_shuffled_shards((example_bytes(s, t) for s, t in pairs),
+                          os.path.join(directory, split), "data")
+
+
+def _split_files(directory: str, split: str) -> list[str] | None:
+    from pipelines.tfrecords import find_shards
+
+    return find_shards(os.path.join(directory, split), "data")
 
 
 def write_presplit(train: list[Pair], eval_: list[Pair], directory: str) -> str:
-    """`<directory>/train/data.tfrecord` and `<directory>/eval/data.tfrecord`."""
-    _write_split(eval_, os.path.join(directory, "eval", "data.tfrecord"))
-    # The train file last: its presence marks a finished directory.
-    _write_split(train, os.path.join(directory, "train", "data.tfrecord"))
+    """`<directory>/train/data-*.tfrecord` and `<directory>/eval/data-*.tfrecord`, shuffled."""
+    _write_split(eval_, directory, "eval")
+    # The train shards last: their presence marks a finished directory.
+    _write_split(train, directory, "train")
     return directory
 
 
 def is_built(directory: str) -> bool:
-    return (os.path.exists(os.path.join(directory, "train", "data.tfrecord"))
-            and os.path.exists(os.path.join(directory, "eval", "data.tfrecord")))
+    return all(_split_files(directory, split) for split in ("train", "eval"))
 
 
 def build_bundled(directory: str, src: str = "en", tgt: str = "fr",
@@ -424,7 +430,7 @@ def read_tfrecords(data_dir: str) -> list[Pair]:
 
 def read_presplit(directory: str, split: str) -> list[Pair]:
     """The pairs of one split of a directory `write_presplit` wrote."""
-    return _read_pairs([os.path.join(directory, split, "data.tfrecord")])
+    return _read_pairs(_split_files(directory, split) or [])
 
 
 def _read_pairs(files: list[str]) -> list[Pair]:

@@ -11,6 +11,7 @@ from components.data_gate import summarize
 from pipelines.cli import main
 from pipelines.errors import ShipyardError
 from pipelines.image_classification import data as image_data
+from pipelines.tfrecords import find_shards
 
 
 def _png(value: int) -> bytes:
@@ -30,21 +31,23 @@ def _folder(root, counts: dict[str, int]) -> str:
 def test_digits_are_deterministic(tmp_path):
     a = image_data.build_digits(str(tmp_path / "a"))
     b = image_data.build_digits(str(tmp_path / "b"))
-    bytes_a = (tmp_path / "a" / "digits.tfrecord").read_bytes()
-    assert bytes_a == (tmp_path / "b" / "digits.tfrecord").read_bytes()
-    records = list(tf.data.TFRecordDataset(os.path.join(a, "digits.tfrecord")))
+    shard = "digits-00000-of-00001.tfrecord"
+    bytes_a = (tmp_path / "a" / shard).read_bytes()
+    assert bytes_a == (tmp_path / "b" / shard).read_bytes()
+    records = list(tf.data.TFRecordDataset(os.path.join(a, shard)))
     assert len(records) == 1797 and b
     example = tf.train.Example.FromString(records[0].numpy())
     image = tf.io.decode_png(example.features.feature["image"].bytes_list.value[0])
     assert image.shape == (8, 8, 1)
-    assert example.features.feature["label"].bytes_list.value[0] == b"0"
+    # Shuffled when written: the first record is not the first digit (a 0) of the source.
+    assert example.features.feature["label"].bytes_list.value[0] == b"7"
 
 
 def test_folder_of_class_folders_becomes_tfrecords(tmp_path):
     data = _folder(tmp_path / "imgs", {"cat": 5, "dog": 6})
     out = image_data.prepare(data, str(tmp_path / "cache"), min_images_per_class=5)
     records = [tf.train.Example.FromString(r.numpy())
-               for r in tf.data.TFRecordDataset(os.path.join(out, "images.tfrecord"))]
+               for r in tf.data.TFRecordDataset(find_shards(out, "images"))]
     labels = [r.features.feature["label"].bytes_list.value[0] for r in records]
     assert labels.count(b"cat") == 5 and labels.count(b"dog") == 6
     # Same folder, same cache entry: nothing is converted twice.
@@ -89,6 +92,7 @@ def test_tfrecords_without_the_image_feature(tmp_path):
     (["--train-steps", "0"], "--train-steps must be at least 1"),
     (["--alpha", "-1"], "--alpha must be in"),
     (["--min-accuracy", "2"], "--min-accuracy must be in"),
+    (["--input-cache-mb", "-1"], "--input-cache-mb must be at least 0, got -1.0"),
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, argv, message):
     code = main(["run", "image-classification", "--output-dir", str(tmp_path), *argv])

@@ -16,10 +16,12 @@ class _Stop(Exception):
 
 
 def test_run_fn_augments_the_training_split_only(monkeypatch, tmp_path):
-    batch_maps = {}
+    batch_maps, samples = {}, {}
 
-    def dataset(fn_args, files, tft_output, label_key, batch_size, shuffle, batch_map=None):
+    def dataset(fn_args, files, tft_output, label_key, batch_size, shuffle, batch_map=None,
+                sample=None):
         batch_maps[files[0]] = batch_map
+        samples[files[0]] = sample
 
     def fit(*args, **kwargs):
         raise _Stop
@@ -35,6 +37,8 @@ def test_run_fn_augments_the_training_split_only(monkeypatch, tmp_path):
     with pytest.raises(_Stop):
         trainer.run_fn(fn_args)
     assert batch_maps["train"] is not None and batch_maps["eval"] is None
+    # The in-training eval reads eval_steps batches (of 64) spread over the eval split.
+    assert samples == {"train": None, "eval": 64}
     batch_maps.clear()
     fn_args.custom_config = {**CONFIG, "augment": None}
     with pytest.raises(_Stop):

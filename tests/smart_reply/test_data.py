@@ -9,6 +9,7 @@ import tensorflow as tf
 from models.smart_reply import response_set, text
 from pipelines.errors import ShipyardError
 from pipelines.smart_reply import data as reply_data
+from pipelines.tfrecords import find_shards
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,8 @@ def test_prepare_writes_split_tfrecords(tmp_path):
     directory = reply_data.prepare(path, str(tmp_path / "cache"))
     seen = []
     for split in ("train", "eval"):
-        for record in tf.data.TFRecordDataset(os.path.join(directory, split, "pairs.tfrecord")):
+        shards = find_shards(os.path.join(directory, split), "pairs")
+        for record in tf.data.TFRecordDataset(shards):
             features = tf.train.Example.FromString(record.numpy()).features.feature
             pair = {k: features[k].bytes_list.value[0].decode() for k in features}
             assert reply_data.is_eval(pair) == (split == "eval")

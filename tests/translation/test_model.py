@@ -233,3 +233,37 @@ def test_training_batches_group_similar_lengths_and_keep_every_pair(corpus, voca
     assert seen == len(pairs)
     assert real == sum(max(s, t + 1) for s, t in zip(sources, targets, strict=True))
     assert real / padded > 0.8
+
+
+@pytest.mark.parametrize("budget_mb, cached", [(64, True), (0, False)])
+def test_split_dataset_reads_every_pair_once_per_pass_within_the_budget(
+        corpus, vocabulary, tmp_path, budget_mb, cached):
+    """The Trainer's input from TFRecord shards: every pair once per pass, cached in memory
+    only when the budget allows (the tokenized pairs are streamed otherwise)."""
+    from models.translation import trainer
+    from models.translation.preprocessing import SOURCE_KEY, TARGET_KEY
+
+    train, _ = corpus
+    pairs = train[:300]
+    files = [str(tmp_path / f"part-{k}.tfrecord") for k in range(3)]
+    for k, path in enumerate(files):
+        with tf.io.TFRecordWriter(path) as writer:
+            for source, target in pairs[k::3]:
+                writer.write(translation_data.example_bytes(source, target))
+    spec = {SOURCE_KEY: tf.io.FixedLenFeature([], tf.string),
+            TARGET_KEY: tf.io.FixedLenFeature([], tf.string)}
+    pieces = wp.Wordpieces(vocabulary)
+    dataset = trainer.split_dataset([str(tmp_path / "*.tfrecord")], spec, pieces, 16, 100,
+                                    True, budget_mb, seed=0)
+    graph = tf.compat.v1.GraphDef.FromString(dataset._as_serialized_graph().numpy())
+    ops = {n.op for n in graph.node} | {n.op for f in graph.library.function
+                                        for n in f.node_def}
+    assert any(op.startswith("CacheDataset") for op in ops) == cached
+    expected = sorted(tuple(ids) for ids in
+                      pieces.tokenize(tf.constant([s for s, _ in pairs])).numpy().tolist())
+    seen = []
+    for (source, _), _ in dataset:
+        seen += [tuple(int(i) for i in row if i) for row in source.numpy()]
+        if len(seen) >= len(pairs):
+            break
+    assert sorted(seen) == expected
