@@ -10,9 +10,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from models.artifacts import KERAS_DIR
+from models.artifacts import KERAS_DIR, SERVING_DIR
 from models.keras2 import keras
-from models.training import backup_dir_for, distribution_strategy, fit_steps
+from models.training import backup_dir_for, chief_writes, distribution_strategy, fit_steps
 from models.translation import gnmt
 from models.translation.preprocessing import SOURCE_KEY, TARGET_KEY
 from models.translation.translator import Translator
@@ -160,4 +160,5 @@ def run_fn(fn_args: Any) -> None:
           backup_dir=config.get("backup_dir") and backup_dir_for(
               config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
           epochs=config.get("epochs", 4))
-    export(model, vocabulary, config, fn_args.serving_model_dir)
+    with chief_writes(os.path.dirname(fn_args.serving_model_dir), strategy) as model_uri:
+        export(model, vocabulary, config, os.path.join(model_uri, SERVING_DIR))
