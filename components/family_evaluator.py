@@ -44,12 +44,11 @@ from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
-from models.evaluation_hook import HookResult, baseline_metric
+from models.evaluation_hook import REPORT_FILE, HookResult, baseline_metric
 
 METRICS_FILE = "metrics-00000-of-00001.tfrecord"
 VALIDATIONS_FILE = "validations-00000-of-00001.tfrecord"
 EVAL_CONFIG_FILE = "eval_config.json"
-REPORT_FILE = "report.md"
 # Lifts are compared after rounding, so that 0.57 - 0.56 counts as the 0.01 it is.
 _DIGITS = 9
 
@@ -235,6 +234,31 @@ def write_tfma(result: dict[str, Any], output_dir: str, data_location: str = "",
         f.write(json_format.MessageToJson(run))
 
 
+def headline_properties(result: dict[str, Any]) -> dict[str, Any]:
+    """What `shipyard runs` shows of an evaluation, as custom properties of the
+    ModelEvaluation in ML Metadata: reading them needs no TensorFlow (the TFMA records do).
+
+    `metric` / `metric_value`: the headline metric; `best_baseline` / `best_baseline_value`:
+    the best baseline on it; `metrics`: JSON {"overall": {...}, "baselines": {...}}."""
+    metric = result["metric"]
+    properties: dict[str, Any] = {
+        "metric": metric, "metric_value": result["overall"][metric],
+        "metrics": json.dumps({"overall": result["overall"], "baselines": result["baselines"]},
+                              sort_keys=True)}
+    if result["best_baseline"]:
+        properties["best_baseline"] = result["best_baseline"]
+        properties["best_baseline_value"] = result["baselines"][result["best_baseline"]][metric]
+    return properties
+
+
+def record_headline(result: dict[str, Any], evaluation) -> None:
+    for key, value in headline_properties(result).items():
+        if isinstance(value, str):
+            evaluation.set_string_custom_property(key, value)
+        else:
+            evaluation.set_float_custom_property(key, value)
+
+
 @tfx.dsl.components.component
 def FamilyEvaluator(
         examples: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
@@ -263,6 +287,7 @@ def FamilyEvaluator(
         blessing.set_string_custom_property("baseline_model", baseline_model.uri)
         blessing.set_int_custom_property("baseline_model_id", baseline_model.id)
     blessing.set_string_custom_property("blessing_message", "; ".join(result["reasons"]))
+    record_headline(result, evaluation)
     os.makedirs(blessing.uri, exist_ok=True)
     with open(os.path.join(blessing.uri, "BLESSED" if result["blessed"] else "NOT_BLESSED"),
               "w"):

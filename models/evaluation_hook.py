@@ -31,6 +31,8 @@ class HookResult:
 
 
 BASELINE_PREFIX = "baseline/"
+# The evaluator's human-readable table, beside TFMA's records in the ModelEvaluation.
+REPORT_FILE = "report.md"
 
 
 def baseline_metric(baseline: str, metric: str) -> str:

@@ -8,6 +8,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -360,3 +362,29 @@ def distribution_strategy(name: str = "one_device", tpu: str | None = None
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     raise ValueError(f"unknown distribution strategy {name!r}")
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this worker writes the Trainer's outputs: always, except on the non-chief
+    workers of a multi-worker cluster."""
+    return strategy.extended.should_checkpoint
+
+
+@contextlib.contextmanager
+def chief_writes(directory: str, strategy: tf.distribute.Strategy) -> Iterator[str]:
+    """Where this worker writes what belongs under `directory` (a Trainer's model artifact):
+    `directory` on the chief (and in single-worker training); on the other workers of a
+    MultiWorkerMirroredStrategy cluster, a private temporary directory, deleted afterwards.
+
+    Every worker must still run the saves, as TensorFlow's multi-worker Keras guide says:
+    saving reads the mirrored variables with collective operations all workers take part in.
+    Keras' TensorBoard and BackupAndRestore callbacks do the same for the logs and backups.
+    """
+    if is_chief(strategy):
+        yield directory
+        return
+    scratch = tempfile.mkdtemp(prefix=f"shipyard-worker-{strategy.cluster_resolver.task_id}-")
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import sys
 
 from pipelines import config, registry
 from pipelines.errors import ShipyardError
@@ -35,6 +36,7 @@ def run_pipeline(args: argparse.Namespace) -> dict:
     if args.schema and not os.path.isfile(args.schema):
         raise ShipyardError(f"schema file not found: {args.schema}")
     family.pipeline_modules(args, paths)  # bad settings stop before data work
+    beam_args = config.beam_pipeline_args(vars(args))
     data_root = family.prepare_data(args, paths)
     # Data-dependent settings (model choice) are settled now, and checked again.
     args = family.settle(args, paths, data_root)
@@ -46,7 +48,7 @@ def run_pipeline(args: argparse.Namespace) -> dict:
         use_logical_cpu_devices(args.cpu_devices)
     quiet_tensorflow()
     pipeline = builder.create_pipeline(
-        paths, data_root, modules, beam_args=args.beam_args, enable_cache=not args.no_cache,
+        paths, data_root, modules, beam_args=beam_args, enable_cache=not args.no_cache,
         schema_file=args.schema and os.path.abspath(args.schema), metadata_path=paths.metadata)
     print(f"{family.pipeline_name}: data {data_root}\n  pipeline root {paths.root}")
     try:
@@ -88,8 +90,23 @@ def show_config(args: argparse.Namespace) -> None:
     print(config.render(config.effective(args, family.name)), end="")
 
 
+def _headline(evaluation, metric: str | None) -> tuple[str, str]:
+    """(the model's headline metric, the best baseline's on it) as table cells."""
+    metric = evaluation.metric or metric
+    if metric not in evaluation.metrics:
+        return "-", "-"
+    scored = {name: values[metric] for name, values in evaluation.baselines.items()
+              if metric in values}
+    # The evaluator records which baseline is best; an old run's report shows them all.
+    best = evaluation.best_baseline or (next(iter(scored)) if len(scored) == 1 else None)
+    baseline = f"{best.replace('_', '-')} {scored[best]:.4f}" if best in scored else "-"
+    return f"{metric} {evaluation.metrics[metric]:.4f}", baseline
+
+
 def list_past_runs(args: argparse.Namespace) -> None:
-    from pipelines.metadata import list_runs, load_metrics
+    """The runs in ML Metadata, read with ml_metadata alone (no TensorFlow: it answers in a
+    second where importing TFMA took half a minute)."""
+    from pipelines.metadata import list_runs
 
     metadata = PipelinePaths(os.path.abspath(args.output_dir), "-").metadata
     runs = list_runs(metadata, args.pipeline and registry.get(args.pipeline).pipeline_name)
@@ -97,17 +114,35 @@ def list_past_runs(args: argparse.Namespace) -> None:
         print(f"no runs recorded in {metadata}")
         return
     headlines = {f.pipeline_name: f.headline_metric for f in registry.all_families()}
-    print("| started | pipeline | run | status | metric | blessed | pushed |")
-    print("| --- | --- | --- | --- | ---: | --- | --- |")
+    print("| started | pipeline | run | status | metric | best baseline | blessed | pushed |")
+    print("| --- | --- | --- | --- | ---: | ---: | --- | --- |")
     for r in runs:
         started = datetime.datetime.fromtimestamp(r.started).strftime("%Y-%m-%d %H:%M:%S")
-        metrics = load_metrics(r.evaluation_uri).get("overall", {}) if r.evaluation_uri else {}
-        headline = headlines.get(r.pipeline, "")
-        value = f"{headline} {metrics[headline]:.4f}" if headline in metrics else "-"
+        value, baseline = _headline(r.evaluation, headlines.get(r.pipeline))
         blessed = {True: "yes", False: "no", None: "-"}[r.blessed]
+        if r.blessed is False and r.blessing_message:
+            blessed = f"no: {r.blessing_message}"
         pushed = os.path.basename(r.pushed_to) if r.pushed_to else "-"
-        print(f"| {started} | {r.pipeline} | {r.run_id} | {r.status} | {value} | {blessed} "
-              f"| {pushed} |")
+        print(f"| {started} | {r.pipeline} | {r.run_id} | {r.status} | {value} | {baseline} "
+              f"| {blessed} | {pushed} |")
+
+
+def run_beam_worker_pool(args: argparse.Namespace) -> None:
+    """Beam's external SDK worker pool (apache_beam.runners.worker.worker_pool_main), which
+    `--beam-worker-pool HOST:PORT` runs every Beam stage on: it starts one worker process per
+    SDK worker a pipeline asks for. It starts them as `python` from PATH, so this Python goes
+    first on it, with Shipyard importable and Keras 2 selected (models/__init__.py)."""
+    import pipelines
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pipelines.__file__)))
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1")
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    print(f"Beam SDK worker pool on port {args.port}; pipelines use it with "
+          f"--beam-worker-pool HOST:{args.port}", flush=True)
+    os.execve(sys.executable, [sys.executable, "-m",
+                               "apache_beam.runners.worker.worker_pool_main",
+                               f"--service_port={args.port}"], env)
 
 
 def _pipeline_parsers(commands, command: str, help_text: str, user_config: str | None,
@@ -151,6 +186,11 @@ def add_commands(commands, user_config: str | None = None, target: str | None = 
     for sub in _pipeline_parsers(config_cmds, "show", "print the effective configuration "
                                  "(config files, then flags)", user_config, target):
         sub.set_defaults(handler=show_config)
+
+    pool = commands.add_parser("beam-worker-pool", help="serve Beam SDK worker processes for "
+                               "pipelines run with --beam-worker-pool (docs/scale.md)")
+    pool.add_argument("--port", type=int, default=50000)
+    pool.set_defaults(handler=run_beam_worker_pool)
 
     runs = commands.add_parser("runs", help="list past runs from ML Metadata")
     runs.add_argument("pipeline", nargs="?", help="only this pipeline")

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from pipelines import registry
+from pipelines import config, registry
 from pipelines.family import Family, PipelinePaths
 
 # Settings of a local run only: the compiled pipeline takes its root and data as arguments.
@@ -34,7 +34,7 @@ def portable_pipeline(pipeline: str, settings: dict[str, Any], pipeline_root: st
     paths = PipelinePaths(pipeline_root, family.pipeline_name)
     modules = family.pipeline_modules(argparse.Namespace(**settings), paths)
     return builder.create_pipeline(
-        paths, data_root, modules, beam_args=settings["beam_args"],
+        paths, data_root, modules, beam_args=config.beam_pipeline_args(settings),
         enable_cache=not settings["no_cache"], schema_file=settings["schema"],
         metadata_path=paths.metadata if metadata else None)
 

@@ -152,6 +152,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam-arg", dest="beam_args", action=_ReplaceThenAppend,
                         metavar="ARG", help="Beam pipeline argument, repeatable "
                         "(--beam-arg=--runner=DataflowRunner); replaces the configured list")
+    parser.add_argument("--beam-worker-pool", metavar="HOST:PORT",
+                        help="run the Beam steps on Beam's portable runner with SDK worker "
+                             "processes from this external worker pool (`shipyard "
+                             "beam-worker-pool`) instead of the DirectRunner")
     parser.add_argument("--schema", help="curated schema.pbtxt to validate the data against "
                                          "(default: inferred from the train split)")
     parser.add_argument("--no-cache", action="store_true", default=None,
@@ -179,3 +183,24 @@ class _ReplaceThenAppend(argparse.Action):
         current = getattr(namespace, self.dest) if getattr(namespace, seen, False) else []
         setattr(namespace, self.dest, [*current, values])
         setattr(namespace, seen, True)
+
+
+# DirectRunner options, meaningless to the portable runner.
+_DIRECT_ONLY = ("--direct_running_mode", "--direct_num_workers")
+
+
+def beam_pipeline_args(settings: dict[str, Any]) -> list[str]:
+    """The Beam pipeline arguments of a run's settings: `beam_args`, or with
+    `beam_worker_pool` (HOST:PORT) Beam's portable runner: its job service embedded in the
+    component's process, every stage executed by an SDK worker process that the external
+    worker pool at HOST:PORT starts (`--environment_type=EXTERNAL`, as beside Flink's or
+    Spark's task managers). `beam_args` are kept, but for the DirectRunner's own."""
+    args = list(settings.get("beam_args") or [])
+    pool = settings.get("beam_worker_pool")
+    if not pool:
+        return args
+    if ":" not in pool or not pool.rsplit(":", 1)[1].isdigit():
+        raise ShipyardError(f"--beam-worker-pool must be HOST:PORT, got {pool!r}")
+    return ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=EXTERNAL",
+            f"--environment_config={pool}",
+            *(a for a in args if not a.startswith(_DIRECT_ONLY))]

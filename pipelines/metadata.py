@@ -8,7 +8,20 @@ import os
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from models.evaluation_hook import REPORT_FILE
+
 _STATE_NAMES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
+
+
+@dataclasses.dataclass
+class EvaluationSummary:
+    """What the Evaluator found, read without TensorFlow (see evaluation_summary)."""
+
+    metric: str | None = None  # the headline metric the blessing is decided on
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # the model's, overall
+    # The baselines' metrics on the same split, {name: {metric: value}}.
+    baselines: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    best_baseline: str | None = None  # the baseline the blessing compared against
 
 
 @dataclasses.dataclass
@@ -29,6 +42,56 @@ class RunSummary:
     mobile_pushed_to: str | None = None
     # Why the Evaluator did not bless the model, in one line (FamilyEvaluator's reasons).
     blessing_message: str | None = None
+    evaluation: EvaluationSummary = dataclasses.field(default_factory=EvaluationSummary)
+
+
+_BASELINE_COLUMN = " baseline"
+
+
+def evaluation_summary(properties, evaluation_uri: str | None) -> EvaluationSummary:
+    """The headline metric, the model's overall metrics and the baselines' of an evaluation.
+
+    From the ModelEvaluation's custom properties (FamilyEvaluator records them); for runs
+    recorded before it did, from the `report.md` table beside the TFMA records. Neither needs
+    TensorFlow, so `shipyard runs` answers quickly. Nothing known: an empty summary."""
+    if "metrics" in properties:
+        recorded = json.loads(properties["metrics"].string_value)
+        return EvaluationSummary(
+            properties["metric"].string_value if "metric" in properties else None,
+            recorded["overall"], recorded["baselines"],
+            properties["best_baseline"].string_value if "best_baseline" in properties
+            else None)
+    if evaluation_uri and os.path.isfile(os.path.join(evaluation_uri, REPORT_FILE)):
+        with open(os.path.join(evaluation_uri, REPORT_FILE)) as f:
+            return parse_report(f.read())
+    return EvaluationSummary()
+
+
+def parse_report(text: str) -> EvaluationSummary:
+    """The metrics table of components/family_evaluator.render_markdown, read back (which
+    baseline is best is not in it)."""
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("|")]
+    if len(rows) < 2 or rows[0][:2] != ["metric", "model"]:
+        return EvaluationSummary()
+    header = rows[0]
+    overall: dict[str, float] = {}
+    baselines: dict[str, dict[str, float]] = {}
+    for row in rows[2:]:
+        for column, cell in zip(header[1:], row[1:], strict=False):
+            try:
+                value = float(cell)
+            except ValueError:
+                continue  # "-": not reported
+            if column == "model":
+                overall[row[0]] = value
+            elif column.endswith(_BASELINE_COLUMN):
+                name = column[:-len(_BASELINE_COLUMN)].replace("-", "_")
+                baselines.setdefault(name, {})[row[0]] = value
+    # The verdict line names the headline metric: "<metric>: blessed" / "<metric>: not ...".
+    verdicts = [line.split(":", 1)[0] for line in text.splitlines()
+                if line.split(":", 1)[0] in overall]
+    return EvaluationSummary(verdicts[-1] if verdicts else None, overall, baselines)
 
 
 def open_store(path: str) -> metadata_store.MetadataStore:
@@ -79,6 +142,7 @@ def _summarize(store, context, executions, pipeline_name: str, execution_types: 
 
     blessed = pushed_to = evaluation_uri = model_uri = infra_blessed = infra_reason = None
     mobile_results = mobile_pushed_to = blessing_message = None
+    evaluation = EvaluationSummary()
     output_ids = [ev.artifact_id for ev in store.get_events_by_execution_ids(
         [e.id for e in executions]) if ev.type in (
             metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
@@ -96,6 +160,7 @@ def _summarize(store, context, executions, pipeline_name: str, execution_types: 
             pushed_to = props["pushed_destination"].string_value
         elif kind == "ModelEvaluation":
             evaluation_uri = artifact.uri
+            evaluation = evaluation_summary(props, artifact.uri)
         elif kind == "Model":
             model_uri = artifact.uri
         elif kind == "shipyard.MobileBlessing" and "results" in props:
@@ -108,7 +173,7 @@ def _summarize(store, context, executions, pipeline_name: str, execution_types: 
                       components, blessed, pushed_to, evaluation_uri, model_uri,
                       infra_blessed=infra_blessed, infra_reason=infra_reason,
                       mobile_results=mobile_results, mobile_pushed_to=mobile_pushed_to,
-                      blessing_message=blessing_message)
+                      blessing_message=blessing_message, evaluation=evaluation)
 
 
 def load_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:

@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
-from models.artifacts import KERAS_DIR
+from models.artifacts import KERAS_DIR, SERVING_DIR
 from models.augment import Augmentation, features_augmenter
 from models.image_classification import classifiers
 from models.image_classification.features import IMAGE_KEY, LABEL_KEY, LABEL_VOCABULARY
@@ -17,6 +17,7 @@ from models.keras2 import keras
 from models.training import (
     backup_dir_for,
     build_optimizer,
+    chief_writes,
     compile_options,
     distribution_strategy,
     fit_steps,
@@ -147,15 +148,17 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             {**config, "mixed_precision": "off"}, len(labels)))
         compile_for_export(model)
 
-    # The bare Keras model (preprocessed images in, probabilities out) for the mobile
-    # optimiser: TFMO needs the Keras graph, which the serving SavedModel does not give back.
-    keras_dir = os.path.join(os.path.dirname(fn_args.serving_model_dir), KERAS_DIR)
-    os.makedirs(keras_dir, exist_ok=True)
-    model.save(os.path.join(keras_dir, "model.keras"))
-    signatures = _signatures(model, tft_output, labels, config.get("top_k", 5))
-    # No optimizer slots (a third of the size, useless to serving) and no per-layer traces
-    # (tracing every layer of Inception v3 took a minute; the layers rebuild from config).
-    model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures,
-               include_optimizer=False, save_traces=False)
-    write_predict_warmup(fn_args.serving_model_dir,
-                         {"image_bytes": [_warmup_image(config["resolution"])]})
+    with chief_writes(os.path.dirname(fn_args.serving_model_dir), strategy) as model_uri:
+        # The bare Keras model (preprocessed images in, probabilities out) for the mobile
+        # optimiser: TFMO needs the Keras graph, which the serving SavedModel does not give.
+        keras_dir = os.path.join(model_uri, KERAS_DIR)
+        os.makedirs(keras_dir, exist_ok=True)
+        model.save(os.path.join(keras_dir, "model.keras"))
+        signatures = _signatures(model, tft_output, labels, config.get("top_k", 5))
+        # No optimizer slots (a third of the size, useless to serving) and no per-layer
+        # traces (tracing every layer of Inception v3 took a minute; the layers rebuild from
+        # config).
+        serving_dir = os.path.join(model_uri, SERVING_DIR)
+        model.save(serving_dir, save_format="tf", signatures=signatures,
+                   include_optimizer=False, save_traces=False)
+        write_predict_warmup(serving_dir, {"image_bytes": [_warmup_image(config["resolution"])]})

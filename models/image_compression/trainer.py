@@ -15,11 +15,13 @@ from typing import Any
 import tensorflow as tf
 
 from models import input_pipeline
+from models.artifacts import SERVING_DIR
 from models.image_compression import codec, graph_codec
 from models.image_compression import residual_gru as rg
 from models.keras2 import keras
 from models.training import (
     backup_dir_for,
+    chief_writes,
     compile_options,
     distribution_strategy,
     fit_steps,
@@ -114,4 +116,5 @@ def run_fn(fn_args: Any) -> None:
               backup_dir=config.get("backup_dir") and backup_dir_for(
                   config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
               epochs=config.get("epochs", 4), config=config)
-    export(model, fn_args.serving_model_dir, warmup_png())
+    with chief_writes(os.path.dirname(fn_args.serving_model_dir), strategy) as model_uri:
+        export(model, os.path.join(model_uri, SERVING_DIR), warmup_png())

@@ -26,6 +26,7 @@ from models.smart_reply import response_set as response_set_lib
 from models.training import (
     backup_dir_for,
     build_optimizer,
+    chief_writes,
     compile_options,
     distribution_strategy,
     fit_steps,
@@ -130,7 +131,21 @@ def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str
                      model_uri: str, serving_dir: str, train_steps: int, eval_steps: int,
                      log_dir: str, backup_dir: str | None = None) -> keras.Model:
     """Builds the response set from `train`, trains, and exports everything under
-    `model_uri` (serving SavedModel at `serving_dir`, Keras model, response set)."""
+    `model_uri` (serving SavedModel at `serving_dir`, Keras model, response set); in a
+    multi-worker cluster only the chief writes there."""
+    strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
+    with chief_writes(model_uri, strategy) as target:
+        return _train_and_export(
+            train, evaluation, vocabulary, users, config, target,
+            os.path.join(target, os.path.relpath(serving_dir, model_uri)), train_steps,
+            eval_steps, log_dir, backup_dir, strategy)
+
+
+def _train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str]],
+                      vocabulary: list[str], users: list[str], config: dict[str, Any],
+                      model_uri: str, serving_dir: str, train_steps: int, eval_steps: int,
+                      log_dir: str, backup_dir: str | None,
+                      strategy: tf.distribute.Strategy) -> keras.Model:
     keras.utils.set_random_seed(config.get("seed", 0))
     contexts = text.tokens([p["context"] for p in train])
     replies = text.tokens([p["reply"] for p in train])
@@ -149,7 +164,6 @@ def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str
     print(f"    response set: {len(responses.texts)} replies in {responses.num_clusters} "
           f"clusters; {int(y[model_lib.TRIGGER].sum())}/{len(train)} training messages "
           f"trigger", flush=True)
-    strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
     with strategy.scope():
         reply_vocab_size = int(export_lib.reply_vocabulary(responses, vocabulary).max()) + 1
         model = build_model(config, text.RESERVED + len(vocabulary), responses.num_clusters,

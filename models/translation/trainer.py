@@ -11,11 +11,12 @@ from typing import Any
 import tensorflow as tf
 
 from models import input_pipeline
-from models.artifacts import KERAS_DIR
+from models.artifacts import KERAS_DIR, SERVING_DIR
 from models.keras2 import keras
 from models.training import (
     backup_dir_for,
     build_optimizer,
+    chief_writes,
     compile_options,
     distribution_strategy,
     fit_steps,
@@ -186,4 +187,5 @@ def run_fn(fn_args: Any) -> None:
           backup_dir=config.get("backup_dir") and backup_dir_for(
               config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
           epochs=config.get("epochs", 4), config=config)
-    export(model, vocabulary, config, fn_args.serving_model_dir)
+    with chief_writes(os.path.dirname(fn_args.serving_model_dir), strategy) as model_uri:
+        export(model, vocabulary, config, os.path.join(model_uri, SERVING_DIR))

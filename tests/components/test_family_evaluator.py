@@ -1,6 +1,7 @@
 """FamilyEvaluator: the hook's metrics, threshold, no-regression and beat-the-baseline blessing,
 the blessing contract that TFX's Pusher and LatestBlessedModelStrategy read, and TFMA's output
 format (tfma.load_eval_result reads the evaluation)."""
+import dataclasses
 import json
 import os
 import sys
@@ -163,6 +164,28 @@ def test_losing_to_a_baseline_is_not_blessed_and_says_why(tmp_path, hook):
     assert "| metric | model | copy baseline | dictionary baseline | latest blessed |" in report
     assert "| bleu | 25.0000 | 24.5000 | - | - |" in report
     assert f"bleu: not blessed: {reason}" in report
+
+
+def test_headline_is_recorded_in_metadata_and_read_back_without_tensorflow(tmp_path, hook):
+    """`shipyard runs` reads the ModelEvaluation's custom properties; for runs recorded
+    before them, the report.md table (which does not say which baseline is best)."""
+    from pipelines.metadata import EvaluationSummary, evaluation_summary
+
+    candidate = _model(tmp_path, "candidate", 25.0, artifact_id=9)
+    evaluation, _ = _run(tmp_path, candidate, threshold=20.0, min_lift=1.0, fake_baselines={
+        "copy": {"bleu": 24.5}, "bag_of_words": {"bleu": 20.25, "examples": 3.0}})
+    assert evaluation.get_string_custom_property("metric") == "bleu"
+    assert evaluation.get_float_custom_property("metric_value") == 25.0
+    assert evaluation.get_string_custom_property("best_baseline") == "copy"
+    assert evaluation.get_float_custom_property("best_baseline_value") == 24.5
+    expected = EvaluationSummary(
+        "bleu", {"bleu": 25.0, "examples": 3.0},
+        {"copy": {"bleu": 24.5}, "bag_of_words": {"bleu": 20.25, "examples": 3.0}}, "copy")
+    assert evaluation_summary(evaluation.mlmd_artifact.custom_properties,
+                              evaluation.uri) == expected
+    assert evaluation_summary({}, evaluation.uri) == dataclasses.replace(
+        expected, best_baseline=None)
+    assert evaluation_summary({}, str(tmp_path / "elsewhere")) == EvaluationSummary()
 
 
 def test_tfma_loads_the_evaluation_with_baselines_slices_and_blessing(tmp_path, hook):

@@ -125,6 +125,30 @@ def test_saved_model_classifies_png_bytes_in_a_fresh_process(output_dir):
     assert out["scores_shape"] == [1, 10]
 
 
+# `shipyard runs` reads ML Metadata alone: importing TensorFlow took half a minute.
+RUNS_WITHOUT_TENSORFLOW = textwrap.dedent("""
+    import sys
+    from pipelines.cli import main
+    code = main(["runs", "--output-dir", sys.argv[1]])
+    heavy = ("tensorflow", "tfx", "tensorflow_model_analysis", "apache_beam", "tf_keras")
+    print("imported:", sorted(set(heavy) & set(sys.modules)))
+    sys.exit(code)
+""")
+
+
+def test_runs_shows_the_metric_without_importing_tensorflow(output_dir):
+    result = subprocess.run([sys.executable, "-c", RUNS_WITHOUT_TENSORFLOW, str(output_dir)],
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.splitlines()[-1] == "imported: []"
+    report_dir = output_dir / "pipelines" / "image-classification" / "reports"
+    report = json.loads((report_dir / os.listdir(report_dir)[0]).read_text())
+    accuracy = report["metrics"]["sparse_categorical_accuracy"]
+    baseline = report["metrics"]["baseline/logistic_regression/sparse_categorical_accuracy"]
+    (row,) = [line for line in result.stdout.splitlines() if report["run_id"] in line]
+    assert (f"| sparse_categorical_accuracy {accuracy:.4f} | logistic-regression "
+            f"{baseline:.4f} | yes | {_versions(output_dir)[0]} |") in row
+
+
 def test_rerun_reuses_cached_steps_and_runs_are_listed(output_dir, capsys):
     assert main([*ARGS, "--output-dir", str(output_dir)]) == 0
     first, second = list_runs(str(output_dir / "metadata.sqlite"), "image-classification")
