@@ -10,7 +10,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from models.artifacts import KERAS_DIR, SERVING_DIR
+from models.artifacts import KERAS_DIR
 from models.keras2 import keras
 from models.training import backup_dir_for, chief_writes, distribution_strategy, fit_steps
 from models.translation import gnmt
@@ -161,4 +161,5 @@ def run_fn(fn_args: Any) -> None:
               config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
           epochs=config.get("epochs", 4))
     with chief_writes(os.path.dirname(fn_args.serving_model_dir), strategy) as model_uri:
-        export(model, vocabulary, config, os.path.join(model_uri, SERVING_DIR))
+        export(model, vocabulary, config,
+               os.path.join(model_uri, os.path.basename(fn_args.serving_model_dir)))
