@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
-from models.artifacts import KERAS_DIR, SERVING_DIR
+from models.artifacts import KERAS_DIR
 from models.augment import Augmentation, features_augmenter
 from models.image_classification import classifiers
 from models.image_classification.features import IMAGE_KEY, LABEL_KEY, LABEL_VOCABULARY
@@ -158,7 +158,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         # No optimizer slots (a third of the size, useless to serving) and no per-layer
         # traces (tracing every layer of Inception v3 took a minute; the layers rebuild from
         # config).
-        serving_dir = os.path.join(model_uri, SERVING_DIR)
+        serving_dir = os.path.join(model_uri, os.path.basename(fn_args.serving_model_dir))
         model.save(serving_dir, save_format="tf", signatures=signatures,
                    include_optimizer=False, save_traces=False)
         write_predict_warmup(serving_dir, {"image_bytes": [_warmup_image(config["resolution"])]})

@@ -15,7 +15,6 @@ from typing import Any
 import tensorflow as tf
 
 from models import input_pipeline
-from models.artifacts import SERVING_DIR
 from models.image_compression import codec, graph_codec
 from models.image_compression import residual_gru as rg
 from models.keras2 import keras
@@ -117,4 +116,5 @@ def run_fn(fn_args: Any) -> None:
                   config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
               epochs=config.get("epochs", 4), config=config)
     with chief_writes(os.path.dirname(fn_args.serving_model_dir), strategy) as model_uri:
-        export(model, os.path.join(model_uri, SERVING_DIR), warmup_png())
+        export(model, os.path.join(model_uri, os.path.basename(fn_args.serving_model_dir)),
+               warmup_png())

@@ -11,7 +11,7 @@ from typing import Any
 import tensorflow as tf
 
 from models import input_pipeline
-from models.artifacts import KERAS_DIR, SERVING_DIR
+from models.artifacts import KERAS_DIR
 from models.keras2 import keras
 from models.training import (
     backup_dir_for,
@@ -188,4 +188,5 @@ def run_fn(fn_args: Any) -> None:
               config["backup_dir"], config, fn_args.train_steps, fn_args.train_files),
           epochs=config.get("epochs", 4), config=config)
     with chief_writes(os.path.dirname(fn_args.serving_model_dir), strategy) as model_uri:
-        export(model, vocabulary, config, os.path.join(model_uri, SERVING_DIR))
+        export(model, vocabulary, config,
+               os.path.join(model_uri, os.path.basename(fn_args.serving_model_dir)))
