@@ -97,25 +97,32 @@ def run_size(scale: int, args: argparse.Namespace, deadline: float) -> dict:
     wall = time.monotonic() - begin
     with open(log_path) as f:
         text = f.read()
-    components = {name: float(s) for name, s in COMPONENT_LINE.findall(text)}
-    row.update(wall_seconds=round(wall, 1), peak_rss_mb=round(rss_kib / 1024),
-               components=components,
-               preparation_seconds=round(wall - sum(components.values()), 1))
+    figures = log_figures(text, steps * args.batch_size)
+    row.update(wall_seconds=round(wall, 1), peak_rss_mb=round(rss_kib / 1024), **figures,
+               preparation_seconds=round(wall - sum(figures["components"].values()), 1))
     if status != 0:
         row["completed"] = False
         row["reason"] = ("stopped at the time bound" if status is None
                          else f"exit status {status} (see {log_path})")
         return row
-    evals, final = EVAL_LINE.findall(text), EVALUATOR_LINE.findall(text)
     row.update(completed=True, seconds_per_1k_examples=round(1000 * wall / images, 2),
-               examples_per_second=round(images / wall, 1),
-               trainer_examples_per_second=round(
-                   steps * args.batch_size / components["Trainer"], 1)
-               if components.get("Trainer") else None,
-               in_training_eval_accuracy=float(evals[-1]) if evals else None,
-               eval_accuracy=float(final[0]) if final else None,
-               input_plan=re.findall(r"(train|eval) input: .*", text))
+               examples_per_second=round(images / wall, 1))
     return row
+
+
+def log_figures(text: str, trained_examples: int) -> dict:
+    """What a run's output says: component times, the Trainer's input plans, examples/s and
+    last in-training eval accuracy, the Evaluator's accuracy (None where it did not get so
+    far)."""
+    components = {name: float(s) for name, s in COMPONENT_LINE.findall(text)}
+    evals, final = EVAL_LINE.findall(text), EVALUATOR_LINE.findall(text)
+    return {"components": components,
+            "input_plan": [line.strip() for line in
+                           re.findall(r"(?:train|eval) input: .*", text)],
+            "trainer_examples_per_second": round(trained_examples / components["Trainer"], 1)
+            if components.get("Trainer") else None,
+            "in_training_eval_accuracy": float(evals[-1]) if evals else None,
+            "eval_accuracy": float(final[0]) if final else None}
 
 
 def _wait(process: subprocess.Popen, deadline: float) -> tuple[int | None, int]:
@@ -165,16 +172,18 @@ def table(report: dict) -> str:
              f"size, input-cache budget {report['input_cache_mb']} MB. Seconds per component.",
              "",
              "| size | images | steps | " + " | ".join(names)
-             + " | start-up + data prep | wall | s / 1k images | images/s | trainer ex/s | peak RSS MB"
-             " | in-training eval acc | eval acc |",
+             + " | start-up + data prep | wall | s / 1k images | images/s | trainer ex/s"
+             " | peak RSS MB | in-training eval acc | eval acc |",
              "|" + "---|" * (len(names) + 11)]
     for r in rows:
         c = r.get("components", {})
         if not r.get("completed"):
             lines.append(f"| {r['scale']}× | {r['images']:,} | {r['train_steps']} | "
                          + " | ".join(str(c.get(n, "—")) for n in names)
-                         + f" | — | {r['wall_seconds']} | not completed: {r['reason']} "
-                         + "| — " * 3 + f"| {r.get('peak_rss_mb', '—')} " + "| — " * 2 + "|")
+                         + f" | — | {r['wall_seconds']} | not completed: {r['reason']} | — | "
+                         f"{r.get('trainer_examples_per_second') or '—'} | "
+                         f"{r.get('peak_rss_mb', '—')} | "
+                         f"{r.get('in_training_eval_accuracy') or '—'} | — |")
             continue
         lines.append(
             f"| {r['scale']}× | {r['images']:,} | {r['train_steps']} | "

@@ -116,9 +116,12 @@ class InputPlan:
         return max(MIN_BUFFER, min(MAX_BUFFER,
                                    int(self.budget_bytes * BUFFER_SHARE) // per_record))
 
-    def describe(self, split: str) -> str:
+    def describe(self, split: str, sample: int | None = None) -> str:
         mb = 1 << 20
         size = f"~{self.records:,} records, ~{self.estimated_bytes / mb:,.0f} MB parsed"
+        if sample:
+            return (f"    {split} input: {size}; a sample of {min(sample, self.records):,} "
+                    "spread over the split, cached")
         if self.cache:
             return (f"    {split} input: {size}, cached in memory "
                     f"(budget {self.budget_bytes / mb:,.0f} MB)")

@@ -316,7 +316,8 @@ def transformed_dataset(fn_args: Any, files: list[str], tft_output: Any, label_k
         input_pipeline.expand(files), config.get("input_cache_mb"),
         bytes_per_record=input_pipeline.feature_spec_bytes(
             tft_output.transformed_feature_spec()))
-    print(plan.describe("train" if shuffle else "eval"), flush=True)
+    print(plan.describe("train" if shuffle else "eval", None if shuffle else sample),
+          flush=True)
     dataset = input_pipeline.tfxio_dataset(
         fn_args.data_accessor.tf_dataset_factory, files,
         tft_output.transformed_metadata.schema, plan, batch_size, label_key, shuffle,

@@ -7,7 +7,8 @@ The export's own signatures do the work, so what is measured is what is served:
 (raw tf.Examples → class probabilities, in the label ids' order).
 
 The baseline (scikit-learn's LogisticRegression, L2, lbfgs) is fitted on at most
-`max_baseline_examples` (20,000) train images, the first ones of the split, on Transform's pixels
+`max_baseline_examples` (20,000) train images, spread evenly over the split (a user's records
+may be sorted by class; see models/input_pipeline.py), on Transform's pixels
 average-pooled to at most `BASELINE_PIXELS` per side (the bundled 32 px digits are used as they
 are; a 299 px Inception input would be 268,203 features per image), and scored on the same eval
 images as the model.
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from models import input_pipeline
 from models.evaluation_hook import HookResult
 from models.examples import split_files
 from pipelines.image_classification.settings import ACCURACY
@@ -30,9 +32,13 @@ BASELINE_PIXELS = 32
 
 
 def _batches(examples_uri: str, split: str, limit: int | None):
-    dataset = tf.data.TFRecordDataset(split_files(examples_uri, split), compression_type="GZIP")
+    """The split's serialized examples in batches; with `limit`, about that many, every k-th
+    of the split, so that a class-sorted split still gives every class."""
+    files = split_files(examples_uri, split)
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
     if limit:
-        dataset = dataset.take(limit)
+        records, _ = input_pipeline.count_records(files)
+        dataset = dataset.shard(max(1, records // limit), 0).take(limit)
     return dataset.batch(BATCH)
 
 

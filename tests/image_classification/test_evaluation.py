@@ -31,3 +31,22 @@ def test_baseline_input_is_pooled_to_at_most_32_pixels():
     assert evaluation.pooled(np.zeros([2, 64, 64, 3], np.float32)).shape == (2, 32 * 32 * 3)
     assert evaluation.pooled(np.ones([2, 8, 8, 3], np.float32)).shape == (2, 8 * 8 * 3)
     assert evaluation.pooled(np.ones([1, 64, 64, 1], np.float32)) == pytest.approx(1.0)
+
+
+def test_a_limited_read_spreads_over_a_class_sorted_split(tmp_path):
+    """The baseline's `max_baseline_examples` are every k-th example, not the first ones: on a
+    split sorted by class, the first ones would all be one class."""
+    import tensorflow as tf
+
+    split = tmp_path / "Split-train"
+    split.mkdir()
+    with tf.io.TFRecordWriter(str(split / "data.gz"), options="GZIP") as writer:
+        for label in "abcd":
+            for _ in range(250):
+                feature = {"label": tf.train.Feature(
+                    bytes_list=tf.train.BytesList(value=[label.encode()]))}
+                writer.write(tf.train.Example(features=tf.train.Features(
+                    feature=feature)).SerializeToString())
+    labels = [label for batch in evaluation._batches(str(tmp_path), "train", 100)
+              for label in evaluation._raw_labels(batch)]
+    assert labels == ["a"] * 25 + ["b"] * 25 + ["c"] * 25 + ["d"] * 25
