@@ -10,6 +10,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
+import numpy as np
 from google.protobuf import json_format
 from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow_serving.apis import classification_pb2, model_pb2, regression_pb2
@@ -42,16 +43,74 @@ def model_spec(name: str, version: str | None, label: str | None) -> model_pb2.M
     return spec
 
 
+# Deepest JSON nesting a request may have. TensorFlow tensors have at most 254 dimensions, so
+# real requests stay far below; a deeper body is refused before Python's recursive parser runs.
+MAX_JSON_DEPTH = 256
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# Python's json messages → RapidJSON's (GetParseError_En), which TF Serving reports and its
+# clients and tests match on.
+_RAPIDJSON_MESSAGES = {
+    "Expecting value": "Invalid value.",
+    "Expecting property name enclosed in double quotes": "Missing a name for object member.",
+    "Expecting ':' delimiter": "Missing a colon after a name of object member.",
+    "Extra data": "The document root must not be followed by other values.",
+    "Unterminated string starting at": "Missing a closing quotation mark in string.",
+    "Invalid control character at": "Invalid encoding in string.",
+    "Invalid \\escape": "Invalid escape character in string.",
+    "Invalid \\uXXXX escape": "Incorrect hex digit after \\u escape in string.",
+}
+
+
+def _blank_strings(data: bytes) -> bytes:
+    """`data` with the insides of JSON strings blanked, so only structural brackets remain
+    (offsets unchanged)."""
+    return _JSON_STRING.sub(lambda m: b'"' + b" " * (len(m.group()) - 2) + b'"', data)
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `data` nests arrays / objects deeper than `limit`."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False  # cannot be that deep: the common case costs two byte counts
+    if b'"' in data:
+        data = _blank_strings(data)
+    brackets = np.frombuffer(data.translate(None, _NOT_BRACKETS), np.uint8)
+    step = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
+    return bool(np.cumsum(step).max() > limit)
+
+
+def _rapidjson_message(text: str, error: json.JSONDecodeError) -> str:
+    if error.msg == "Expecting ',' delimiter":
+        # RapidJSON names the container that misses its comma.
+        stack: list[int] = []
+        for byte in _blank_strings(text[:error.pos].encode("utf-8")):
+            if byte in b"[{":
+                stack.append(byte)
+            elif byte in b"]}" and stack:
+                stack.pop()
+        if stack and stack[-1] == ord("{"):
+            return "Missing a comma or '}' after an object member."
+        return "Missing a comma or ']' after an array element."
+    return _RAPIDJSON_MESSAGES.get(error.msg, "Invalid value.")
+
+
 def parse_json_body(body: bytes) -> dict:
     if not body.strip():
         raise invalid("JSON Parse error: The document is empty")
+    if json_too_deep(body):
+        raise invalid(f"JSON Parse error: Nesting is deeper than {MAX_JSON_DEPTH} levels.")
     try:
-        doc = json.loads(body.decode("utf-8"))
+        text = body.decode("utf-8")
     except UnicodeDecodeError as e:
         raise invalid(f"JSON Parse error: Invalid encoding in string. at offset: {e.start}"
                       ) from None
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as e:
-        raise invalid(f"JSON Parse error: {e.msg} at offset: {e.pos}") from None
+        raise invalid(f"JSON Parse error: {_rapidjson_message(text, e)} at offset: {e.pos}"
+                      ) from None
     if not isinstance(doc, dict):
         raise invalid(f"JSON Value: {tensors.debug_json(doc)} Is not object")
     return doc
@@ -132,8 +191,6 @@ def fill_examples_request(doc: dict, request: Any, method: str) -> None:
 
 
 def _float(x: float) -> str:
-    import numpy as np
-
     return tensors._float_text(np.float32(x))
 
 
@@ -232,7 +289,7 @@ class RestApi:
         for c in result.classifications:
             pairs = ",".join(f"[{json.dumps(x.label)}, {_float(x.score)}]" for x in c.classes)
             rows.append(f"[{pairs}]")
-        return '{\n    "result": [' + ",".join(rows) + "]\n}", ""
+        return '{\n    "results": [' + ",".join(rows) + "]\n}", ""
 
     def _regress(self, spec: model_pb2.ModelSpec, doc: dict) -> tuple[str, str]:
         request = regression_pb2.RegressionRequest(model_spec=spec)

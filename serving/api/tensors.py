@@ -20,6 +20,7 @@ from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from serving.core.errors import ServingError, invalid
 
 B64_KEY = "b64"
+MAX_RANK = 32  # numpy's limit (numpy 1.x), and far beyond any model's inputs
 
 _NUMPY = {
     types_pb2.DT_FLOAT: np.float32, types_pb2.DT_DOUBLE: np.float64,
@@ -178,6 +179,8 @@ def json_to_array(value: Any, dtype: int) -> np.ndarray:
         if arr is not None:
             return arr
     shape = _shape_of(value)
+    if len(shape) > MAX_RANK:
+        raise invalid(f"Tensor of rank {len(shape)} exceeds the supported rank of {MAX_RANK}")
     leaves: list = []
     _fill(value, 0, shape, dtype, leaves)
     arr = np.empty(len(leaves), dtype=_NUMPY[dtype])
