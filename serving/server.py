@@ -27,7 +27,11 @@ from serving.config.batching_parameters import BatchingParameters, load_batching
 from serving.config.errors import ConfigError
 from serving.config.model_config import load_model_server_config, single_model_config
 from serving.config.monitoring import MonitoringConfig, load_monitoring_config
-from serving.config.options import ServerOptions, options_from_flags
+from serving.config.options import (
+    ServerOptions,
+    options_from_flags,
+    parse_grpc_channel_arguments,
+)
 from serving.config.ssl_config import load_ssl_config
 from serving.core.errors import ServingError, invalid
 
@@ -84,6 +88,8 @@ class ModelServer:
             self.scheduler = BatchScheduler(params, self.metrics)
 
         def warmup(servable: Servable, iterations: int) -> int:
+            # A model's model_warmup_options win over --num_request_iterations_for_warmup.
+            iterations = iterations or options.num_request_iterations_for_warmup or 1
             return replay_warmup(servable, WARMUP_HANDLERS, iterations)
 
         self.manager = ModelManager(
@@ -109,7 +115,8 @@ class ModelServer:
             PredictionServicer(self.manager, self.request_logger, self.metrics),
             ModelServicer(self.manager, self.metrics, self.reload_config),
             options.host, options.port, options.grpc_max_threads, options.max_request_bytes,
-            self.ssl, options.grpc_socket_path)
+            self.ssl, options.grpc_socket_path,
+            parse_grpc_channel_arguments(options.grpc_channel_arguments))
         self.grpc.start()
         if options.rest_api_port >= 0:
             metrics_path = self.monitoring.path if self.monitoring.enable else None
