@@ -36,7 +36,7 @@ from serving.config.ssl_config import load_ssl_config
 from serving.core.errors import ServingError, invalid
 
 if TYPE_CHECKING:
-    from serving.api.rest import RestServer
+    from serving.api.http_server import RestServer
     from serving.core.loader import Servable
 
 log = logging.getLogger("serving.server")
@@ -107,7 +107,8 @@ class ModelServer:
 
     def start(self) -> ModelServer:
         from serving.api.grpc_server import ModelServicer, PredictionServicer, build_grpc_server
-        from serving.api.rest import RestApi, RestServer
+        from serving.api.http_server import RestServer
+        from serving.api.rest import RestApi
 
         options = self.options
         self.manager.start(options.file_system_poll_wait_seconds)
@@ -123,7 +124,9 @@ class ModelServer:
             self.rest = RestServer(options.host, options.rest_api_port,
                                    RestApi(self.manager, self.request_logger), self.metrics,
                                    metrics_path, options.max_request_bytes,
-                                   enable_cors=options.rest_api_enable_cors_support)
+                                   enable_cors=options.rest_api_enable_cors_support,
+                                   num_threads=options.rest_api_num_threads,
+                                   timeout_seconds=options.rest_api_timeout_in_ms / 1000)
             self.rest_port = self.rest.port
             self.rest.start()
         if options.model_config_file and options.model_config_file_poll_wait_seconds > 0:

@@ -1,13 +1,12 @@
-"""TF Serving's REST API (http_rest_api_handler.cc) over the standard library's HTTP server."""
+"""TF Serving's REST API (http_rest_api_handler.cc): one request in, one RestAnswer out.
+
+serving/api/http_server.py puts it on the network."""
 from __future__ import annotations
 
 import json
 import logging
 import re
-import threading
-import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -16,7 +15,6 @@ from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow_serving.apis import classification_pb2, model_pb2, regression_pb2
 
 from serving.api import handlers, tensors
-from serving.api.metrics import Metrics
 from serving.api.request_log import ServerRequestLogger
 from serving.core.errors import ServingError, invalid
 from serving.core.manager import ModelManager
@@ -302,108 +300,3 @@ class RestApi:
             raise invalid("Cannot convert empty RegressionResults to JSON")
         return '{\n    "results": [' + ",".join(_float(r.value) for r in result.regressions) \
             + "]\n}", ""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
-    disable_nagle_algorithm = True  # headers and body go in separate writes
-    timeout = 120  # a client that stalls mid-request releases its thread
-    server_version = "ShipyardModelServer"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def _send(self, status: int, body: str, content_type: str = "application/json") -> None:
-        data = body.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        if self.server.enable_cors:
-            self.send_header("Access-Control-Allow-Origin", "*")
-            self.send_header("Access-Control-Allow-Methods", "POST, GET")
-            self.send_header("Access-Control-Allow-Headers", "Content-Type")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def _read_body(self) -> bytes | None:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            self.close_connection = True
-            self._send(411, json.dumps({"error": "Chunked request bodies are not supported; "
-                                                 "send a Content-Length"}))
-            return None
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        limit = self.server.max_request_bytes
-        if length < 0:
-            self.close_connection = True
-            self._send(400, json.dumps({"error": "Invalid Content-Length header"}))
-            return None
-        if length > limit:
-            self.close_connection = True  # the unread body must not be parsed as a request
-            self._send(413, json.dumps({"error": f"Request body of {length} bytes exceeds the "
-                                                 f"server's limit of {limit} bytes"}))
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _dispatch(self) -> None:
-        server: RestServer = self.server
-        body = self._read_body() if self.command == "POST" else b""
-        if body is None:
-            return
-        if self.command == "GET" and server.metrics_path and \
-                urllib.parse.urlsplit(self.path).path == server.metrics_path:
-            self._send(200, server.metrics.render(), "text/plain; version=0.0.4")
-            return
-        if self.command == "GET" and self.headers.get("Content-Length"):
-            self._read_body()
-        start = time.perf_counter()
-        answer = server.api.handle(self.command, self.path, body)
-        server.metrics.record_request("REST", answer.model, answer.api, answer.status,
-                                      answer.version, time.perf_counter() - start)
-        self._send(answer.status, answer.body)
-
-    do_GET = do_POST = _dispatch
-
-    def _unsupported(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if 0 < length <= self.server.max_request_bytes:
-            self.rfile.read(length)
-        elif length:
-            self.close_connection = True
-        path = urllib.parse.urlsplit(self.path).path
-        self._send(400, json.dumps({"error": f"Malformed request: {self.command} {path}"}))
-
-    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _unsupported
-
-
-class RestServer(ThreadingHTTPServer):
-    """The HTTP listener; its handler threads read everything they need from these fields."""
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, host: str, port: int, api: RestApi, metrics: Metrics,
-                 metrics_path: str | None, max_request_bytes: int, enable_cors: bool = False):
-        self.api = api
-        self.metrics = metrics
-        self.metrics_path = metrics_path  # None: Prometheus metrics are not served
-        self.max_request_bytes = max_request_bytes
-        self.enable_cors = enable_cors
-        super().__init__((host, port), _Handler)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="rest", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
