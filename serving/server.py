@@ -42,18 +42,36 @@ if TYPE_CHECKING:
 log = logging.getLogger("serving.server")
 
 
+def tensorflow_thread_pools(intra: int, inter: int, cores: int | None = None
+                            ) -> tuple[int, int]:
+    """The (intra-op, inter-op) pool sizes the server uses; 0 leaves TensorFlow's default.
+
+    Flags the operator gives win. Unset on a small machine (≤ 4 cores), the inter-op pool is
+    one thread: a served signature is mostly a chain of ops, concurrent requests bring the
+    parallelism, and TensorFlow's default (one inter-op thread per core, next to one intra-op
+    thread per core) oversubscribes the cores that the request threads also need.
+    """
+    cores = cores or os.cpu_count() or 1
+    if not inter and cores <= 4:
+        inter = 1
+    return intra, inter
+
+
 def _configure_tensorflow_threads(options: ServerOptions) -> None:
     import tensorflow as tf
 
+    intra, inter = tensorflow_thread_pools(options.tensorflow_intra_op_parallelism,
+                                           options.tensorflow_inter_op_parallelism)
     try:
-        if options.tensorflow_intra_op_parallelism:
-            tf.config.threading.set_intra_op_parallelism_threads(
-                options.tensorflow_intra_op_parallelism)
-        if options.tensorflow_inter_op_parallelism:
-            tf.config.threading.set_inter_op_parallelism_threads(
-                options.tensorflow_inter_op_parallelism)
+        if intra:
+            tf.config.threading.set_intra_op_parallelism_threads(intra)
+        if inter:
+            tf.config.threading.set_inter_op_parallelism_threads(inter)
     except RuntimeError:
-        log.warning("TensorFlow is already initialised; thread flags ignored in this process")
+        # In-process servers (tests, notebooks) share an initialised TensorFlow.
+        given = options.tensorflow_intra_op_parallelism or options.tensorflow_inter_op_parallelism
+        (log.warning if given else log.debug)(
+            "TensorFlow is already initialised; thread pools left as they are")
 
 
 class ModelServer:

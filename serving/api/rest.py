@@ -150,15 +150,13 @@ def _add_feature_value(value: Any, name: str, feature: feature_pb2.Feature) -> N
         want("bytes_list")
         feature.bytes_list.value.append(tensors.decode_b64(value))
     else:
-        json_type = {type(None): "NULL", list: "ARRAY", dict: "OBJECT"}.get(type(value), "?")
-        raise invalid(f"Feature: {name} has element with unexpected JSON type: {json_type}")
+        raise invalid(f"Feature: {name} has element with unexpected JSON type: "
+                      f"{tensors.json_type(value)}")
 
 
 def example_from_json(value: Any) -> example_pb2.Example:
     if not isinstance(value, dict):
-        json_type = {str: "STRING", list: "ARRAY", type(None): "NULL", bool: "BOOL"}.get(
-            type(value), "NUMBER")
-        raise invalid(f"Example must be JSON object but got JSON {json_type}")
+        raise invalid(f"Example must be JSON object but got JSON {tensors.json_type(value)}")
     example = example_pb2.Example()
     for name, content in value.items():
         feature = example.features.feature[name]

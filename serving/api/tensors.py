@@ -63,18 +63,19 @@ def debug_json(value: Any) -> str:
     return text if len(text) <= 256 else text[:256]
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """RapidJSON's type name, as json_tensor.cc's JsonTypeString writes it."""
     if value is None:
-        return "NULL"
+        return "Null"
     if isinstance(value, bool):
-        return "BOOL"
+        return "True" if value else "False"
     if isinstance(value, int | float):
-        return "NUMBER"
+        return "Number"
     if isinstance(value, str):
-        return "STRING"
+        return "String"
     if isinstance(value, list):
-        return "ARRAY"
-    return "OBJECT"
+        return "Array"
+    return "Object"
 
 
 def is_b64_object(value: Any) -> bool:
@@ -96,8 +97,9 @@ def decode_b64(value: Any) -> bytes:
 
 
 def _type_error(value: Any, dtype: int) -> ServingError:
-    return invalid(f"JSON Value: {debug_json(value)} Type: {_json_type(value)} "
-                   f"is not of expected type: {dtype_name(dtype)}")
+    # TensorFlow's DataTypeString: DT_FLOAT → "float", DT_INT32 → "int32".
+    return invalid(f"JSON Value: {debug_json(value)} Type: {json_type(value)} "
+                   f"is not of expected type: {dtype_name(dtype)[3:].lower()}")
 
 
 def _leaf(value: Any, dtype: int) -> Any:

@@ -104,7 +104,7 @@ def test_classify_and_regress(half_plus_two):
      "'signature_name' key must be a string value."),
     ("POST", "/v1/models/default:predict", {"instances": ["a"]}, 400,
      "Failed to process element: 0 of 'instances' list. Error: INVALID_ARGUMENT: JSON Value: "
-     "\"a\" Type: STRING is not of expected type: DT_FLOAT"),
+     "\"a\" Type: String is not of expected type: float"),
     ("POST", "/v1/models/default:predict", {"instances": [[1.0], [1.0, 2.0]]}, 400,
      "Failed to process element: 1 of 'instances' list. Error: INVALID_ARGUMENT: Expecting "
      "tensor size: 1 but got: 2"),
@@ -207,7 +207,7 @@ def test_tiny_multiple_inputs_and_ints(tiny):
         (200, {"outputs": [4, 6]})
     status, body = http(tiny, "POST", "/v1/models/tiny:predict",
                         {"signature_name": "add", "instances": [{"a": 1.5, "b": 2}]})
-    assert status == 400 and "is not of expected type: DT_INT32" in body["error"]
+    assert status == 400 and "Type: Number is not of expected type: int32" in body["error"]
     assert http(tiny, "POST", "/v1/models/tiny:predict",
                 {"signature_name": "add", "inputs": {"a": [1]}}) == \
         (400, {"error": "Missing named input: b in 'inputs' object."})
