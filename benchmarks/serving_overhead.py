@@ -2,14 +2,18 @@
 
 The same SavedModel (MobileNet v1 as the image pipeline trains it: α 0.25, 32 px, 10 classes,
 untrained weights; a float [N, 32, 32, 3] signature) is called:
-  * directly: the loaded signature function in this process (the floor);
+  * directly: the loaded signature function in this process (the floor), with the same
+    TensorFlow thread pools as the server (serving.server.tensorflow_thread_pools), so the
+    difference measures the server and not a thread-pool mismatch;
   * over REST and gRPC: `python -m serving.server` in a subprocess, batch 1, one client on a
     persistent connection / channel; request bodies are built once, the answer is parsed;
+  * the same model converted to LiteRT: directly (one interpreter) and over gRPC from a
+    server started with --prefer_tflite_model;
   * with 32 concurrent gRPC clients (closed loop, batch 1 each, asynchronous stub calls)
     against a server with batching off and on, next to a direct batched call (batch 32).
 Latency: p50 / p99 over interleaved rounds. Writes benchmarks/results/serving_overhead.{json,md}.
 
-    python -m benchmarks.serving_overhead [--requests 400] [--seconds 8]
+    python -m benchmarks.serving_overhead [--requests 400] [--seconds 8] [--threads 1,1]
 """
 from __future__ import annotations
 
@@ -50,6 +54,10 @@ def export_model(base: str) -> str:
 
     path = os.path.join(base, "mobilenet", "1")
     tf.saved_model.save(model, path, signatures={"serving_default": serve})
+    # The LiteRT twin, picked up only by a server started with --prefer_tflite_model.
+    tflite = tf.lite.TFLiteConverter.from_saved_model(path).convert()
+    with open(os.path.join(path, "model.tflite"), "wb") as f:
+        f.write(tflite)
     return path
 
 
@@ -87,14 +95,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400, help="latency samples per path")
     parser.add_argument("--seconds", type=float, default=8.0, help="throughput window")
+    parser.add_argument("--threads", default="",
+                        help="INTRA,INTER TensorFlow pools for the servers and the direct "
+                             "call (default: the server's defaults)")
     parser.add_argument("--server-flag", action="append", default=[],
-                        help="extra model-server flag, repeatable (e.g. "
-                             "--server-flag=--tensorflow_intra_op_parallelism=1)")
+                        help="extra model-server flag, repeatable")
     args = parser.parse_args()
 
+    from serving.server import tensorflow_thread_pools
+
+    intra, inter = (int(x) for x in args.threads.split(",")) if args.threads else (0, 0)
+    intra, inter = tensorflow_thread_pools(intra, inter)
     import grpc
     import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    # Before any op runs: the direct call gets the pools the servers get.
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
+    args.pools = {"intra_op": intra, "inter_op": inter}
 
     work = tempfile.mkdtemp(prefix="serving-bench-")
     model_dir = export_model(work)
@@ -102,9 +122,11 @@ def main() -> None:
     batching_file = os.path.join(work, "batching.txt")
     with open(batching_file, "w") as f:
         f.write(BATCHING)
-    flags = tuple(args.server_flag)
+    flags = tuple(args.server_flag) + (f"--tensorflow_intra_op_parallelism={intra}",
+                                       f"--tensorflow_inter_op_parallelism={inter}")
     servers = {"off": start_server(base, None, flags),
-               "on": start_server(base, batching_file, flags)}
+               "on": start_server(base, batching_file, flags),
+               "tflite": start_server(base, None, flags + ("--prefer_tflite_model",))}
     try:
         rng = np.random.default_rng(0)
         image = rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)
@@ -112,6 +134,12 @@ def main() -> None:
 
         def direct() -> None:
             function(images=tf.constant(image))["probabilities"].numpy()
+
+        runner = Interpreter(model_path=os.path.join(model_dir, "model.tflite")
+                             ).get_signature_runner("serving_default")
+
+        def direct_tflite() -> None:
+            np.array(runner(images=image)["probabilities"])
 
         _, grpc_port, rest_port = servers["off"]
         channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
@@ -123,6 +151,12 @@ def main() -> None:
         def over_grpc() -> None:
             tf.make_ndarray(stub.Predict(request, timeout=30).outputs["probabilities"])
 
+        tflite_channel = grpc.insecure_channel(f"127.0.0.1:{servers['tflite'][1]}")
+        tflite_stub = prediction_service_pb2_grpc.PredictionServiceStub(tflite_channel)
+
+        def over_grpc_tflite() -> None:
+            tf.make_ndarray(tflite_stub.Predict(request, timeout=30).outputs["probabilities"])
+
         connection = http.client.HTTPConnection("127.0.0.1", rest_port, timeout=30)
         body = json.dumps({"instances": image.tolist()}).encode()
 
@@ -131,7 +165,8 @@ def main() -> None:
             answer = connection.getresponse().read()
             np.asarray(json.loads(answer)["predictions"], np.float32)
 
-        paths = {"direct": direct, "grpc": over_grpc, "rest": over_rest}
+        paths = {"direct": direct, "grpc": over_grpc, "rest": over_rest,
+                 "direct_tflite": direct_tflite, "grpc_tflite": over_grpc_tflite}
         for fn in paths.values():  # warm up (tracing, connections)
             for _ in range(30):
                 fn()
@@ -145,10 +180,12 @@ def main() -> None:
                     samples[name].append(time.perf_counter() - start)
         latency = {k: percentiles(v) for k, v in samples.items()}
         channel.close()
+        tflite_channel.close()
         connection.close()
 
         throughput = {}
-        for mode, (_, port, _) in servers.items():
+        for mode in ("off", "on"):
+            port = servers[mode][1]
             throughput[f"grpc_batching_{mode}"] = concurrent_throughput(port, request,
                                                                         args.seconds)
         batch = np.repeat(image, CLIENTS, axis=0)
@@ -212,6 +249,10 @@ def concurrent_throughput(port: int, request, seconds: float) -> dict:
 def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> dict:
     direct = latency["direct"]["p50_ms"]
     overhead = {k: latency[k]["p50_ms"] - direct for k in ("grpc", "rest")}
+    overhead["grpc_tflite"] = latency["grpc_tflite"]["p50_ms"] - \
+        latency["direct_tflite"]["p50_ms"]
+    batched_share = throughput["grpc_batching_on"]["images_per_s"] / \
+        throughput["direct_batch_32"]["images_per_s"]
     gain = throughput["grpc_batching_on"]["images_per_s"] / \
         throughput["grpc_batching_off"]["images_per_s"]
     report = {
@@ -220,6 +261,10 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
         "latency_batch_1": latency,
         "overhead_p50_ms": overhead, "target_grpc_overhead_p50_ms": 1.0,
         "meets_grpc_overhead_target": overhead["grpc"] <= 1.0,
+        "meets_rest_within_1ms_of_grpc": overhead["rest"] - overhead["grpc"] <= 1.0,
+        "tensorflow_thread_pools": args.pools,
+        "batching_share_of_direct_batch_32": batched_share,
+        "meets_batching_share_target": batched_share >= 0.5,
         "throughput_32_clients": throughput, "batching_gain": gain,
         "target_batching_gain": 2.0, "meets_batching_target": gain >= 2.0,
         "batching_parameters": BATCHING.strip().splitlines(), "requests": args.requests,
@@ -227,8 +272,10 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
     lines = ["| batch-1 path | p50 ms | p99 ms | overhead over direct (p50) |",
              "| --- | ---: | ---: | ---: |"]
     for name, label in (("direct", "direct signature call"), ("grpc", "gRPC (official stub)"),
-                        ("rest", "REST (JSON, keep-alive)")):
-        extra = "-" if name == "direct" else f"{overhead[name]:+.2f} ms"
+                        ("rest", "REST (JSON, keep-alive)"),
+                        ("direct_tflite", "direct LiteRT call"),
+                        ("grpc_tflite", "gRPC, --prefer_tflite_model")):
+        extra = "-" if name.startswith("direct") else f"{overhead[name]:+.2f} ms"
         lines.append(f"| {label} | {latency[name]['p50_ms']:.2f} | "
                      f"{latency[name]['p99_ms']:.2f} | {extra} |")
     lines += ["", f"| {CLIENTS} concurrent gRPC clients, batch 1 | images/s | failed |",
@@ -239,8 +286,13 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
         lines.append(f"| {label} | {throughput[name]['images_per_s']:,.0f} | "
                      f"{throughput[name]['failed']} |")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    lines += ["", f"gRPC overhead p50 {overhead['grpc']:.2f} ms (target ≤ 1 ms); batching gain "
-                  f"{gain:.2f}× (target ≥ 2×); {os.cpu_count()} cores, load average {load}"]
+    lines += ["", f"gRPC overhead p50 {overhead['grpc']:.2f} ms (target ≤ 1 ms); REST "
+                  f"{overhead['rest'] - overhead['grpc']:+.2f} ms over gRPC (target ≤ 1 ms); "
+                  f"LiteRT over gRPC {overhead['grpc_tflite']:+.2f} ms; batching gain "
+                  f"{gain:.2f}× (target ≥ 2×), {batched_share:.0%} of the direct batch-32 call "
+                  f"(target ≥ 50 %); TensorFlow pools intra {args.pools['intra_op']} / inter "
+                  f"{args.pools['inter_op']} (0: TensorFlow's default); {os.cpu_count()} cores, "
+                  f"load average {load}"]
     table = "\n".join(lines)
     benchmark_results.write("serving_overhead", report, table)
     print(table)

@@ -173,8 +173,8 @@ def _grpc_call(args: argparse.Namespace, payload: dict) -> str:
             rest.fill_examples_request(payload, request, args.method)
             if args.method == "classify":
                 result = stub.Classify(request, timeout=args.timeout).result
-                return json.dumps({"result": [[[c.label, c.score] for c in r.classes]
-                                              for r in result.classifications]})
+                return json.dumps({"results": [[[c.label, c.score] for c in r.classes]
+                                               for r in result.classifications]})
             result = stub.Regress(request, timeout=args.timeout).result
             return json.dumps({"results": [r.value for r in result.regressions]})
         except ServingError as e:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent import futures
 from typing import Any
 
@@ -147,16 +147,19 @@ def _credentials(ssl: SSLConfig | None) -> grpc.ServerCredentials | None:
 
 def build_grpc_server(prediction: PredictionServicer, model: ModelServicer, host: str,
                       port: int, max_threads: int, max_message_bytes: int,
-                      ssl: SSLConfig | None = None, socket_path: str = ""
+                      ssl: SSLConfig | None = None, socket_path: str = "",
+                      channel_arguments: Sequence[tuple[str, int | str]] = ()
                       ) -> tuple[grpc.Server, int]:
     """The gRPC server on host:port (port -1: none) and/or a UNIX socket, with TLS when an
-    SSL config is given (both listeners, as TF Serving does)."""
-    options = [("grpc.max_receive_message_length", max_message_bytes),
-               ("grpc.max_send_message_length", -1),
-               ("grpc.so_reuseport", 0)]
+    SSL config is given (both listeners, as TF Serving does). `channel_arguments`
+    (--grpc_channel_arguments) override the defaults here."""
+    options = {"grpc.max_receive_message_length": max_message_bytes,
+               "grpc.max_send_message_length": -1,
+               "grpc.so_reuseport": 0}
+    options.update(channel_arguments)
     grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_threads,
                                                          thread_name_prefix="grpc"),
-                              options=options)
+                              options=list(options.items()))
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, grpc_server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(model, grpc_server)
     credentials = _credentials(ssl)

@@ -1,21 +1,20 @@
-"""TF Serving's REST API (http_rest_api_handler.cc) over the standard library's HTTP server."""
+"""TF Serving's REST API (http_rest_api_handler.cc): one request in, one RestAnswer out.
+
+serving/api/http_server.py puts it on the network."""
 from __future__ import annotations
 
 import json
 import logging
 import re
-import threading
-import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
+import numpy as np
 from google.protobuf import json_format
 from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow_serving.apis import classification_pb2, model_pb2, regression_pb2
 
 from serving.api import handlers, tensors
-from serving.api.metrics import Metrics
 from serving.api.request_log import ServerRequestLogger
 from serving.core.errors import ServingError, invalid
 from serving.core.manager import ModelManager
@@ -42,16 +41,74 @@ def model_spec(name: str, version: str | None, label: str | None) -> model_pb2.M
     return spec
 
 
+# Deepest JSON nesting a request may have. TensorFlow tensors have at most 254 dimensions, so
+# real requests stay far below; a deeper body is refused before Python's recursive parser runs.
+MAX_JSON_DEPTH = 256
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# Python's json messages → RapidJSON's (GetParseError_En), which TF Serving reports and its
+# clients and tests match on.
+_RAPIDJSON_MESSAGES = {
+    "Expecting value": "Invalid value.",
+    "Expecting property name enclosed in double quotes": "Missing a name for object member.",
+    "Expecting ':' delimiter": "Missing a colon after a name of object member.",
+    "Extra data": "The document root must not be followed by other values.",
+    "Unterminated string starting at": "Missing a closing quotation mark in string.",
+    "Invalid control character at": "Invalid encoding in string.",
+    "Invalid \\escape": "Invalid escape character in string.",
+    "Invalid \\uXXXX escape": "Incorrect hex digit after \\u escape in string.",
+}
+
+
+def _blank_strings(data: bytes) -> bytes:
+    """`data` with the insides of JSON strings blanked, so only structural brackets remain
+    (offsets unchanged)."""
+    return _JSON_STRING.sub(lambda m: b'"' + b" " * (len(m.group()) - 2) + b'"', data)
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `data` nests arrays / objects deeper than `limit`."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False  # cannot be that deep: the common case costs two byte counts
+    if b'"' in data:
+        data = _blank_strings(data)
+    brackets = np.frombuffer(data.translate(None, _NOT_BRACKETS), np.uint8)
+    step = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
+    return bool(np.cumsum(step).max() > limit)
+
+
+def _rapidjson_message(text: str, error: json.JSONDecodeError) -> str:
+    if error.msg == "Expecting ',' delimiter":
+        # RapidJSON names the container that misses its comma.
+        stack: list[int] = []
+        for byte in _blank_strings(text[:error.pos].encode("utf-8")):
+            if byte in b"[{":
+                stack.append(byte)
+            elif byte in b"]}" and stack:
+                stack.pop()
+        if stack and stack[-1] == ord("{"):
+            return "Missing a comma or '}' after an object member."
+        return "Missing a comma or ']' after an array element."
+    return _RAPIDJSON_MESSAGES.get(error.msg, "Invalid value.")
+
+
 def parse_json_body(body: bytes) -> dict:
     if not body.strip():
         raise invalid("JSON Parse error: The document is empty")
+    if json_too_deep(body):
+        raise invalid(f"JSON Parse error: Nesting is deeper than {MAX_JSON_DEPTH} levels.")
     try:
-        doc = json.loads(body.decode("utf-8"))
+        text = body.decode("utf-8")
     except UnicodeDecodeError as e:
         raise invalid(f"JSON Parse error: Invalid encoding in string. at offset: {e.start}"
                       ) from None
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as e:
-        raise invalid(f"JSON Parse error: {e.msg} at offset: {e.pos}") from None
+        raise invalid(f"JSON Parse error: {_rapidjson_message(text, e)} at offset: {e.pos}"
+                      ) from None
     if not isinstance(doc, dict):
         raise invalid(f"JSON Value: {tensors.debug_json(doc)} Is not object")
     return doc
@@ -93,15 +150,13 @@ def _add_feature_value(value: Any, name: str, feature: feature_pb2.Feature) -> N
         want("bytes_list")
         feature.bytes_list.value.append(tensors.decode_b64(value))
     else:
-        json_type = {type(None): "NULL", list: "ARRAY", dict: "OBJECT"}.get(type(value), "?")
-        raise invalid(f"Feature: {name} has element with unexpected JSON type: {json_type}")
+        raise invalid(f"Feature: {name} has element with unexpected JSON type: "
+                      f"{tensors.json_type(value)}")
 
 
 def example_from_json(value: Any) -> example_pb2.Example:
     if not isinstance(value, dict):
-        json_type = {str: "STRING", list: "ARRAY", type(None): "NULL", bool: "BOOL"}.get(
-            type(value), "NUMBER")
-        raise invalid(f"Example must be JSON object but got JSON {json_type}")
+        raise invalid(f"Example must be JSON object but got JSON {tensors.json_type(value)}")
     example = example_pb2.Example()
     for name, content in value.items():
         feature = example.features.feature[name]
@@ -132,8 +187,6 @@ def fill_examples_request(doc: dict, request: Any, method: str) -> None:
 
 
 def _float(x: float) -> str:
-    import numpy as np
-
     return tensors._float_text(np.float32(x))
 
 
@@ -232,7 +285,7 @@ class RestApi:
         for c in result.classifications:
             pairs = ",".join(f"[{json.dumps(x.label)}, {_float(x.score)}]" for x in c.classes)
             rows.append(f"[{pairs}]")
-        return '{\n    "result": [' + ",".join(rows) + "]\n}", ""
+        return '{\n    "results": [' + ",".join(rows) + "]\n}", ""
 
     def _regress(self, spec: model_pb2.ModelSpec, doc: dict) -> tuple[str, str]:
         request = regression_pb2.RegressionRequest(model_spec=spec)
@@ -245,108 +298,3 @@ class RestApi:
             raise invalid("Cannot convert empty RegressionResults to JSON")
         return '{\n    "results": [' + ",".join(_float(r.value) for r in result.regressions) \
             + "]\n}", ""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
-    disable_nagle_algorithm = True  # headers and body go in separate writes
-    timeout = 120  # a client that stalls mid-request releases its thread
-    server_version = "ShipyardModelServer"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def _send(self, status: int, body: str, content_type: str = "application/json") -> None:
-        data = body.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        if self.server.enable_cors:
-            self.send_header("Access-Control-Allow-Origin", "*")
-            self.send_header("Access-Control-Allow-Methods", "POST, GET")
-            self.send_header("Access-Control-Allow-Headers", "Content-Type")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def _read_body(self) -> bytes | None:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            self.close_connection = True
-            self._send(411, json.dumps({"error": "Chunked request bodies are not supported; "
-                                                 "send a Content-Length"}))
-            return None
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        limit = self.server.max_request_bytes
-        if length < 0:
-            self.close_connection = True
-            self._send(400, json.dumps({"error": "Invalid Content-Length header"}))
-            return None
-        if length > limit:
-            self.close_connection = True  # the unread body must not be parsed as a request
-            self._send(413, json.dumps({"error": f"Request body of {length} bytes exceeds the "
-                                                 f"server's limit of {limit} bytes"}))
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _dispatch(self) -> None:
-        server: RestServer = self.server
-        body = self._read_body() if self.command == "POST" else b""
-        if body is None:
-            return
-        if self.command == "GET" and server.metrics_path and \
-                urllib.parse.urlsplit(self.path).path == server.metrics_path:
-            self._send(200, server.metrics.render(), "text/plain; version=0.0.4")
-            return
-        if self.command == "GET" and self.headers.get("Content-Length"):
-            self._read_body()
-        start = time.perf_counter()
-        answer = server.api.handle(self.command, self.path, body)
-        server.metrics.record_request("REST", answer.model, answer.api, answer.status,
-                                      answer.version, time.perf_counter() - start)
-        self._send(answer.status, answer.body)
-
-    do_GET = do_POST = _dispatch
-
-    def _unsupported(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if 0 < length <= self.server.max_request_bytes:
-            self.rfile.read(length)
-        elif length:
-            self.close_connection = True
-        path = urllib.parse.urlsplit(self.path).path
-        self._send(400, json.dumps({"error": f"Malformed request: {self.command} {path}"}))
-
-    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _unsupported
-
-
-class RestServer(ThreadingHTTPServer):
-    """The HTTP listener; its handler threads read everything they need from these fields."""
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, host: str, port: int, api: RestApi, metrics: Metrics,
-                 metrics_path: str | None, max_request_bytes: int, enable_cors: bool = False):
-        self.api = api
-        self.metrics = metrics
-        self.metrics_path = metrics_path  # None: Prometheus metrics are not served
-        self.max_request_bytes = max_request_bytes
-        self.enable_cors = enable_cors
-        super().__init__((host, port), _Handler)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="rest", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()

@@ -20,6 +20,7 @@ from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from serving.core.errors import ServingError, invalid
 
 B64_KEY = "b64"
+MAX_RANK = 32  # numpy's limit (numpy 1.x), and far beyond any model's inputs
 
 _NUMPY = {
     types_pb2.DT_FLOAT: np.float32, types_pb2.DT_DOUBLE: np.float64,
@@ -62,18 +63,19 @@ def debug_json(value: Any) -> str:
     return text if len(text) <= 256 else text[:256]
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """RapidJSON's type name, as json_tensor.cc's JsonTypeString writes it."""
     if value is None:
-        return "NULL"
+        return "Null"
     if isinstance(value, bool):
-        return "BOOL"
+        return "True" if value else "False"
     if isinstance(value, int | float):
-        return "NUMBER"
+        return "Number"
     if isinstance(value, str):
-        return "STRING"
+        return "String"
     if isinstance(value, list):
-        return "ARRAY"
-    return "OBJECT"
+        return "Array"
+    return "Object"
 
 
 def is_b64_object(value: Any) -> bool:
@@ -95,8 +97,9 @@ def decode_b64(value: Any) -> bytes:
 
 
 def _type_error(value: Any, dtype: int) -> ServingError:
-    return invalid(f"JSON Value: {debug_json(value)} Type: {_json_type(value)} "
-                   f"is not of expected type: {dtype_name(dtype)}")
+    # TensorFlow's DataTypeString: DT_FLOAT → "float", DT_INT32 → "int32".
+    return invalid(f"JSON Value: {debug_json(value)} Type: {json_type(value)} "
+                   f"is not of expected type: {dtype_name(dtype)[3:].lower()}")
 
 
 def _leaf(value: Any, dtype: int) -> Any:
@@ -178,6 +181,8 @@ def json_to_array(value: Any, dtype: int) -> np.ndarray:
         if arr is not None:
             return arr
     shape = _shape_of(value)
+    if len(shape) > MAX_RANK:
+        raise invalid(f"Tensor of rank {len(shape)} exceeds the supported rank of {MAX_RANK}")
     leaves: list = []
     _fill(value, 0, shape, dtype, leaves)
     arr = np.empty(len(leaves), dtype=_NUMPY[dtype])

@@ -61,8 +61,9 @@ def parse_model_server_config(text: str, source: str = "<text>"
     try:
         text_format.Parse(text, config)
     except text_format.ParseError as e:
-        raise ConfigError(f"{source}: not a valid tensorflow.serving.ModelServerConfig "
-                          f"(text format): {e}") from None
+        # TF Serving's (protobuf's) wording, which its tests and log scrapers match on.
+        raise ConfigError(f"{source}: Error parsing text-format "
+                          f"tensorflow.serving.ModelServerConfig: {e}") from None
     validate_model_server_config(config)
     return config
 

@@ -59,7 +59,8 @@ class ModelManager:
                  release: Callable[[Servable], None] | None = None,
                  allow_labels_for_unavailable: bool = False, prefer_tflite: bool = False):
         """`warmup(servable, iterations)` replays a new version's warm-up records before it
-        becomes AVAILABLE (None: no warm-up); `prepare` / `release` attach and detach batching."""
+        becomes AVAILABLE (None: no warm-up; iterations 0: the model's config sets none);
+        `prepare` / `release` attach and detach batching."""
         validate_model_server_config(config)
         self._lock = threading.RLock()
         self._load_lock = threading.Lock()  # one poll / reload at a time
@@ -189,13 +190,14 @@ class ModelManager:
 
     @staticmethod
     def _warmup_iterations(entry: ModelEntry) -> int:
+        """The model's model_warmup_options.num_request_iterations; 0 when it sets none."""
         # model_warmup_options is absent from the pip protos of some versions.
         fields = entry.config.DESCRIPTOR.fields_by_name
         if "model_warmup_options" not in fields:
-            return 1
+            return 0
         options = entry.config.model_warmup_options
         return options.num_request_iterations.value if options.HasField(
-            "num_request_iterations") else 1
+            "num_request_iterations") else 0
 
     def _unload_unaspired(self, entry: ModelEntry, aspired: dict[int, str]) -> None:
         with self._lock:

@@ -85,7 +85,9 @@ def test_tf_serving_monitoring_config(tfserving):
 def test_bad_model_config_is_refused(tfserving):
     with open(os.path.join(tfserving, "bad_model_config.txt")) as f:
         text = f.read()
-    with pytest.raises(ConfigError, match="tensorflow.serving.ModelServerConfig"):
+    # TF Serving's wording (its testBadModelConfig looks for it in the server's log).
+    with pytest.raises(ConfigError, match="^<text>: Error parsing text-format "
+                                          "tensorflow.serving.ModelServerConfig: 1:1 : "):
         parse_model_server_config(text)
     with pytest.raises(ConfigError, match="invalid model name"):
         parse_model_server_config('model_config_list { config { name: "../x" base_path: "/m" } }')
@@ -227,7 +229,7 @@ def test_subprocess_refuses_bad_config(generated_tfserving):
     process = _start_subprocess(["--port=0", "--rest_api_port=0", f"--model_config_file={bad}"])
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1
-    assert "tensorflow.serving.ModelServerConfig" in stderr
+    assert "Error parsing text-format tensorflow.serving.ModelServerConfig" in stderr
 
 
 def test_tensorflow_text_ops_are_registered_only_for_models_that_use_them(tmp_path, tiny_dir):

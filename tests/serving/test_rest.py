@@ -65,7 +65,7 @@ def test_float32_shortest_round_trip(half_plus_two):
 def test_classify_and_regress(half_plus_two):
     assert http(half_plus_two, "POST", "/v1/models/default:classify",
                 {"signature_name": "classify_x_to_y", "examples": [{"x": 1.0}, {"x": 2.0}]}
-                ) == (200, {"result": [[["", 2.5]], [["", 3.0]]]})
+                ) == (200, {"results": [[["", 2.5]], [["", 3.0]]]})
     assert http(half_plus_two, "POST", "/v1/models/default:regress",
                 {"signature_name": "regress_x_to_y2", "examples": [{"x": 1.0}]}
                 ) == (200, {"results": [3.5]})
@@ -104,7 +104,7 @@ def test_classify_and_regress(half_plus_two):
      "'signature_name' key must be a string value."),
     ("POST", "/v1/models/default:predict", {"instances": ["a"]}, 400,
      "Failed to process element: 0 of 'instances' list. Error: INVALID_ARGUMENT: JSON Value: "
-     "\"a\" Type: STRING is not of expected type: DT_FLOAT"),
+     "\"a\" Type: String is not of expected type: float"),
     ("POST", "/v1/models/default:predict", {"instances": [[1.0], [1.0, 2.0]]}, 400,
      "Failed to process element: 1 of 'instances' list. Error: INVALID_ARGUMENT: Expecting "
      "tensor size: 1 but got: 2"),
@@ -126,12 +126,34 @@ def test_malformed_bodies_are_4xx(half_plus_two):
     path = "/v1/models/default:predict"
     assert http(half_plus_two, "POST", path, raw=b"") == \
         (400, {"error": "JSON Parse error: The document is empty"})
-    status, body = http(half_plus_two, "POST", path, raw=b"{bad")
-    assert status == 400 and body["error"].startswith("JSON Parse error:")
+    # RapidJSON's messages, as TF Serving reports them.
+    for raw, message in ((b"instances = [1, 2]", "Invalid value. at offset: 0"),
+                         (b"{bad", "Missing a name for object member. at offset: 1"),
+                         (b'{"instances": [1.0 2.0]}',
+                          "Missing a comma or ']' after an array element. at offset: 19"),
+                         (b'{"instances": [1.0] "x": 1}',
+                          "Missing a comma or '}' after an object member. at offset: 20"),
+                         (b'{"instances": [1.0]} {}',
+                          "The document root must not be followed by other values. at offset: "
+                          "21")):
+        assert http(half_plus_two, "POST", path, raw=raw) == \
+            (400, {"error": "JSON Parse error: " + message})
     assert http(half_plus_two, "POST", path, raw=b"[1, 2]") == \
         (400, {"error": "JSON Value: [1,2] Is not object"})
     status, body = http(half_plus_two, "POST", path, raw=b"\xff\xfe")
     assert status == 400 and body["error"].startswith("JSON Parse error:")
+    # Deep nesting is refused before Python's recursive parser runs (it used to answer 500).
+    deep = b'{"instances": ' + b"[" * 5000 + b"1.0" + b"]" * 5000 + b"}"
+    assert http(half_plus_two, "POST", path, raw=deep) == \
+        (400, {"error": "JSON Parse error: Nesting is deeper than 256 levels."})
+    # Brackets inside strings do not count, and 256 levels are still parsed.
+    status, body = http(half_plus_two, "POST", path,
+                        raw=b'{"signature_name": "' + b"[" * 5000 + b'", "instances": [1.0]}')
+    assert status == 400 and body["error"].startswith("Serving signature name: ")
+    at_limit = b'{"instances": ' + b"[" * 255 + b"1.0" + b"]" * 255 + b"}"
+    assert http(half_plus_two, "POST", path, raw=at_limit) == (400, {"error": (
+        "Failed to process element: 0 of 'instances' list. Error: INVALID_ARGUMENT: Tensor of "
+        "rank 254 exceeds the supported rank of 32")})
     # Model names are looked up, never joined to a path.
     assert http(half_plus_two, "GET", "/v1/models/..%2F..%2Fetc")[0] == 404
 
@@ -143,7 +165,7 @@ def test_tf2_export_classify_regress(tfserving):
             (200, {"predictions": [2.5]})
         assert http(s, "POST", "/v1/models/hp2:classify",
                     {"signature_name": "classify_x_to_y", "examples": [{"x": 2.0}]}) == \
-            (200, {"result": [[["", 3.0]]]})
+            (200, {"results": [[["", 3.0]]]})
         assert http(s, "POST", "/v1/models/hp2:regress",
                     {"signature_name": "regress_x_to_y", "examples": [{"x": 2.0}]}) == \
             (200, {"results": [3.0]})
@@ -185,7 +207,7 @@ def test_tiny_multiple_inputs_and_ints(tiny):
         (200, {"outputs": [4, 6]})
     status, body = http(tiny, "POST", "/v1/models/tiny:predict",
                         {"signature_name": "add", "instances": [{"a": 1.5, "b": 2}]})
-    assert status == 400 and "is not of expected type: DT_INT32" in body["error"]
+    assert status == 400 and "Type: Number is not of expected type: int32" in body["error"]
     assert http(tiny, "POST", "/v1/models/tiny:predict",
                 {"signature_name": "add", "inputs": {"a": [1]}}) == \
         (400, {"error": "Missing named input: b in 'inputs' object."})
@@ -207,7 +229,7 @@ def test_tiny_wrong_shape_is_400_not_crash(tiny):
 def test_tiny_classify_regress(tiny):
     assert http(tiny, "POST", "/v1/models/tiny:classify",
                 {"signature_name": "classify", "examples": [{"x": 0.25}]}) == \
-        (200, {"result": [[["low", 0.75], ["high", 0.25]]]})
+        (200, {"results": [[["low", 0.75], ["high", 0.25]]]})
     # A JSON integer becomes an int64_list, which the model's float feature refuses.
     status, body = http(tiny, "POST", "/v1/models/tiny:regress",
                         {"signature_name": "regress", "examples": [{"x": 2}]})
