@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from models.artifacts import KERAS_DIR, MOBILE_DIR, RESPONSE_SET_DIR
 from models.keras2 import keras
-from models.smart_reply import device, text
+from models.smart_reply import device, intents, text
 from models.smart_reply import export as export_lib
 from models.smart_reply import model as model_lib
 from models.smart_reply import response_set as response_set_lib
@@ -82,6 +82,21 @@ def training_arrays(pairs: list[dict[str, str]], response_set: response_set_lib.
     return inputs, y, weights
 
 
+def build_response_set(pairs: list[dict[str, str]],
+                       config: dict[str, Any]) -> response_set_lib.ResponseSet:
+    """The response set of training pairs, seeded with Shipyard's intents."""
+    seed = intents.seed_pairs()
+    seed_tokens = text.tokens([reply for reply, _ in seed])
+    return response_set_lib.build(
+        text.tokens([p["context"] for p in pairs]), text.tokens([p["reply"] for p in pairs]),
+        [p["reply"] for p in pairs],
+        [(tokens, reply, intent) for tokens, (reply, intent) in zip(seed_tokens, seed,
+                                                                     strict=True)],
+        list(intents.INTENTS), max_responses=config["max_responses"],
+        max_tokens=config["max_reply_tokens"], min_count=config["min_count"],
+        min_similarity=config["min_similarity"])
+
+
 def build_model(config: dict[str, Any], vocab_size: int, num_clusters: int,
                 num_users: int, reply_vocab_size: int | None = None) -> keras.Model:
     model = model_lib.smart_reply(
@@ -118,13 +133,7 @@ def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str
     """Builds the response set from `train`, trains, and exports everything under
     `model_uri` (serving SavedModel at `serving_dir`, Keras model, response set)."""
     keras.utils.set_random_seed(config.get("seed", 0))
-    contexts = text.tokens([p["context"] for p in train])
-    replies = text.tokens([p["reply"] for p in train])
-    responses = response_set_lib.build(
-        contexts, replies, [p["reply"] for p in train], num_clusters=config["clusters"],
-        max_responses=config["max_responses"], max_tokens=config["max_reply_tokens"],
-        min_count=config["min_count"], min_similarity=config["min_similarity"],
-        seed=config.get("seed", 0))
+    responses = build_response_set(train, config)
     set_dir = os.path.join(model_uri, RESPONSE_SET_DIR)
     tf.io.gfile.makedirs(set_dir)
     set_path = response_set_lib.save_path(set_dir)
