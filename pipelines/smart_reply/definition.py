@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from models.smart_reply.intents import INTENTS
 from pipelines import arguments
 from pipelines.errors import ShipyardError
 from pipelines.family import AddCommand, Family, FamilyEvaluation, FamilyModules, PipelinePaths
@@ -27,11 +28,10 @@ def _check(args: argparse.Namespace) -> None:
                        "min_token_count",
                        "context_tokens", "embedding_dim", "units", "suggestions", "beam_width",
                        "max_message_chars")
-    arguments.at_least(args, 2, "clusters")
     arguments.at_least(args, 0, "sampled_softmax")
-    if args.suggestions > args.clusters:
-        raise ShipyardError(f"--suggestions {args.suggestions} cannot exceed --clusters "
-                            f"{args.clusters} (suggestions come from distinct clusters)")
+    if args.suggestions > len(INTENTS):
+        raise ShipyardError(f"--suggestions {args.suggestions} cannot exceed the "
+                            f"{len(INTENTS)} intents (suggestions come from distinct intents)")
     arguments.within(args, 0, 1, "min_similarity", "trigger_threshold", "fallback_confidence",
                      "min_recall")
     arguments.within(args, 0, 1, "dropout", open_high=True)
@@ -40,7 +40,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
-    keys = ("clusters", "max_responses", "max_reply_tokens", "min_count", "min_similarity",
+    keys = ("max_responses", "max_reply_tokens", "min_count", "min_similarity",
             "vocab_size", "min_token_count", "context_tokens", "embedding_dim", "units", "dropout",
             "sampled_softmax", "batch_size",
             "learning_rate", "suggestions", "beam_width", "length_bias", "rank_by",
@@ -62,7 +62,7 @@ class SmartReply(Family):
     a fixed response set, a beam search over the set's trie picks the replies."""
 
     name = NAME
-    help = "Smart Reply: reply suggestions (default: bundled chatterbot-corpus)"
+    help = "Smart Reply: reply suggestions (default: bundled everyday conversations)"
     headline_metric = HEADLINE
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -70,12 +70,9 @@ class SmartReply(Family):
         data = parser.add_argument_group("data")
         data.add_argument("--data-file",
                           help="your conversations: .tsv (header: context, reply[, user]) or "
-                               ".jsonl of {context, reply[, user]}; default: bundled "
-                               "chatterbot-corpus")
-        data.add_argument("--language", help="language of the bundled corpus (chatterbot-corpus "
-                                             "folder name: english, spanish, ...)")
+                               ".jsonl of {context, reply[, user]}; default: the bundled "
+                               "everyday-conversation corpus (English)")
         responses = parser.add_argument_group("response set")
-        responses.add_argument("--clusters", type=int, help="semantic clusters of the response set")
         responses.add_argument("--max-responses", type=int, help="replies kept in the response set")
         responses.add_argument("--max-reply-tokens", type=int,
                                help="longest reply (tokens) the set holds and the model writes")
@@ -133,7 +130,7 @@ class SmartReply(Family):
             mobile=mobile_config(args))
 
     def prepare_data(self, args: argparse.Namespace, paths: PipelinePaths) -> str:
-        return reply_data.prepare(args.data_file, paths.data_cache, args.language)
+        return reply_data.prepare(args.data_file, paths.data_cache)
 
     def serve_hint(self, serving_dir: str) -> str:
         output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))
