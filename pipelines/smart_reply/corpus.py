@@ -121,7 +121,7 @@ MESSAGES: dict[str, Kind] = {
                  "See you at {place}.", "So see you at {time} then."), ("see_you", "agree")),
     "goodbye": (("Good night!", "Bye!", "Gotta go, talk later.", "I'm heading to bed.",
                  "Talk soon!", "Night {name}!"), ("goodbye", "see_you")),
-    "wishes": (("Happy {holiday}!", "Merry Christmas!", "Have a great weekend!",
+    "wishes": (("Wishing you a happy {holiday}!", "Merry Christmas!", "Have a great weekend!",
                 "Have a nice {weekday}!", "Happy {holiday}, {name}!"),
                ("same_to_you", "thanks")),
     "birthday": (("Happy birthday {name}!", "Happy birthday! Hope you have a great day.",
@@ -303,12 +303,20 @@ def render(template: str, values: dict[str, list[str]], rng: random.Random) -> s
     return rendered[:1].upper() + rendered[1:]
 
 
-def template_pattern(template: str) -> re.Pattern:
-    """A regex that every rendering of `template` matches (slots: any text), case and
-    spacing ignored: what the eval file's independence check runs."""
+def template_pattern(template: str, values: dict[str, list[str]]) -> re.Pattern:
+    """A regex that exactly the renderings of `template` match (each slot one of its
+    `values`; a slot without values, any text), case and spacing ignored: what the eval
+    file's independence check runs."""
+    def slot(name: str) -> str:
+        if name not in values:
+            return ".+"
+        return "(?:" + "|".join(re.escape(" ".join(v.lower().split()))
+                                for v in values[name]) + ")"
+
     parts = _SLOT.split(template)
-    literal = [re.escape(" ".join(p.split()).lower()) for p in parts[::2]]
-    return re.compile("^" + ".+".join(literal) + "$")
+    pattern = "".join(re.escape(" ".join(p.split()).lower()) if i % 2 == 0 else slot(p)
+                      for i, p in enumerate(parts))
+    return re.compile(f"^{pattern}$")
 
 
 def all_templates() -> list[str]:

@@ -25,6 +25,8 @@ from pipelines.tfrecords import write_tfrecords
 CONTEXT, REPLY, USER = "context", "reply", "user"
 EVAL_PERCENT = 20
 CONVERSATION_FILES = ("conversations", "greetings", "health")
+# Shipyard's hand-written evaluation messages (see the file's header), read by the Evaluator.
+EVAL_MESSAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "eval_messages.tsv")
 BUNDLED = "everyday-v1"  # the cache directory's name: bump when the bundled corpus changes
 
 

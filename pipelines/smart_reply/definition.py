@@ -33,7 +33,7 @@ def _check(args: argparse.Namespace) -> None:
         raise ShipyardError(f"--suggestions {args.suggestions} cannot exceed the "
                             f"{len(INTENTS)} intents (suggestions come from distinct intents)")
     arguments.within(args, 0, 1, "min_similarity", "trigger_threshold", "fallback_confidence",
-                     "min_recall")
+                     "min_sensible")
     arguments.within(args, 0, 1, "dropout", open_high=True)
     if arguments.check_mobile(args, MOBILE_VARIANTS):
         arguments.within(args, 0, 1, "max_metric_drop")
@@ -109,19 +109,21 @@ class SmartReply(Family):
                              help="below this top-cluster probability the fallback set is shown")
         suggest.add_argument("--max-message-chars", type=int,
                              help="longer messages are refused (one-line error / HTTP 400)")
-        suggest.add_argument("--min-recall", type=float,
-                             help="blessing threshold on held-out recall@3 of the true reply's "
-                                  "cluster (also: no regression vs the latest blessed model)")
-        arguments.add_min_lift(suggest, "recall@3", "most frequent clusters; bag-of-words "
-                                                    "logistic regression")
+        suggest.add_argument("--min-sensible", type=float,
+                             help="blessing threshold on sensible@3 over the independent eval "
+                                  "file (also: no regression vs the latest blessed model)")
+        arguments.add_min_lift(suggest, "sensible@3", "most frequent intents; bag-of-words "
+                                                      "logistic regression")
         arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "recall@3",
                                        agreement="messages whose TFLite top-3 replies equal the "
                                                  "SavedModel's")
 
     def modules(self, args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
         _check(args)
-        evaluation = FamilyEvaluation(self.module("evaluation"), HEADLINE, args.min_recall,
-                                      settings={"baselines": True}, min_lift=args.min_lift)
+        evaluation = FamilyEvaluation(self.module("evaluation"), HEADLINE, args.min_sensible,
+                                      settings={"baselines": True,
+                                                "eval_messages": reply_data.EVAL_MESSAGES},
+                                      min_lift=args.min_lift)
         return FamilyModules(
             preprocessing_fn=self.module("preprocessing.preprocessing_fn"),
             run_fn=self.module("trainer.run_fn"), evaluation=evaluation,

@@ -49,7 +49,7 @@ def test_negative_examples_are_long_code_sensitive_or_knowledge(bundled):
             assert pair["context"].count(".") + pair["context"].count("?") >= 3
         elif pair["reply"] == corpus.SENSITIVE_REPLY:
             kinds["sensitive"] += 1
-        elif any(corpus.template_pattern(c).match(" ".join(pair["context"].lower().split()))
+        elif any(corpus.template_pattern(c, {}).match(" ".join(pair["context"].lower().split()))
                  for c, _ in corpus.CODE):
             kinds["code"] += 1
         else:
@@ -58,9 +58,13 @@ def test_negative_examples_are_long_code_sensitive_or_knowledge(bundled):
 
 
 def test_templates_match_their_renderings():
-    pattern = corpus.template_pattern("Running {minutes} minutes late, sorry!")
+    pattern = corpus.template_pattern("Running {minutes} minutes late, sorry!",
+                                      corpus.slot_values())
     assert pattern.match("running ten minutes late, sorry!")
+    assert pattern.match("running 15 minutes late, sorry!")
+    assert not pattern.match("running eleven minutes late, sorry!")
     assert not pattern.match("running ten minutes late")
+    assert corpus.template_pattern("Hi {n}!", {}).match("hi there!")
 
 
 def _write(tmp_path, name, content: bytes):
