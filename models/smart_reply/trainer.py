@@ -119,11 +119,24 @@ def build_model(config: dict[str, Any], vocab_size: int, num_clusters: int,
     return model
 
 
-def _dataset(arrays, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
+def _dataset(arrays, batch_size: int, shuffle: bool, seed: int,
+             word_dropout: float = 0.0) -> tf.data.Dataset:
     dataset = tf.data.Dataset.from_tensor_slices(arrays).cache()
     if shuffle:
         dataset = dataset.shuffle(8192, seed=seed, reshuffle_each_iteration=True)
+    if word_dropout:
+        dataset = dataset.map(lambda x, y, w: (_drop_words(x, word_dropout, seed), y, w))
     return dataset.batch(batch_size).repeat().prefetch(tf.data.AUTOTUNE)
+
+
+def _drop_words(x: dict, rate: float, seed: int) -> dict:
+    """Word dropout (Iyyer et al. 2015): each message word becomes OOV with probability
+    `rate`. Real messages are full of words the vocabulary lacks; without it the only OOV
+    tokens the trigger sees in training are the rare names and facts of the knowledge
+    questions, and it learns "an unknown word: stay silent"."""
+    ids = x["context_ids"]
+    drop = (tf.random.uniform(tf.shape(ids), seed=seed) < rate) & (ids >= text.RESERVED)
+    return dict(x, context_ids=tf.where(drop, tf.cast(text.OOV, ids.dtype), ids))
 
 
 def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str]],
@@ -158,7 +171,8 @@ def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str
         model.get_layer("cluster_word_votes").fit(
             x["context_ids"], y[model_lib.CLUSTER], w[model_lib.CLUSTER] > 0)
     started = time.monotonic()
-    fit_steps(model, _dataset((x, y, w), config["batch_size"], True, config.get("seed", 0)),
+    fit_steps(model, _dataset((x, y, w), config["batch_size"], True, config.get("seed", 0),
+                              config.get("word_dropout", 0.0)),
               _dataset(eval_arrays, config["batch_size"], False, 0), train_steps,
               min(eval_steps, EVAL_BATCHES_MAX), log_dir=log_dir, backup_dir=backup_dir,
               epochs=config.get("epochs", 4))

@@ -34,7 +34,7 @@ def _check(args: argparse.Namespace) -> None:
                             f"{len(INTENTS)} intents (suggestions come from distinct intents)")
     arguments.within(args, 0, 1, "min_similarity", "trigger_threshold", "fallback_confidence",
                      "min_sensible")
-    arguments.within(args, 0, 1, "dropout", open_high=True)
+    arguments.within(args, 0, 1, "dropout", "word_dropout", open_high=True)
     if arguments.check_mobile(args, MOBILE_VARIANTS):
         arguments.within(args, 0, 1, "max_metric_drop")
 
@@ -42,6 +42,7 @@ def _check(args: argparse.Namespace) -> None:
 def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
     keys = ("max_responses", "max_reply_tokens", "min_count", "min_similarity",
             "vocab_size", "min_token_count", "context_tokens", "embedding_dim", "units", "dropout",
+            "word_dropout",
             "sampled_softmax", "batch_size",
             "learning_rate", "suggestions", "beam_width", "length_bias", "rank_by",
             "trigger_threshold",
@@ -90,6 +91,9 @@ class SmartReply(Family):
         model.add_argument("--embedding-dim", type=int)
         model.add_argument("--units", type=int, help="LSTM units (encoder and response LSTM)")
         model.add_argument("--dropout", type=float, help="dropout on embedded tokens in training")
+        model.add_argument("--word-dropout", type=float,
+                           help="share of message words replaced by the unknown-word id in "
+                                "training (unseen words in real messages)")
         model.add_argument("--sampled-softmax", type=int,
                            help="tokens sampled per step for a sampled softmax of the response "
                                 "LSTM in training, for large vocabularies (0: full softmax)")

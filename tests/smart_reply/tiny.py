@@ -19,9 +19,10 @@ def train_tiny(root, users: list[str] | None = None, held_out_size: int = HELD_O
                train_steps: int = 20) -> types.SimpleNamespace:
     """`train_steps` Trainer steps on 300 bundled training pairs (every 8th pair);
     `held_out_size` held-out pairs. With `users`, training pair i is user
-    users[i % len(users)] and held-out pair i user u{i % (len(users) + 1)}, one more than trained (an unknown user). Fields: model (the
-    trained Keras model), words (vocabulary), model_uri, serving (SavedModel dir), examples
-    (ExampleGen-like URI with Split-train / Split-eval), root, train, held_out, config."""
+    users[i % len(users)] and held-out pair i user u{i % (len(users) + 1)}, one more than
+    trained (an unknown user). Fields: model (the trained Keras model), words (vocabulary),
+    model_uri, serving (SavedModel dir), examples (ExampleGen-like URI with Split-train /
+    Split-eval), root, train, held_out, config."""
     import tensorflow as tf
 
     from models.smart_reply import text, trainer
