@@ -46,8 +46,11 @@ def test_tflite_top3_agrees_with_the_saved_model(gated):
         assert result["agreement"] >= 0.95, name
         assert result["blessed"], (name, result["reasons"])
         assert result["metric"] == pytest.approx(results["reference_metric"], abs=0.02)
+    # Not half: the trie of the 114 responses is int32 weights, which no variant quantizes,
+    # and in this tiny model they are a large share of the file (the default model: 0.37 of
+    # 0.97 MB).
     assert results["variants"]["dynamic"]["size_bytes"] < \
-        results["variants"]["float32"]["size_bytes"] / 2
+        results["variants"]["float32"]["size_bytes"] * 2 / 3
 
 
 def test_hook_runs_what_the_phone_runs(trained, gated):
