@@ -7,7 +7,7 @@ setup(
     description="Production ML pipelines on TFX: train, optimise, convert and serve Keras models.",
     python_requires="==3.10.*",
     packages=find_packages(include=["pipelines*", "components*", "models*", "serving*"]),
-    package_data={"pipelines": ["common.yaml", "*/config.yaml"]},
+    package_data={"pipelines": ["common.yaml", "*/config.yaml", "smart_reply/eval_messages.tsv"]},
     # The exact set is pinned in requirements.lock; these are the direct dependencies.
     install_requires=[
         "tfx==1.16.0",

@@ -1,6 +1,13 @@
 """Evaluation hook of Smart Reply for the shared FamilyEvaluator.
 
-On held-out messages (whose replies the model never saw), with the exported serving
+On the independent evaluation file (`eval_messages` in the config: ordinary messages written
+by hand, each with the reply intents a person could answer it with, and messages that must
+get no suggestion; pipelines/smart_reply/eval_messages.tsv):
+- sensible_at_3 (the headline): over ALL its messages that should get suggestions, the
+  share that triggered and showed at least one acceptable intent among the three;
+- eval_trigger_recall / eval_trigger_precision, and silent_rate: the share of the
+  must-not-trigger messages left without suggestions.
+On held-out corpus messages (whose replies the model never saw), with the exported serving
 signature and the response set it carries:
 - recall_at_3: the true reply's cluster is among the three suggestions shown (over the
   messages whose real reply is short and close to the response set: for the others no
@@ -10,8 +17,9 @@ signature and the response set it carries:
 - trigger_precision / trigger_recall of `triggered` against the trigger labels;
 - diversity_rate: share of messages whose shown suggestions are all from different clusters.
 Kannan et al. report ranking against a frequency baseline; `baselines` adds two (the most
-frequent clusters; a bag-of-words logistic regression), fitted on the train split, as the
-HookResult's baselines: the model is blessed only when it beats the better one by --min-lift.
+frequent intents; a bag-of-words logistic regression), fitted on the train split, as the
+HookResult's baselines, scored on both sets (on the eval file they always suggest): the
+model is blessed only when it beats the better one by --min-lift.
 """
 from __future__ import annotations
 
@@ -24,10 +32,51 @@ import tensorflow as tf
 from models.evaluation_hook import HookResult
 from models.smart_reply import export as export_lib
 from models.smart_reply import text
-from models.smart_reply.metrics import ranking_metrics
+from models.smart_reply.metrics import ranking_metrics, sensible_share
 from models.smart_reply.response_set import ResponseSet
 
-METRIC = "recall_at_3"
+METRIC = "sensible_at_3"
+NONE = "none"  # the eval file's intents for a message that must get no suggestion
+
+
+def read_eval_messages(path: str) -> list[tuple[str, list[str]]]:
+    """(message, acceptable intents; [] for must-not-trigger) of an eval file: '#' comment
+    lines, a header row `message<TAB>intents`, then one message per line."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f if not line.startswith("#")]
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        message, _, intents = line.partition("\t")
+        if not message.strip() or not intents.strip():
+            raise ValueError(f"{path}: data line {number}: expected message<TAB>intents")
+        names = [i.strip() for i in intents.split(",")]
+        rows.append((message.strip(), [] if names == [NONE] else names))
+    return rows
+
+
+def evaluate_messages(signature, response_set: ResponseSet,
+                      messages: list[tuple[str, list[str]]]) -> dict[str, float]:
+    """sensible@3 and triggering on the eval file's (message, acceptable intents)."""
+    unknown = {i for _, ok in messages for i in ok} - set(response_set.intents)
+    if unknown:
+        raise ValueError(f"eval messages name intents the model has not: {sorted(unknown)}")
+    out = export_lib.call(signature, [m for m, _ in messages])
+    triggered = out["triggered"].astype(bool)
+    shown = [[response_set.intents[c] for c in row if c >= 0] if fired else []
+             for row, fired in zip(out["cluster_ids"], triggered, strict=True)]
+    should = np.array([bool(ok) for _, ok in messages])
+    positive = [i for i, s in enumerate(should) if s]
+    return {
+        "sensible_at_3": sensible_share([shown[i] for i in positive],
+                                        [messages[i][1] for i in positive]),
+        "eval_trigger_recall": float(np.mean(triggered[should])) if should.any() else 0.0,
+        "eval_trigger_precision": float(np.sum(triggered & should) / max(triggered.sum(), 1)),
+        "silent_rate": float(np.mean(~triggered[~should])) if (~should).any() else 0.0,
+        "eval_messages": float(should.sum()),
+        "eval_silent_messages": float((~should).sum()),
+    }
 
 
 def load(serving_model_dir: str):
@@ -73,16 +122,21 @@ def read_pairs(examples_uri: str, split: str, limit: int | None = None) -> list[
 
 def evaluate(serving_model_dir: str, examples_uri: str, split: str,
              config: dict[str, Any]) -> HookResult:
-    """The FamilyEvaluator hook: metrics of the exported model on ExampleGen's `split`; with
-    `baselines`, the frequency and bag-of-words baselines' recall@3 and MRR on the same
-    messages (fitted on the train split, against the model's own response set), which the
-    model must beat to be blessed."""
+    """The FamilyEvaluator hook: metrics of the exported model on ExampleGen's `split` and,
+    with `eval_messages` (a path), on that eval file; with `baselines`, the frequency and
+    bag-of-words baselines on the same messages (fitted on the train split, against the
+    model's own response set), which the model must beat to be blessed."""
     pairs = read_pairs(examples_uri, split, config.get("limit"))
     signature, response_set = load(serving_model_dir)
-    metrics = evaluate_pairs(signature.signatures["serving_default"], response_set, pairs)
+    serving = signature.signatures["serving_default"]
+    metrics = evaluate_pairs(serving, response_set, pairs)
+    messages = read_eval_messages(config["eval_messages"]) if config.get(
+        "eval_messages") else None
+    if messages:
+        metrics.update(evaluate_messages(serving, response_set, messages))
     if not config.get("baselines"):
         return HookResult(metrics)
     from models.smart_reply import baselines
 
     return HookResult(metrics, baselines=baselines.scores(read_pairs(examples_uri, "train"),
-                                                          pairs, response_set))
+                                                          pairs, response_set, messages))

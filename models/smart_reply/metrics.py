@@ -17,3 +17,10 @@ def ranking_metrics(true_clusters: np.ndarray, shown: np.ndarray,
     hits = ranked == true[:, None]
     reciprocal = np.where(hits.any(axis=1), 1.0 / (hits.argmax(axis=1) + 1), 0.0)
     return {"recall_at_3": recall, "mrr": float(np.mean(reciprocal))}
+
+
+def sensible_share(shown: list[list[str]], acceptable: list[list[str]]) -> float:
+    """The share of messages whose shown intents include an acceptable one (sensible@3 when
+    three are shown; a message shown nothing counts as a miss)."""
+    hits = [bool(set(s) & set(ok)) for s, ok in zip(shown, acceptable, strict=True)]
+    return float(np.mean(hits)) if hits else 0.0

@@ -1,8 +1,8 @@
 """The Smart Reply model (Kannan et al., "Smart Reply: Automated Response Suggestion for
 Email", KDD 2016; Google's Allo post, 2016), as one tf_keras functional model.
 
-- Triggering (paper §3): a feed-forward network on the message decides whether to suggest
-  at all.
+- Triggering (paper §3): a feed-forward network on the message's words and length decides
+  whether to suggest at all.
 - Stage 1 (Allo): an LSTM reads the message and predicts a distribution over the semantic
   clusters of the response set; a bag-of-words skip path (a TF-IDF logistic regression
   fitted on the train split) adds to its logits.
@@ -181,6 +181,19 @@ class TfidfVotes(keras.layers.Layer):
                 "num_clusters": self.num_clusters}
 
 
+@keras.utils.register_keras_serializable("shipyard")
+class MessageLength(keras.layers.Layer):
+    """The share of the read positions a message fills ([B, 1] from token ids [B, T]): what
+    tells the triggering network a long message (it fills all T) from a short one, which a
+    mean of embeddings cannot."""
+
+    def call(self, ids: tf.Tensor) -> tf.Tensor:
+        return tf.reduce_mean(tf.cast(ids > 0, tf.float32), axis=1, keepdims=True)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None
+
+
 def token_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     """The training loss of the TOKENS output when it already is a per-token loss
     (SampledSoftmax on [states, targets]); Keras then applies the sample weights."""
@@ -227,9 +240,14 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
     drop = keras.layers.Dropout(dropout, name="embedding_dropout")
     embedded = drop(embedding(context))
 
-    # Triggering: a bag of words through a small feed-forward net (cheap, runs first).
+    # Triggering: a bag of words and the message's length through a small feed-forward net
+    # (cheap, runs first); trained on messages that got a short reply and messages that
+    # did not (knowledge questions, long messages, code).
     bag = keras.layers.GlobalAveragePooling1D(name="trigger_bag")(embedded)
-    hidden = keras.layers.Dense(trigger_units, activation="relu", name="trigger_hidden")(bag)
+    length = MessageLength(name="trigger_length")(context)
+    features = keras.layers.Concatenate(name="trigger_features")([bag, length])
+    hidden = keras.layers.Dense(trigger_units, activation="relu",
+                                name="trigger_hidden")(features)
     trigger = keras.layers.Dense(1, activation="sigmoid", name=TRIGGER)(hidden)
 
     # Stage 1: LSTM context encoder → semantic cluster distribution.

@@ -1,14 +1,15 @@
-"""The response set: the replies Smart Reply may suggest, clustered by meaning.
+"""The response set: the replies Smart Reply may suggest, grouped into semantic intents.
 
-Kannan et al. (KDD 2016, §4): suggestions come from a fixed set of normalised, frequent
-replies, grouped into semantic clusters so that the three shown never say the same thing.
-Here a reply's meaning is embedded from its own words and character trigrams (how it is
-said) and from the messages it answers (what it is used for), the two reduced by an SVD and
-clustered with k-means (k-means++ seeding, fixed seed: the same data gives the same set).
+Kannan et al. (KDD 2016, §5): suggestions come from a fixed set of normalised, short,
+generic and frequent replies, grouped into semantic intents by label propagation seeded with
+a few labelled replies per intent, so that the three shown never say the same thing. The
+seed is Shipyard's own (models/smart_reply/intents.py); a reply joins the set only when
+propagation reaches it from a seed, so every response has an intent and facts, names,
+numbers and code never enter. The intents are the clusters the model ranks.
 
 Triggering labels come from the data: a message gets suggestions when its real reply was
 short and close to the response set (cosine of the reply's word and trigram TF-IDF vector to
-its nearest response at least `min_similarity`); the true reply's cluster is that response's.
+its nearest response at least `min_similarity`); the true reply's intent is that response's.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -24,25 +26,26 @@ import numpy as np
 # Shown when the model is unsure what to say (Inbox shows nothing instead when the
 # triggering model says no; these are for a yes from the trigger with a flat distribution).
 FALLBACK = ("Ok", "Thanks!", "Sounds good", "Sure", "No problem", "Yes")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclasses.dataclass
 class ResponseSet:
     texts: list[str]  # what is shown
     tokens: list[list[str]]  # what the model scores (the shared tokenizer's output)
-    clusters: list[int]
+    clusters: list[int]  # index into `intents`
     counts: list[int]
     num_clusters: int
     idf: dict[str, float]
     max_tokens: int
     min_similarity: float
+    intents: list[str]
     fallback: list[str] = dataclasses.field(default_factory=lambda: list(FALLBACK))
 
     def to_json(self) -> dict[str, Any]:
         return {"format_version": FORMAT_VERSION, "num_clusters": self.num_clusters,
                 "max_tokens": self.max_tokens, "min_similarity": self.min_similarity,
-                "fallback": self.fallback,
+                "fallback": self.fallback, "intents": self.intents,
                 "responses": [{"text": t, "tokens": k, "cluster": c, "count": n}
                               for t, k, c, n in zip(self.texts, self.tokens, self.clusters,
                                                     self.counts, strict=True)],
@@ -55,7 +58,8 @@ class ResponseSet:
                    clusters=[r["cluster"] for r in responses],
                    counts=[r["count"] for r in responses], num_clusters=data["num_clusters"],
                    idf=data["idf"], max_tokens=data["max_tokens"],
-                   min_similarity=data["min_similarity"], fallback=data["fallback"])
+                   min_similarity=data["min_similarity"], intents=data["intents"],
+                   fallback=data["fallback"])
 
     def save(self, path: str) -> None:
         """Writes the JSON atomically."""
@@ -126,16 +130,25 @@ def _idf(documents: list[list[str]]) -> dict[str, float]:
 
 
 def _tfidf(documents: list[list[str]], idf: dict[str, float]) -> np.ndarray:
-    """L2-normalised TF-IDF rows over the features `idf` knows (others are dropped)."""
+    """L2-normalised TF-IDF rows over the features `idf` knows. A feature it does not know
+    counts in the norm as the rarest known one (it is rarer still), so that a reply made
+    mostly of unknown words ("Theodore Roosevelt.") is not close to a response it shares
+    only a full stop with."""
     index = {f: i for i, f in enumerate(idf)}
     weights = np.array(list(idf.values()), np.float32)
+    rarest = float(weights.max()) if len(weights) else 1.0
     matrix = np.zeros([len(documents), len(index)], np.float32)
+    unknown = np.zeros([len(documents), 1], np.float32)
     for row, document in enumerate(documents):
+        missing: collections.Counter = collections.Counter()
         for feature in _features(document):
             column = index.get(feature)
             if column is not None:
                 matrix[row, column] += weights[column]
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            else:
+                missing[feature] += 1
+        unknown[row] = rarest ** 2 * sum(n * n for n in missing.values())
+    norms = np.sqrt(np.sum(matrix ** 2, axis=1, keepdims=True) + unknown)
     return matrix / np.maximum(norms, 1e-12)
 
 
@@ -143,62 +156,101 @@ def _key(tokens: list[str]) -> tuple[str, ...]:
     return tuple(tokens)
 
 
-def build(contexts: list[list[str]], replies: list[list[str]], reply_texts: list[str],
-          num_clusters: int, max_responses: int, max_tokens: int, min_count: int = 1,
-          min_similarity: float = 0.5, context_weight: float = 1.0, dimensions: int = 64,
-          seed: int = 0) -> ResponseSet:
-    """The response set of tokenized training pairs.
+# A generic reply has no digits, no code and no proper names: "I" is the only capital allowed
+# after its first word (a capitalised word further on is a name: "Theodore Roosevelt").
+_NOT_GENERIC = re.compile(r"[0-9{}()\[\]<>=;_#@$%^&*/\\|`~]|\s(?!I\b|I['’])[A-Z]")
 
-    Replies are normalised to their token sequence (case and spacing vanish); those of at most
-    `max_tokens` tokens seen at least `min_count` times are candidates, the most frequent
-    `max_responses` kept (ties: shorter first, then alphabetical, so the set is
-    deterministic). The text shown is the reply's most frequent spelling.
+
+def is_generic(text: str) -> bool:
+    """Whether a reply could be anyone's answer to many messages (Kannan et al. §5's
+    generic responses): no number, name or code in it."""
+    return not _NOT_GENERIC.search(" ".join(text.split()))
+
+
+def propagate(similarity: np.ndarray, seeds: np.ndarray, num_labels: int,
+              alpha: float = 0.6, iterations: int = 30) -> np.ndarray:
+    """Label propagation (Zhu & Ghahramani 2002; Kannan et al. §5 seed their semantic
+    intents so): node scores [N, labels] over a similarity graph [N, N] (0: no edge) whose
+    `seeds` [N] (-1: unlabelled) stay clamped to their label. Each step a node takes `alpha`
+    times the weighted mean of its neighbours' scores, so a label's score falls by `alpha`
+    per hop from its seeds and a node no seed reaches keeps 0: the caller can drop what no
+    intent reaches (scikit-learn's LabelSpreading normalises every row, so an isolated node
+    would get a confident label)."""
+    weights = np.array(similarity, np.float64)
+    np.fill_diagonal(weights, 0.0)
+    degree = weights.sum(axis=1, keepdims=True)
+    transition = np.divide(weights, degree, out=np.zeros_like(weights), where=degree > 0)
+    clamped = np.zeros([len(seeds), num_labels])
+    labelled = seeds >= 0
+    clamped[np.flatnonzero(labelled), seeds[labelled]] = 1.0
+    scores = clamped.copy()
+    for _ in range(iterations):
+        scores = np.where(labelled[:, None], clamped, alpha * (transition @ scores))
+    return scores
+
+
+def build(contexts: list[list[str]], replies: list[list[str]], reply_texts: list[str],
+          seeds: list[tuple[list[str], str, int]], intents: list[str], max_responses: int,
+          max_tokens: int, min_count: int = 1, min_similarity: float = 0.5,
+          min_edge: float = 0.35, min_score: float = 0.3, alpha: float = 0.6) -> ResponseSet:
+    """The response set of tokenized training pairs, its clusters the seeded intents.
+
+    Candidates (Kannan et al. §5): replies normalised to their token sequence (case and
+    spacing vanish), generic (`is_generic`), of at most `max_tokens` tokens, seen at least
+    `min_count` times. Each node (the `seeds`' canonical replies (tokens, text, intent
+    index) and the candidates) is embedded by its words and character trigrams (how it is
+    said) and by the centroid of the messages it answers (what it is used for); nodes whose
+    cosine is at least `min_edge` are linked, and labels propagate from the seeds
+    (`propagate`). A candidate joins the intent of its best score when that score is at
+    least `min_score` (with `alpha` 0.6: at most two hops from a seed), else it is dropped:
+    facts, names and numbers reach no intent. The most frequent `max_responses` are kept
+    (seeds always; ties: shorter first, then alphabetical, so the set is deterministic);
+    the text shown is the reply's most frequent spelling (a seed's own).
     """
     counts: collections.Counter = collections.Counter()
     spellings: dict[tuple, collections.Counter] = collections.defaultdict(collections.Counter)
     answered: dict[tuple, list[list[str]]] = collections.defaultdict(list)
     for context, reply, text in zip(contexts, replies, reply_texts, strict=True):
         key = _key(reply)
-        if not key or len(key) > max_tokens:
+        if not key or len(key) > max_tokens or not is_generic(text):
             continue
         counts[key] += 1
         spellings[key][" ".join(text.split())] += 1
         answered[key].append(context)
-    keys = sorted((k for k, n in counts.items() if n >= min_count),
-                  key=lambda k: (-counts[k], len(k), k))[:max_responses]
-    if len(keys) < 2:
-        raise ValueError(f"only {len(keys)} replies of at most {max_tokens} tokens occur "
-                         f"{min_count}+ times: too few for a response set")
-    num_clusters = min(num_clusters, len(keys))
-    texts = [min(spellings[k].items(), key=lambda item: (-item[1], item[0]))[0] for k in keys]
+    seed_label: dict[tuple, int] = {}
+    seed_text: dict[tuple, str] = {}
+    for tokens, text, intent in seeds:
+        seed_label.setdefault(_key(tokens), intent)
+        seed_text.setdefault(_key(tokens), text)
+    candidates = sorted((k for k, n in counts.items() if n >= min_count and k not in seed_label),
+                        key=lambda k: (-counts[k], len(k), k))
+    keys = list(seed_label) + candidates
     token_lists = [list(k) for k in keys]
-
-    idf = _idf(token_lists)
-    own = _tfidf(token_lists, idf)
-    # What a reply is used for: the centroid of the messages it answers.
-    context_idf = _idf([c for k in keys for c in answered[k]])
-    use = np.stack([_tfidf(answered[k], context_idf).mean(axis=0) for k in keys])
-    use /= np.maximum(np.linalg.norm(use, axis=1, keepdims=True), 1e-12)
-    embedding = np.concatenate([own, context_weight * use], axis=1).astype(np.float64)
-    embedding -= embedding.mean(axis=0)
-    u, s, _ = np.linalg.svd(embedding, full_matrices=False)
-    reduced = u[:, :dimensions] * s[:dimensions]
-    reduced /= np.maximum(np.linalg.norm(reduced, axis=1, keepdims=True), 1e-12)
-    clusters = _kmeans(reduced, num_clusters, seed)
-    return ResponseSet(texts=texts, tokens=token_lists, clusters=clusters,
-                       counts=[counts[k] for k in keys], num_clusters=max(clusters) + 1, idf=idf,
-                       max_tokens=max_tokens, min_similarity=min_similarity)
-
-
-def _kmeans(points: np.ndarray, k: int, seed: int) -> list[int]:
-    """Cluster ids renumbered by first appearance, so that cluster 0 holds the most frequent
-    response (ids then read in frequency order and do not depend on k-means' own numbering).
-    With fewer distinct points than k, some clusters stay empty and the ids are compacted."""
-    from sklearn.cluster import KMeans
-
-    raw = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(points)
-    order = {c: i for i, c in enumerate(dict.fromkeys(raw.tolist()))}
-    return [order[c] for c in raw.tolist()]
+    own = _tfidf(token_lists, _idf(token_lists))
+    parts = [own]
+    if answered:
+        context_idf = _idf([c for k in keys for c in answered.get(k, [])])
+        use = np.stack([_tfidf(answered[k], context_idf).mean(axis=0) if answered.get(k)
+                        else np.zeros(len(context_idf), np.float32) for k in keys])
+        parts.append(use / np.maximum(np.linalg.norm(use, axis=1, keepdims=True), 1e-12))
+    # A node without contexts (a seed no training reply spells) is its own words alone.
+    embedding = np.concatenate(parts, axis=1)
+    embedding /= np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
+    similarity = embedding @ embedding.T
+    similarity = np.where(similarity >= min_edge, similarity, 0.0)
+    labels = np.array([seed_label[k] for k in seed_label] + [-1] * len(candidates))
+    scores = propagate(similarity, labels, len(intents), alpha)
+    best = scores.argmax(axis=1)
+    reached = [i for i in range(len(seed_label), len(keys)) if scores[i, best[i]] >= min_score]
+    kept = list(range(len(seed_label))) + reached[:max(0, max_responses - len(seed_label))]
+    texts = [seed_text.get(keys[i]) or min(spellings[keys[i]].items(),
+                                             key=lambda item: (-item[1], item[0]))[0]
+             for i in kept]
+    kept_tokens = [token_lists[i] for i in kept]
+    return ResponseSet(texts=texts, tokens=kept_tokens, clusters=[int(best[i]) for i in kept],
+                       counts=[counts.get(keys[i], 0) for i in kept], num_clusters=len(intents),
+                       idf=_idf(kept_tokens), max_tokens=max_tokens,
+                       min_similarity=min_similarity, intents=list(intents))
 
 
 def save_path(directory: str) -> str:

@@ -19,7 +19,7 @@ import tensorflow as tf
 from models import input_pipeline
 from models.artifacts import KERAS_DIR, MOBILE_DIR, RESPONSE_SET_DIR
 from models.keras2 import keras
-from models.smart_reply import device, text
+from models.smart_reply import device, intents, text
 from models.smart_reply import export as export_lib
 from models.smart_reply import model as model_lib
 from models.smart_reply import response_set as response_set_lib
@@ -90,6 +90,21 @@ def training_arrays(pairs: list[dict[str, str]], response_set: response_set_lib.
     return inputs, y, weights
 
 
+def build_response_set(pairs: list[dict[str, str]],
+                       config: dict[str, Any]) -> response_set_lib.ResponseSet:
+    """The response set of training pairs, seeded with Shipyard's intents."""
+    seed = intents.seed_pairs()
+    seed_tokens = text.tokens([reply for reply, _ in seed])
+    return response_set_lib.build(
+        text.tokens([p["context"] for p in pairs]), text.tokens([p["reply"] for p in pairs]),
+        [p["reply"] for p in pairs],
+        [(tokens, reply, intent) for tokens, (reply, intent) in zip(seed_tokens, seed,
+                                                                     strict=True)],
+        list(intents.INTENTS), max_responses=config["max_responses"],
+        max_tokens=config["max_reply_tokens"], min_count=config["min_count"],
+        min_similarity=config["min_similarity"])
+
+
 def build_model(config: dict[str, Any], vocab_size: int, num_clusters: int,
                 num_users: int, reply_vocab_size: int | None = None,
                 train_steps: int = 1) -> keras.Model:
@@ -115,15 +130,28 @@ def build_model(config: dict[str, Any], vocab_size: int, num_clusters: int,
 
 
 def _dataset(arrays, batch_size: int, shuffle: bool, seed: int,
-             budget_mb: float | None = None) -> tf.data.Dataset:
+             budget_mb: float | None = None, word_dropout: float = 0.0) -> tf.data.Dataset:
     """Batches of in-memory arrays (the response set needs every pair at hand), cached and
-    shuffled by the shared input plan (models/input_pipeline.py)."""
+    shuffled by the shared input plan (models/input_pipeline.py); training batches drop
+    words (`word_dropout`) anew each pass."""
     flat = tf.nest.flatten(arrays)
     plan = input_pipeline.InputPlan(len(flat[0]), sum(a.nbytes for a in flat),
                                     input_pipeline.cache_budget_bytes(budget_mb))
     dataset = input_pipeline.cached_or_streamed(
         tf.data.Dataset.from_tensor_slices(arrays), plan, shuffle, seed)
+    if word_dropout:
+        dataset = dataset.map(lambda x, y, w: (_drop_words(x, word_dropout, seed), y, w))
     return dataset.batch(batch_size).repeat().prefetch(tf.data.AUTOTUNE)
+
+
+def _drop_words(x: dict, rate: float, seed: int) -> dict:
+    """Word dropout (Iyyer et al. 2015): each message word becomes OOV with probability
+    `rate`. Real messages are full of words the vocabulary lacks; without it the only OOV
+    tokens the trigger sees in training are the rare names and facts of the knowledge
+    questions, and it learns "an unknown word: stay silent"."""
+    ids = x["context_ids"]
+    drop = (tf.random.uniform(tf.shape(ids), seed=seed) < rate) & (ids >= text.RESERVED)
+    return dict(x, context_ids=tf.where(drop, tf.cast(text.OOV, ids.dtype), ids))
 
 
 def train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, str]],
@@ -147,13 +175,7 @@ def _train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, st
                       log_dir: str, backup_dir: str | None,
                       strategy: tf.distribute.Strategy) -> keras.Model:
     keras.utils.set_random_seed(config.get("seed", 0))
-    contexts = text.tokens([p["context"] for p in train])
-    replies = text.tokens([p["reply"] for p in train])
-    responses = response_set_lib.build(
-        contexts, replies, [p["reply"] for p in train], num_clusters=config["clusters"],
-        max_responses=config["max_responses"], max_tokens=config["max_reply_tokens"],
-        min_count=config["min_count"], min_similarity=config["min_similarity"],
-        seed=config.get("seed", 0))
+    responses = build_response_set(train, config)
     set_dir = os.path.join(model_uri, RESPONSE_SET_DIR)
     tf.io.gfile.makedirs(set_dir)
     set_path = response_set_lib.save_path(set_dir)
@@ -179,7 +201,7 @@ def _train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, st
     started = time.monotonic()
     budget_mb = config.get("input_cache_mb")
     fit_steps(model, _dataset((x, y, w), config["batch_size"], True, config.get("seed", 0),
-                              budget_mb),
+                              budget_mb, config.get("word_dropout", 0.0)),
               _dataset(eval_arrays, config["batch_size"], False, 0, budget_mb), train_steps,
               min(eval_steps, EVAL_BATCHES_MAX), log_dir=log_dir, backup_dir=backup_dir,
               epochs=config.get("epochs", 4), config=config)

@@ -1,7 +1,8 @@
 """Conversation data for Smart Reply: (context, reply[, user]) pairs.
 
-Bundled: the conversations that the chatterbot-corpus package ships (English by default, any
-of its languages as an option), each consecutive pair of turns one (context, reply) example.
+Bundled (English): the synthetic everyday-conversation corpus (pipelines/smart_reply/corpus.py),
+the conversational files of the chatterbot-corpus package, each consecutive pair of turns one
+(context, reply) example, and its knowledge files' question → fact pairs as negatives.
 Users bring a TSV or JSONL file of (context, reply[, user]). Both are checked up front, so that
 problems surface as one-line errors, and written as tf.Example TFRecords with a deterministic
 held-out split: `<dir>/train/` and `<dir>/eval/`.
@@ -9,57 +10,86 @@ held-out split: `<dir>/train/` and `<dir>/eval/`.
 from __future__ import annotations
 
 import csv
-import glob
 import hashlib
 import io
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterable
 
 from pipelines.errors import ShipyardError
+from pipelines.smart_reply import corpus
 from pipelines.tfrecords import find_shards, write_shuffled_shards
 
 CONTEXT, REPLY, USER = "context", "reply", "user"
 EVAL_PERCENT = 20
+CONVERSATION_FILES = ("conversations", "greetings", "health")
+# Shipyard's hand-written evaluation messages (see the file's header), read by the Evaluator.
+EVAL_MESSAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "eval_messages.tsv")
+BUNDLED = "everyday-v1"  # the cache directory's name: bump when the bundled corpus changes
 
 
 def chatterbot_directory() -> str:
     import chatterbot_corpus
 
-    return os.path.join(os.path.dirname(chatterbot_corpus.__file__), "data")
+    return os.path.join(os.path.dirname(chatterbot_corpus.__file__), "data", "english")
 
 
-def chatterbot_languages() -> list[str]:
-    return sorted(d for d in os.listdir(chatterbot_directory())
-                  if os.path.isdir(os.path.join(chatterbot_directory(), d)))
-
-
-def chatterbot_pairs(language: str = "english") -> list[dict[str, str]]:
-    """Every (previous turn, turn) pair of the corpus' conversations in `language`, in file
-    order, without exact duplicates (tech_support.yml repeats ten pairs a hundred times each,
-    which would otherwise fill both splits with the same examples)."""
+def chatterbot_file_pairs(name: str) -> list[dict[str, str]]:
+    """Every (previous turn, turn) pair of chatterbot-corpus' English `name`.yml, in file
+    order, without exact duplicates (tech_support.yml repeats ten pairs a hundred times)."""
     import yaml
 
-    folder = os.path.join(chatterbot_directory(), language)
-    if not os.path.isdir(folder):
-        raise ShipyardError(f"chatterbot-corpus has no language {language!r}; choose from "
-                            f"{', '.join(chatterbot_languages())}")
+    with open(os.path.join(chatterbot_directory(), f"{name}.yml"), encoding="utf-8") as f:
+        document = yaml.safe_load(f) or {}
     seen: set[tuple[str, str]] = set()
     pairs = []
-    for path in sorted(glob.glob(os.path.join(folder, "*.yml"))):
-        with open(path, encoding="utf-8") as f:
-            document = yaml.safe_load(f) or {}
-        for conversation in document.get("conversations") or []:
-            # One trivia entry is a bare string, not a list of turns: not a conversation.
-            if not isinstance(conversation, list):
-                continue
-            turns = [str(t).strip() for t in conversation]
-            for context, reply in zip(turns, turns[1:], strict=False):
-                if context and reply and (context, reply) not in seen:
-                    seen.add((context, reply))
-                    pairs.append({CONTEXT: context, REPLY: reply})
+    for conversation in document.get("conversations") or []:
+        # One trivia entry is a bare string, not a list of turns: not a conversation.
+        if not isinstance(conversation, list):
+            continue
+        turns = [str(t).strip() for t in conversation]
+        for context, reply in zip(turns, turns[1:], strict=False):
+            if context and reply and (context, reply) not in seen:
+                seen.add((context, reply))
+                pairs.append({CONTEXT: context, REPLY: reply})
     return pairs
+
+
+def chatterbot_pairs() -> list[dict[str, str]]:
+    """The pairs of every English chatterbot-corpus file (knowledge files included: the
+    negatives' source and the tests' stress case), file by file in name order."""
+    names = sorted(os.path.splitext(f)[0] for f in os.listdir(chatterbot_directory())
+                   if f.endswith(".yml"))
+    return [p for name in names for p in chatterbot_file_pairs(name)]
+
+
+# The bot's talk about being software, which emotion.yml is mostly made of.
+_BOT_TALK = re.compile(r"\b(software|program\w*|emotions?|human|robots?|bots?|computer|"
+                       r"machine|feel\w*)\b", re.IGNORECASE)
+
+
+def conversation_pairs() -> list[dict[str, str]]:
+    """The conversational part of chatterbot-corpus: conversations.yml, greetings.yml and
+    health.yml whole, and emotion.yml's pairs where neither side is about the bot being
+    software. The other files are knowledge (trivia, history, science, computers, coding,
+    tech support), the bot's profile, or one-line quips."""
+    pairs = [p for name in CONVERSATION_FILES for p in chatterbot_file_pairs(name)]
+    pairs += [p for p in chatterbot_file_pairs("emotion")
+              if not _BOT_TALK.search(p[CONTEXT]) and not _BOT_TALK.search(p[REPLY])]
+    return pairs
+
+
+def knowledge_pairs() -> list[dict[str, str]]:
+    """Question → fact pairs of chatterbot-corpus' knowledge files: negative examples."""
+    return [p for name in corpus.KNOWLEDGE_FILES for p in chatterbot_file_pairs(name)]
+
+
+def bundled_pairs() -> list[dict[str, str]]:
+    """The bundled corpus: the synthetic everyday conversations (pipelines/smart_reply/
+    corpus.py), chatterbot-corpus' conversations, and its knowledge pairs as negatives."""
+    return corpus.pairs() + conversation_pairs() + knowledge_pairs()
 
 
 def _decode(path: str) -> str:
@@ -190,7 +220,7 @@ def write_split(pairs: Iterable[dict[str, str]], directory: str) -> str:
     return directory
 
 
-def prepare(data_file: str | None, cache_dir: str, language: str = "english") -> str:
+def prepare(data_file: str | None, cache_dir: str) -> str:
     """The directory of split TFRecords for ExampleGen: the user's file (checked) or the
     bundled corpus. Cached under `cache_dir` by content, so a re-run reuses it."""
     if data_file:
@@ -200,7 +230,7 @@ def prepare(data_file: str | None, cache_dir: str, language: str = "english") ->
         directory = os.path.join(cache_dir, f"conversations-{digest}")
     else:
         pairs = None
-        directory = os.path.join(cache_dir, f"chatterbot-{language}")
+        directory = os.path.join(cache_dir, BUNDLED)
     if all(find_shards(os.path.join(directory, s), "pairs") for s in ("train", "eval")):
         return directory
-    return write_split(pairs if pairs is not None else chatterbot_pairs(language), directory)
+    return write_split(pairs if pairs is not None else bundled_pairs(), directory)

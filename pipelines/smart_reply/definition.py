@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from models.smart_reply.intents import INTENTS
 from pipelines import arguments
 from pipelines.errors import ShipyardError
 from pipelines.family import AddCommand, Family, FamilyEvaluation, FamilyModules, PipelinePaths
@@ -27,21 +28,21 @@ def _check(args: argparse.Namespace) -> None:
                        "min_token_count",
                        "context_tokens", "embedding_dim", "units", "suggestions", "beam_width",
                        "max_message_chars")
-    arguments.at_least(args, 2, "clusters")
     arguments.at_least(args, 0, "sampled_softmax")
-    if args.suggestions > args.clusters:
-        raise ShipyardError(f"--suggestions {args.suggestions} cannot exceed --clusters "
-                            f"{args.clusters} (suggestions come from distinct clusters)")
+    if args.suggestions > len(INTENTS):
+        raise ShipyardError(f"--suggestions {args.suggestions} cannot exceed the "
+                            f"{len(INTENTS)} intents (suggestions come from distinct intents)")
     arguments.within(args, 0, 1, "min_similarity", "trigger_threshold", "fallback_confidence",
-                     "min_recall")
-    arguments.within(args, 0, 1, "dropout", open_high=True)
+                     "min_sensible")
+    arguments.within(args, 0, 1, "dropout", "word_dropout", open_high=True)
     if arguments.check_mobile(args, MOBILE_VARIANTS):
         arguments.within(args, 0, 1, "max_metric_drop")
 
 
 def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
-    keys = ("clusters", "max_responses", "max_reply_tokens", "min_count", "min_similarity",
+    keys = ("max_responses", "max_reply_tokens", "min_count", "min_similarity",
             "vocab_size", "min_token_count", "context_tokens", "embedding_dim", "units", "dropout",
+            "word_dropout",
             "sampled_softmax", "batch_size",
             "learning_rate", "suggestions", "beam_width", "length_bias", "rank_by",
             "trigger_threshold",
@@ -62,7 +63,7 @@ class SmartReply(Family):
     a fixed response set, a beam search over the set's trie picks the replies."""
 
     name = NAME
-    help = "Smart Reply: reply suggestions (default: bundled chatterbot-corpus)"
+    help = "Smart Reply: reply suggestions (default: bundled everyday conversations)"
     headline_metric = HEADLINE
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -70,12 +71,9 @@ class SmartReply(Family):
         data = parser.add_argument_group("data")
         data.add_argument("--data-file",
                           help="your conversations: .tsv (header: context, reply[, user]) or "
-                               ".jsonl of {context, reply[, user]}; default: bundled "
-                               "chatterbot-corpus")
-        data.add_argument("--language", help="language of the bundled corpus (chatterbot-corpus "
-                                             "folder name: english, spanish, ...)")
+                               ".jsonl of {context, reply[, user]}; default: the bundled "
+                               "everyday-conversation corpus (English)")
         responses = parser.add_argument_group("response set")
-        responses.add_argument("--clusters", type=int, help="semantic clusters of the response set")
         responses.add_argument("--max-responses", type=int, help="replies kept in the response set")
         responses.add_argument("--max-reply-tokens", type=int,
                                help="longest reply (tokens) the set holds and the model writes")
@@ -93,6 +91,9 @@ class SmartReply(Family):
         model.add_argument("--embedding-dim", type=int)
         model.add_argument("--units", type=int, help="LSTM units (encoder and response LSTM)")
         model.add_argument("--dropout", type=float, help="dropout on embedded tokens in training")
+        model.add_argument("--word-dropout", type=float,
+                           help="share of message words replaced by the unknown-word id in "
+                                "training (unseen words in real messages)")
         model.add_argument("--sampled-softmax", type=int,
                            help="tokens sampled per step for a sampled softmax of the response "
                                 "LSTM in training, for large vocabularies (0: full softmax)")
@@ -112,19 +113,21 @@ class SmartReply(Family):
                              help="below this top-cluster probability the fallback set is shown")
         suggest.add_argument("--max-message-chars", type=int,
                              help="longer messages are refused (one-line error / HTTP 400)")
-        suggest.add_argument("--min-recall", type=float,
-                             help="blessing threshold on held-out recall@3 of the true reply's "
-                                  "cluster (also: no regression vs the latest blessed model)")
-        arguments.add_min_lift(suggest, "recall@3", "most frequent clusters; bag-of-words "
-                                                    "logistic regression")
+        suggest.add_argument("--min-sensible", type=float,
+                             help="blessing threshold on sensible@3 over the independent eval "
+                                  "file (also: no regression vs the latest blessed model)")
+        arguments.add_min_lift(suggest, "sensible@3", "most frequent intents; bag-of-words "
+                                                      "logistic regression")
         arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "recall@3",
                                        agreement="messages whose TFLite top-3 replies equal the "
                                                  "SavedModel's")
 
     def modules(self, args: argparse.Namespace, paths: PipelinePaths) -> FamilyModules:
         _check(args)
-        evaluation = FamilyEvaluation(self.module("evaluation"), HEADLINE, args.min_recall,
-                                      settings={"baselines": True}, min_lift=args.min_lift)
+        evaluation = FamilyEvaluation(self.module("evaluation"), HEADLINE, args.min_sensible,
+                                      settings={"baselines": True,
+                                                "eval_messages": reply_data.EVAL_MESSAGES},
+                                      min_lift=args.min_lift)
         return FamilyModules(
             preprocessing_fn=self.module("preprocessing.preprocessing_fn"),
             run_fn=self.module("trainer.run_fn"), evaluation=evaluation,
@@ -133,7 +136,7 @@ class SmartReply(Family):
             mobile=mobile_config(args))
 
     def prepare_data(self, args: argparse.Namespace, paths: PipelinePaths) -> str:
-        return reply_data.prepare(args.data_file, paths.data_cache, args.language)
+        return reply_data.prepare(args.data_file, paths.data_cache)
 
     def serve_hint(self, serving_dir: str) -> str:
         output_dir = os.path.dirname(os.path.dirname(os.path.abspath(serving_dir)))

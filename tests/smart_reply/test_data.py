@@ -2,40 +2,70 @@
 import json
 import os
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.smart_reply import response_set, text
+from models.smart_reply import intents, response_set, text
 from pipelines.errors import ShipyardError
+from pipelines.smart_reply import corpus
 from pipelines.smart_reply import data as reply_data
 from pipelines.tfrecords import find_shards
 
 
 @pytest.fixture(scope="module")
-def english():
-    return reply_data.chatterbot_pairs("english")
+def bundled():
+    return reply_data.bundled_pairs()
 
 
-def test_bundled_english_pairs_and_split(english):
-    # 2,393 consecutive-turn pairs in the English files, 1,176 once exact repeats are dropped.
-    assert len(english) == 1176
-    assert len(set((p["context"], p["reply"]) for p in english)) == 1176
-    assert all(p["context"] and p["reply"] for p in english)
-    assert {"context": "Hi, How is it going?", "reply": "Could be better."} in english
-    held_out = [p for p in english if reply_data.is_eval(p)]
-    assert len(held_out) == 222
-    # Every reply to one message is on the same side of the split.
+def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
+    assert reply_data.bundled_pairs() == bundled
+    synthetic = corpus.pairs()
+    conversations = reply_data.conversation_pairs()
+    knowledge = reply_data.knowledge_pairs()
+    assert bundled == synthetic + conversations + knowledge
+    assert (len(synthetic), len(conversations), len(knowledge)) == (3428, 220, 331)
+    # Every template and every intent's phrasing is used; slots are filled.
+    assert not any("{" in p["context"] or "{" in p["reply"] for p in synthetic)
+    replies = {p["reply"] for p in synthetic}
+    assert all(set(corpus.reply_phrasings(i)) & replies for i in intents.INTENTS)
+    # Only the conversational chatterbot files; the bot's talk about itself left out.
+    assert {"context": "Hi, How is it going?", "reply": "Could be better."} in conversations
+    assert not any("software" in p["reply"] for p in conversations)
+    assert {"context": "Who was the 26th president of the United States?",
+            "reply": "Theodore Roosevelt"} not in conversations + synthetic
+    held_out = [p for p in bundled if reply_data.is_eval(p)]
     eval_contexts = {p["context"].lower() for p in held_out}
     assert not any(p["context"].lower() in eval_contexts
-                   for p in english if not reply_data.is_eval(p))
+                   for p in bundled if not reply_data.is_eval(p))
 
 
-def test_other_languages_and_unknown_language():
-    assert "spanish" in reply_data.chatterbot_languages()
-    assert len(reply_data.chatterbot_pairs("spanish")) > 100
-    with pytest.raises(ShipyardError, match="^chatterbot-corpus has no language 'klingon'"):
-        reply_data.chatterbot_pairs("klingon")
+def test_negative_examples_are_long_code_sensitive_or_knowledge(bundled):
+    negatives = corpus.negative_pairs(corpus.slot_values(), corpus.random.Random(0))
+    assert not any(response_set.is_generic(p["reply"]) and len(p["reply"]) < 40
+                   for p in negatives)
+    kinds = {"long": 0, "code": 0, "sensitive": 0, "knowledge": 0}
+    for pair in negatives:
+        if pair["reply"] == corpus.LONG_REPLY:
+            kinds["long"] += 1
+            assert pair["context"].count(".") + pair["context"].count("?") >= 3
+        elif pair["reply"] == corpus.SENSITIVE_REPLY:
+            kinds["sensitive"] += 1
+        elif any(corpus.template_pattern(c, {}).match(" ".join(pair["context"].lower().split()))
+                 for c, _ in corpus.CODE):
+            kinds["code"] += 1
+        else:
+            kinds["knowledge"] += 1
+    assert kinds == {"long": 96, "code": 72, "sensitive": 24, "knowledge": 96}
+
+
+def test_templates_match_their_renderings():
+    pattern = corpus.template_pattern("Running {minutes} minutes late, sorry!",
+                                      corpus.slot_values())
+    assert pattern.match("running ten minutes late, sorry!")
+    assert pattern.match("running 15 minutes late, sorry!")
+    assert not pattern.match("running eleven minutes late, sorry!")
+    assert not pattern.match("running ten minutes late")
+    assert corpus.template_pattern("Hi {n}!", {}).match("hi there!")
 
 
 def _write(tmp_path, name, content: bytes):
@@ -99,51 +129,3 @@ def test_prepare_writes_split_tfrecords(tmp_path):
 def test_tokenizer_splits_punctuation_keeps_words():
     assert text.tokens(["Sounds GOOD!", "I'm fine, thanks.", "Ça va ?"]) == [
         ["sounds", "good", "!"], ["i'm", "fine", ",", "thanks", "."], ["ça", "va", "?"]]
-
-
-@pytest.fixture(scope="module")
-def bundled_set(english):
-    train = [p for p in english if not reply_data.is_eval(p)]
-    contexts = text.tokens([p["context"] for p in train])
-    replies = text.tokens([p["reply"] for p in train])
-    build = dict(num_clusters=30, max_responses=500, max_tokens=16)
-    first = response_set.build(contexts, replies, [p["reply"] for p in train], **build)
-    # Determinism on a part of the data (a second full build costs test time, not coverage).
-    part = dict(num_clusters=8, max_responses=80, max_tokens=16)
-    again = [response_set.build(contexts[:300], replies[:300],
-                                [p["reply"] for p in train[:300]], **part) for _ in range(2)]
-    return first, again, replies
-
-
-def test_response_set_is_deterministic_and_clustered(bundled_set):
-    first, again, _ = bundled_set
-    assert again[0].to_json() == again[1].to_json()
-    assert len(first.texts) == 500 and first.num_clusters == 30
-    assert sorted(set(first.clusters)) == list(range(30))
-    assert first.clusters[0] == 0  # clusters are numbered in frequency order
-    assert all(len(t) <= 16 for t in first.tokens)
-    # The most frequent replies come first; normalisation merged case and spacing variants.
-    assert first.texts[0] == "No." and first.counts[0] == 4
-    assert len({tuple(t) for t in first.tokens}) == 500
-    # Replies to the same question ("Hi, How is it going?") share a cluster.
-    cluster = {t: c for t, c in zip(first.texts, first.clusters, strict=True)}
-    assert cluster["Fine"] == cluster["Good"] == cluster["Great"] == cluster["Okay"]
-    assert first.fallback[:3] == ["Ok", "Thanks!", "Sounds good"]
-
-
-def test_response_set_round_trip_and_labels(bundled_set, tmp_path):
-    first, _, replies = bundled_set
-    path = str(tmp_path / "response_set.json")
-    first.save(path)
-    loaded = response_set.ResponseSet.load(path)
-    assert loaded.to_json() == first.to_json()
-    trigger, clusters = loaded.labels(text.tokens([
-        "No.", "Fine", "Thank you!", "Here's a long explanation of how the memory allocator "
-        "works in detail, with every step spelled out for you.", "zzzz qqqq"]))
-    assert trigger.tolist() == [1, 1, 1, 0, 0]
-    cluster = {t: c for t, c in zip(first.texts, first.clusters, strict=True)}
-    assert clusters.tolist()[:2] == [cluster["No."], cluster["Fine"]]
-    assert clusters.tolist()[3:] == [-1, -1]
-    # Honest labels: about 58 % of training replies are short and close to the set.
-    rate = float(np.mean(loaded.labels(replies)[0]))
-    assert 0.55 < rate < 0.62

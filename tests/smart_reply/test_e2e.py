@@ -16,9 +16,9 @@ from pipelines.smart_reply import data as reply_data
 
 pytestmark = pytest.mark.e2e
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TINY = ["--units", "16", "--embedding-dim", "16", "--clusters", "8", "--max-responses", "60",
+TINY = ["--units", "16", "--embedding-dim", "16", "--max-responses", "100",
         "--max-reply-tokens", "8", "--context-tokens", "12", "--beam-width", "16",
-        "--train-steps", "30", "--eval-steps", "2", "--min-recall", "0.0",
+        "--train-steps", "30", "--eval-steps", "2", "--min-sensible", "0.0",
         # A 30-step model need not beat the baselines: the blessing rule is tested on its own.
         "--min-lift", "-1",
         # One TFLite variant keeps the test cheap; the others are covered by
@@ -29,7 +29,7 @@ TINY = ["--units", "16", "--embedding-dim", "16", "--clusters", "8", "--max-resp
 @pytest.fixture(scope="module")
 def output_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("shipyard")
-    pairs = reply_data.chatterbot_pairs()[:400]
+    pairs = reply_data.bundled_pairs()[::9]
     data = out / "conversations.jsonl"
     data.write_text("\n".join(json.dumps(p) for p in pairs), encoding="utf-8")
     assert main(["run", "smart-reply", "--data-file", str(data), *TINY,
@@ -48,11 +48,12 @@ def test_pushes_a_blessed_model_with_its_response_set(output_dir):
     reports = output_dir / "pipelines" / "smart-reply" / "reports"
     report = json.loads((reports / os.listdir(reports)[0]).read_text())
     metrics = report["metrics"]
-    for key in ("recall_at_3", "mrr", "trigger_precision", "trigger_recall", "diversity_rate",
-                "baseline/frequency/recall_at_3", "baseline/bag_of_words/recall_at_3"):
+    for key in ("sensible_at_3", "eval_trigger_recall", "silent_rate", "recall_at_3", "mrr",
+                "trigger_precision", "trigger_recall", "diversity_rate",
+                "baseline/frequency/sensible_at_3", "baseline/bag_of_words/sensible_at_3"):
         assert 0.0 <= metrics[key] <= 1.0, key
     assert metrics["diversity_rate"] == 1.0
-    held_out = sum(reply_data.is_eval(p) for p in reply_data.chatterbot_pairs()[:400])
+    held_out = sum(reply_data.is_eval(p) for p in reply_data.bundled_pairs()[::9])
     assert metrics["examples"] == held_out
 
 

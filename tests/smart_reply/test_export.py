@@ -85,7 +85,9 @@ def test_response_set_travels_with_the_model(exported):
         asset = json.load(f)
     with open(os.path.join(root, trainer.RESPONSE_SET_DIR, "response_set.json")) as f:
         assert json.load(f) == asset
-    assert len(asset["responses"]) == 40 and asset["num_clusters"] == 6
+    # The 96 seed replies and 18 training replies label propagation reached, in 32 intents.
+    assert len(asset["responses"]) == 114 and asset["num_clusters"] == 32
+    assert asset["intents"][:3] == ["thanks", "welcome", "greeting"]
     assert os.path.isfile(os.path.join(serving, "assets.extra", "tf_serving_warmup_requests"))
     assert os.path.isfile(os.path.join(root, "Format-Keras", "model.keras"))
 
@@ -106,18 +108,71 @@ def test_evaluation_hook(exported, tmp_path):
                                   options="GZIP") as writer:
             for pair in pairs:
                 writer.write(reply_data.example_bytes(pair))
+    eval_file = tmp_path / "eval_messages.tsv"
+    eval_file.write_text("# a comment\nmessage\tintents\nThanks a million!\twelcome\n"
+                         "Happy new year!\tsame_to_you,thanks\nWho wrote Hamlet?\tnone\n")
     result = evaluation.evaluate(serving, str(tmp_path), "eval",
-                                 {"metric": "recall_at_3", "baselines": True})
+                                 {"metric": "sensible_at_3", "baselines": True,
+                                  "eval_messages": str(eval_file)})
     metrics = result.metrics
     assert metrics["examples"] == HELD_OUT
     assert metrics["diversity_rate"] == 1.0
-    for key in ("recall_at_3", "mrr", "trigger_precision", "trigger_recall"):
-        assert 0.0 <= metrics[key] <= 1.0
+    assert (metrics["eval_messages"], metrics["eval_silent_messages"]) == (2, 1)
+    for key in ("recall_at_3", "mrr", "trigger_precision", "trigger_recall", "sensible_at_3",
+                "eval_trigger_recall", "eval_trigger_precision", "silent_rate"):
+        assert 0.0 <= metrics[key] <= 1.0, key
     assert set(result.baselines) == {"frequency", "bag_of_words"}
     for baseline in result.baselines.values():
-        assert set(baseline) == {"recall_at_3", "mrr"}
+        assert set(baseline) == {"recall_at_3", "mrr", "sensible_at_3"}
         assert 0.0 <= baseline["recall_at_3"] <= 1.0
+    # The frequency baseline shows the three most frequent intents to every message.
+    assert result.baselines["frequency"]["sensible_at_3"] in (0.0, 0.5, 1.0)
     assert metrics["mrr"] <= metrics["recall_at_3"] + 1e-9 or metrics["mrr"] > 0
+
+
+def test_eval_file_metrics_by_hand():
+    """sensible@3 counts a silent model as wrong; silence is scored on must-not messages."""
+    from models.smart_reply.response_set import ResponseSet
+
+    responses = ResponseSet(texts=["Thanks!", "Anytime!", "Hi!"], tokens=[[], [], []],
+                            clusters=[0, 1, 2], counts=[1, 1, 1], num_clusters=3, idf={},
+                            max_tokens=4, min_similarity=0.5,
+                            intents=["thanks", "welcome", "greeting"])
+
+    def signature(messages):
+        return {"triggered": tf.constant([True, True, False, True]),
+                "cluster_ids": tf.constant([[0, 1, 2], [0, 1, -1], [2, 1, 0], [0, 1, 2]])}
+
+    messages = [("Thanks a million!", ["welcome"]), ("Yo", ["greeting"]),
+                ("Hey you", ["greeting"]), ("Who wrote Hamlet?", [])]
+    metrics = evaluation.evaluate_messages(signature, responses, messages)
+    assert metrics == {"sensible_at_3": 1 / 3, "eval_trigger_recall": 2 / 3,
+                       "eval_trigger_precision": 2 / 3, "silent_rate": 0.0,
+                       "eval_messages": 3.0, "eval_silent_messages": 1.0}
+    with pytest.raises(ValueError, match=r"intents the model has not: \['goodbye'\]"):
+        evaluation.evaluate_messages(signature, responses, [("Bye", ["goodbye"])])
+
+
+def test_eval_file_loads_and_is_independent_of_the_corpus():
+    from models.smart_reply.intents import INTENTS
+    from pipelines.smart_reply import corpus
+
+    messages = evaluation.read_eval_messages(reply_data.EVAL_MESSAGES)
+    positive = [m for m, ok in messages if ok]
+    assert len(positive) >= 200 and len(messages) - len(positive) >= 50
+    assert {"Where should we meet for lunch?", "Sorry, running ten minutes late.",
+            "Happy new year!"} <= set(positive)
+    assert {i for _, ok in messages for i in ok} <= set(INTENTS)
+    assert len({m.lower() for m, _ in messages}) == len(messages)
+    # Not in the training corpus, and not a rendering of any of its templates.
+    def normal(message):
+        return " ".join(message.lower().split())
+
+    corpus_messages = {normal(p["context"]) for p in reply_data.bundled_pairs()}
+    assert not {normal(m) for m, _ in messages} & corpus_messages
+    values = corpus.slot_values()
+    patterns = [corpus.template_pattern(t, values) for t in corpus.all_templates()]
+    assert not [m for m, _ in messages if any(p.match(normal(m)) for p in patterns)]
 
 
 def test_ranking_metrics_by_hand():

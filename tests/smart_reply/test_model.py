@@ -233,16 +233,14 @@ def test_user_embedding_shifts_the_cluster_distribution():
 def test_sampled_softmax_trains_and_exports_the_same_signature():
     """Training with a sampled softmax lowers the exact token loss, and the serving signature
     (and the decoder step it runs) is the full-softmax one."""
-    from models.smart_reply import export, response_set, text, trainer
+    from models.smart_reply import export, text, trainer
     from pipelines.smart_reply import data as reply_data
 
-    pairs = reply_data.chatterbot_pairs()[:200]
+    pairs = reply_data.bundled_pairs()[::15]
     words = sorted({t for row in text.tokens([p["context"] for p in pairs] +
                                              [p["reply"] for p in pairs]) for t in row})
-    responses = response_set.build(text.tokens([p["context"] for p in pairs]),
-                                   text.tokens([p["reply"] for p in pairs]),
-                                   [p["reply"] for p in pairs], num_clusters=4,
-                                   max_responses=30, max_tokens=6)
+    responses = trainer.build_response_set(pairs, dict(max_responses=100, max_reply_tokens=6,
+                                                       min_count=2, min_similarity=0.5))
     config = dict(context_tokens=10, max_reply_tokens=6, embedding_dim=8, units=8, dropout=0.0,
                   learning_rate=0.01, beam_width=8, length_bias=0.0, rank_by="cluster",
                   suggestions=3,

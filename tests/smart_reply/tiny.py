@@ -4,10 +4,11 @@ written as ExampleGen writes them. conftest.py shares one as a session fixture."
 import os
 import types
 
-# Wide enough (64) that the beam reaches every response of the 40: the export test compares
-# the served suggestions with brute-force scoring of the whole set.
+# Wide enough (160) that the beam reaches every response of the set (the 96 seed replies
+# and a few more): the export test compares the served suggestions with brute-force scoring
+# of the whole set.
 CONFIG = dict(context_tokens=12, max_reply_tokens=6, embedding_dim=16, units=16, dropout=0.0,
-              clusters=6, max_responses=40, min_count=1, min_similarity=0.5, beam_width=64,
+              max_responses=120, min_count=2, min_similarity=0.5, beam_width=160,
               length_bias=0.2, rank_by="cluster", suggestions=3, trigger_threshold=0.5,
               fallback_confidence=0.0, max_message_chars=200, batch_size=16, learning_rate=0.003,
               epochs=1)
@@ -16,17 +17,18 @@ HELD_OUT = 80
 
 def train_tiny(root, users: list[str] | None = None, held_out_size: int = HELD_OUT,
                train_steps: int = 20) -> types.SimpleNamespace:
-    """`train_steps` Trainer steps on 300 bundled training pairs; `held_out_size` held-out
-    pairs. With `users`, training pair i is user users[i % len(users)] and held-out pair i
-    user u{i % (len(users) + 1)}, one more than trained (an unknown user). Fields: model (the
-    trained Keras model), words (vocabulary), model_uri, serving (SavedModel dir), examples
-    (ExampleGen-like URI with Split-train / Split-eval), root, train, held_out, config."""
+    """`train_steps` Trainer steps on 300 bundled training pairs (every 8th pair);
+    `held_out_size` held-out pairs. With `users`, training pair i is user
+    users[i % len(users)] and held-out pair i user u{i % (len(users) + 1)}, one more than
+    trained (an unknown user). Fields: model (the trained Keras model), words (vocabulary),
+    model_uri, serving (SavedModel dir), examples (ExampleGen-like URI with Split-train /
+    Split-eval), root, train, held_out, config."""
     import tensorflow as tf
 
     from models.smart_reply import text, trainer
     from pipelines.smart_reply import data as reply_data
 
-    pairs = reply_data.chatterbot_pairs()
+    pairs = reply_data.bundled_pairs()[::8]
     train = [p for p in pairs if not reply_data.is_eval(p)][:300]
     held_out = [p for p in pairs if reply_data.is_eval(p)][:held_out_size]
     if users:
