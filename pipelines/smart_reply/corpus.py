@@ -313,9 +313,12 @@ def template_pattern(template: str, values: dict[str, list[str]]) -> re.Pattern:
         return "(?:" + "|".join(re.escape(" ".join(v.lower().split()))
                                 for v in values[name]) + ")"
 
+    def literal(text: str) -> str:
+        # Spaces at the slot's edges belong to the pattern; any run of them matches any run.
+        return r"\s+".join(re.escape(word) for word in re.split(r"\s+", text.lower()))
+
     parts = _SLOT.split(template)
-    pattern = "".join(re.escape(" ".join(p.split()).lower()) if i % 2 == 0 else slot(p)
-                      for i, p in enumerate(parts))
+    pattern = "".join(literal(p) if i % 2 == 0 else slot(p) for i, p in enumerate(parts))
     return re.compile(f"^{pattern}$")
 
 
