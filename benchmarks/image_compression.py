@@ -11,6 +11,11 @@ and per image, and how close their images come to the SavedModel's. Writes
 benchmarks/results/image_compression.{json,md,png}.
 
     python -m benchmarks.image_compression --model DIR   (a pushed serving SavedModel)
+
+The codec it measures can be trained under a wall-clock budget (the Trainer's model, input and
+export on the bundled training photos; the held-out photos are never read):
+
+    nice -n 15 python -m benchmarks.image_compression --train-minutes 30 --model DIR
 """
 from __future__ import annotations
 
@@ -27,10 +32,12 @@ import numpy as np
 
 from benchmarks import results as benchmark_results
 
+TRAINING_FILE = "benchmark_training.json"
 JPEG_QUALITIES = (1, 3, 5, 8, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95)
 
 
-def jpeg_curve(photo: np.ndarray) -> list[dict[str, float]]:
+def jpeg_curve(photo: np.ndarray, fmt: str = "JPEG") -> list[dict[str, float]]:
+    """Pillow's `fmt` (JPEG or WebP) over its quality range: bytes, MS-SSIM, PSNR."""
     from PIL import Image
 
     from models.image_compression import quality
@@ -38,7 +45,7 @@ def jpeg_curve(photo: np.ndarray) -> list[dict[str, float]]:
     rows = []
     for q in JPEG_QUALITIES:
         buffer = io.BytesIO()
-        Image.fromarray(photo).save(buffer, format="JPEG", quality=q)
+        Image.fromarray(photo).save(buffer, format=fmt, quality=q)
         decoded = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
         rows.append({"quality": q, "bytes": len(buffer.getvalue()),
                      "ms_ssim": quality.ms_ssim(photo, decoded),
@@ -60,6 +67,79 @@ def jpeg_bytes_at(curve: list[dict[str, float]], target: float) -> float | None:
         if m0 <= target <= m1:
             return s0 + (s1 - s0) * (target - m0) / max(m1 - m0, 1e-12)
     return None
+
+
+BPP_TARGETS = (0.125, 0.25, 0.375, 0.5, 0.75)
+QUALITY_TARGETS = (0.85, 0.9, 0.95)
+
+
+def operating_points(trained, photo: np.ndarray, jpeg: list[dict], webp: list[dict]
+                     ) -> list[dict]:
+    """`shipyard compress` (entropy model, best per chunk) at each target bpp and MS-SSIM,
+    spatially adaptive and uniform: bytes, MS-SSIM, and JPEG's / WebP's bytes at that MS-SSIM."""
+    from models.image_compression import codec, errors
+
+    rows = []
+    for kind, targets in (("bpp", BPP_TARGETS), ("quality", QUALITY_TARGETS)):
+        for target in targets:
+            for adaptive in (True, False):
+                setting = {"bpp": target} if kind == "bpp" else {"min_quality": target}
+                try:
+                    result = codec.compress(trained, photo, adaptive=adaptive, **setting)
+                except errors.SettingError:
+                    continue
+                counts = result.tile_iterations
+                jpeg_bytes = jpeg_bytes_at(jpeg, result.ms_ssim)
+                webp_bytes = jpeg_bytes_at(webp, result.ms_ssim)
+                size = len(result.stream)
+                rows.append({
+                    "target": f"{kind} {target:g}", "adaptive": adaptive, "bytes": size,
+                    "bpp": result.bpp, "ms_ssim": result.ms_ssim, "psnr": result.psnr,
+                    "iterations": result.iterations,
+                    "mean_tile_iterations": float(result.iterations if counts is None
+                                                  else np.mean(counts)),
+                    "jpeg_bytes": jpeg_bytes, "webp_bytes": webp_bytes,
+                    "ratio_jpeg": None if jpeg_bytes is None else size / jpeg_bytes,
+                    "ratio_webp": None if webp_bytes is None else size / webp_bytes})
+    return rows
+
+
+def coder_gain(trained, photo: np.ndarray) -> list[dict]:
+    """Bytes of each iteration's chunk (all tiles) under LZMA, zlib, and the entropy model."""
+    from models.image_compression import bitstream, codec
+
+    tiles, grid = codec.to_tiles(photo)
+    codes, _ = trained.encode_tiles(tiles, trained.iterations)
+    size = photo.shape[:2]
+    per_coder = {}
+    for coder in ("raw", "zlib", "lzma", "model"):
+        stream = trained.write_stream(size, codes, None, coder)
+        per_coder[coder] = [s - bitstream.CHUNK_HEADER_SIZE
+                            for s in bitstream.chunk_sizes(stream)]
+    return [{"iteration": t + 1, **{c: per_coder[c][t] for c in per_coder},
+             "model_vs_lzma": per_coder["model"][t] / per_coder["lzma"][t]}
+            for t in range(trained.iterations)]
+
+
+def python_speed(trained, photo: np.ndarray, runs: int) -> dict[str, float]:
+    """Megapixels per second of `shipyard compress` / `decompress` at every iteration, with
+    the entropy model and with LZMA only."""
+    from models.image_compression import codec
+
+    megapixels = photo.shape[0] * photo.shape[1] / 1e6
+    out = {}
+    for coder in ("model", "lzma"):
+        stream = codec.compress(trained, photo, coder=coder).stream  # also the warm-up
+        codec.decompress(trained, stream)
+        start = time.perf_counter()
+        for _ in range(runs):
+            codec.compress(trained, photo, coder=coder)
+        out[f"encode_mp_per_s_{coder}"] = runs * megapixels / (time.perf_counter() - start)
+        start = time.perf_counter()
+        for _ in range(runs):
+            codec.decompress(trained, stream)
+        out[f"decode_mp_per_s_{coder}"] = runs * megapixels / (time.perf_counter() - start)
+    return out
 
 
 def codec_curve(signatures, photo: np.ndarray, iterations: int) -> tuple[list[dict], dict]:
@@ -130,12 +210,91 @@ def tflite_figures(model: bytes, gamma: float, photo: np.ndarray, codes: np.ndar
             "saved_model_psnr": quality.psnr(photo, saved_model_image)}
 
 
-def plot(path: str, codec_rows: list[dict], jpeg_rows: list[dict]) -> None:
-    """MS-SSIM vs bpp (mean over photos): codec with / without entropy coding, and JPEG."""
+def train(model_dir: str, minutes: float, iterations: int, batch_size: int,
+          learning_rate: float) -> dict[str, float]:
+    """Trains the Trainer's codec (cpu preset) for `minutes` on random crops of the bundled
+    training photos and exports it as the Trainer does. The learning rate's cosine decay is
+    spread over the steps a 20-step timing predicts fit in the budget; training stops at the
+    budget whatever the prediction."""
+    import tensorflow as tf
+
+    from models.image_compression import crops, trainer
+    from models.keras2 import keras
+    from pipelines.image_compression import data as compression_data
+
+    tf.random.set_seed(0)
+    sampler = crops.CropSampler([compression_data._bundled_photo(n)
+                                 for n in compression_data.TRAIN_PHOTOS])
+    config = {"iterations": iterations, "learning_rate": learning_rate}
+    probe = trainer.build_model(config, 1)
+    probe.train_on_batch(sampler.sample(batch_size))  # traces the step
+    start = time.perf_counter()
+    for _ in range(20):
+        probe.train_on_batch(sampler.sample(batch_size))
+    seconds_per_step = (time.perf_counter() - start) / 20
+    budget = minutes * 60 - 20 * seconds_per_step
+    steps = max(1, int(budget / seconds_per_step))
+    model = trainer.build_model(config, steps)
+    deadline = time.monotonic() + budget
+
+    class Budget(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if time.monotonic() > deadline:
+                self.model.stop_training = True
+
+    dataset = tf.data.Dataset.from_generator(
+        lambda: sampler.batches(batch_size),
+        output_signature=tf.TensorSpec([batch_size, 32, 32, 3], tf.float32)).prefetch(4)
+    start = time.perf_counter()
+    history = model.fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[Budget()],
+                        verbose=0)
+    seconds = time.perf_counter() - start
+    done = int(model.optimizer.iterations.numpy())
+    trainer.export(model, model_dir, trainer.warmup_png())
+    return {"minutes": minutes, "planned_steps": steps, "steps": done,
+            "batch_size": batch_size, "iterations": iterations, "seconds": seconds,
+            "patches_per_s": done * batch_size / seconds,
+            "final_loss": float(history.history["loss"][-1])}
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def operating_table(per_photo: dict) -> list[str]:
+    lines = ["| photo | target | tiles | bytes | bpp | MS-SSIM | PSNR dB | iterations (mean a "
+             "tile) | ÷ JPEG | ÷ WebP |", "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: "
+             "| ---: | ---: |"]
+    for name, result in per_photo.items():
+        for r in result["operating_points"]:
+            lines.append(f"| {name.split(':')[1]} | {r['target']} | "
+                         f"{'adaptive' if r['adaptive'] else 'uniform'} | {r['bytes']:,} | "
+                         f"{r['bpp']:.3f} | {r['ms_ssim']:.4f} | {r['psnr']:.2f} | "
+                         f"{r['mean_tile_iterations']:.2f} | {_ratio(r['ratio_jpeg'])} | "
+                         f"{_ratio(r['ratio_webp'])} |")
+    return lines
+
+
+def gain_table(per_photo: dict) -> list[str]:
+    lines = ["| iteration | raw bytes | zlib | LZMA | entropy model | model ÷ LZMA |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = [result["coder_gain"] for result in per_photo.values()]
+    for t in range(len(rows[0])):
+        total = {c: sum(r[t][c] for r in rows) for c in ("raw", "zlib", "lzma", "model")}
+        lines.append(f"| {t + 1} | {total['raw']:,} | {total['zlib']:,} | {total['lzma']:,} | "
+                     f"{total['model']:,} | {total['model'] / total['lzma']:.3f} |")
+    return ["Chunk bytes per iteration, all held-out photos together (uniform iterations):",
+            ""] + lines
+
+
+def plot(path: str, codec_rows: list[dict], jpeg_rows: list[dict],
+         webp_rows: list[dict] | None = None, points: list[dict] | None = None) -> None:
+    """MS-SSIM vs bpp (mean over photos): codec with / without entropy coding, JPEG, WebP, and
+    every photo's `shipyard compress` operating points (adaptive: filled, uniform: hollow)."""
     from PIL import Image, ImageDraw
 
     width, height, margin = 720, 480, 60
-    xmax = max(max(r["bpp_raw"] for r in codec_rows), 2.0)
+    xmax = max(max(r["bpp_raw"] for r in codec_rows), 1.0)
     ymin = min(0.5, min(r["ms_ssim"] for r in codec_rows + jpeg_rows))
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
@@ -154,66 +313,111 @@ def plot(path: str, codec_rows: list[dict], jpeg_rows: list[dict]) -> None:
     series = [("codec + lzma/zlib", "bpp", codec_rows, (200, 30, 30)),
               ("codec, raw bits", "bpp_raw", codec_rows, (240, 150, 150)),
               ("JPEG (Pillow)", "bpp", jpeg_rows, (30, 30, 200))]
+    if webp_rows:
+        series.append(("WebP (Pillow)", "bpp", webp_rows, (30, 150, 30)))
     for i, (label, key, rows, colour) in enumerate(series):
         points = [xy(r[key], r["ms_ssim"]) for r in sorted(rows, key=lambda r: r[key])]
         draw.line(points, fill=colour, width=2)
         for x, y in points:
             draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
         draw.text((width - margin - 150, height - margin - 20 - 16 * i), label, fill=colour)
+    for r in points or []:
+        x, y = xy(r["bpp"], r["ms_ssim"])
+        draw.ellipse([x - 4, y - 4, x + 4, y + 4], outline=(120, 0, 120),
+                     fill=(120, 0, 120) if r["adaptive"] else None)
+    if points:
+        draw.text((width - margin - 150, height - margin - 20 - 16 * len(series)),
+                  "compress + entropy model, per photo", fill=(120, 0, 120))
     image.save(path)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="serving SavedModel of the codec")
+    parser.add_argument("--train-minutes", type=float,
+                        help="first train a codec for this long and export it to --model")
+    parser.add_argument("--train-only", action="store_true", help="stop after training")
+    parser.add_argument("--train-iterations", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--iterations", type=int, help="default: all the codec has")
     parser.add_argument("--runs", type=int, default=3, help="timed calls per speed figure")
     parser.add_argument("--tflite-variants", nargs="*", default=["float32", "float16", "dynamic"],
                         choices=["float32", "float16", "dynamic"],
                         help="TFLite decoder variants to measure (none: skip)")
     args = parser.parse_args()
+    if args.train_minutes:
+        figures = train(args.model, args.train_minutes, args.train_iterations,
+                        args.batch_size, args.learning_rate)
+        with open(os.path.join(args.model, TRAINING_FILE), "w") as f:
+            json.dump(figures, f, indent=2)
+        print(json.dumps(figures))
+        if args.train_only:
+            return
 
     import tensorflow as tf
 
     from models.image_compression import codec, mobile
     from pipelines.image_compression import data as compression_data
 
-    trained = codec.Codec.load(codec.find_model(args.model, ""))
+    codec_dir = codec.find_model(args.model, "")
+    trained = codec.Codec.load(codec_dir)
+    if trained.entropy is None:  # a codec exported before entropy models: fit one now
+        trained.fit_entropy([compression_data._bundled_photo(n)
+                             for n in compression_data.TRAIN_PHOTOS])
+        trained.entropy.save(codec_dir)
     iterations = args.iterations or trained.iterations
     signatures = tf.saved_model.load(args.model).signatures
     decoders = tflite_decoders(trained, args.tflite_variants)
-    per_photo, codec_table, jpeg_table = {}, [], []
+    per_photo, codec_table, jpeg_table, webp_table = {}, [], [], []
     for name in compression_data.EVAL_PHOTOS:
         photo = compression_data._bundled_photo(name)
         pixels = photo.shape[0] * photo.shape[1]
         rows, _ = codec_curve(signatures, photo, iterations)
         jpeg = jpeg_curve(photo)
+        webp = jpeg_curve(photo, "WEBP")
         for row in rows:
             target = jpeg_bytes_at(jpeg, row["ms_ssim"])
             ours = row["bpp"] * pixels / 8
             row["jpeg_bytes_at_equal_ms_ssim"] = target
             row["size_ratio"] = None if target is None else ours / target
             row["size_ratio_raw"] = None if target is None else row["bpp_raw"] * pixels / 8 / target
-        for row in jpeg:
+        for row in jpeg + webp:
             row["bpp"] = row["bytes"] * 8 / pixels
         per_photo[name] = {"size": [photo.shape[1], photo.shape[0]], "codec": rows, "jpeg": jpeg,
+                           "webp": webp,
+                           "operating_points": operating_points(trained, photo, jpeg, webp),
+                           "coder_gain": coder_gain(trained, photo),
+                           "python_speed": python_speed(trained, photo, args.runs),
                            "speed": speed(signatures, photo, iterations, args.runs)}
+        print(name, json.dumps(per_photo[name]["operating_points"]), flush=True)
         codes, saved_model_image = mobile.saved_model_codes(signatures, photo, iterations)
         per_photo[name]["tflite"] = {
             variant: tflite_figures(model, trained.model.gamma, photo, codes, saved_model_image,
                                     args.runs) for variant, model in decoders.items()}
         codec_table.append(rows)
         jpeg_table.append(jpeg)
+        webp_table.append(webp)
 
     keys = ("bpp", "bpp_raw", "ms_ssim", "psnr")
     mean_codec = [{k: float(np.mean([p[i][k] for p in codec_table])) for k in keys}
                   for i in range(iterations)]
-    mean_jpeg = [{k: float(np.mean([p[i][k] for p in jpeg_table])) for k in ("bpp", "ms_ssim",
-                                                                              "psnr")}
-                 for i in range(len(JPEG_QUALITIES))]
-    lines = ["| photo | k | bpp (coded) | bpp (raw) | MS-SSIM | PSNR dB | JPEG bytes at equal "
-             "MS-SSIM | ours ÷ JPEG (coded) | ours ÷ JPEG (raw) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    mean_jpeg, mean_webp = ([{k: float(np.mean([p[i][k] for p in table]))
+                              for k in ("bpp", "ms_ssim", "psnr")}
+                             for i in range(len(JPEG_QUALITIES))]
+                            for table in (jpeg_table, webp_table))
+    lines = operating_table(per_photo) + [""] + gain_table(per_photo) + [""]
+    lines += ["| photo | compress MP/s (entropy model / LZMA) | decompress MP/s (entropy model / "
+              f"LZMA), {iterations} iterations |", "| --- | ---: | ---: |"]
+    for name, result in per_photo.items():
+        s = result["python_speed"]
+        lines.append(f"| {name.split(':')[1]} | {s['encode_mp_per_s_model']:.3f} / "
+                     f"{s['encode_mp_per_s_lzma']:.3f} | {s['decode_mp_per_s_model']:.3f} / "
+                     f"{s['decode_mp_per_s_lzma']:.3f} |")
+    lines += ["", "Serving signatures (raw chunks, uniform iterations), per iteration:", ""]
+    lines += ["| photo | k | bpp (coded) | bpp (raw) | MS-SSIM | PSNR dB | JPEG bytes at equal "
+              "MS-SSIM | ours ÷ JPEG (coded) | ours ÷ JPEG (raw) |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, result in per_photo.items():
         for row in result["codec"]:
             ratio = "n/a" if row["size_ratio"] is None else f"{row['size_ratio']:.2f}"
@@ -246,13 +450,21 @@ def main() -> None:
                     f"({t['saved_model_ms_ssim']:.4f}) | {t['psnr']:.2f} "
                     f"({t['saved_model_psnr']:.2f}) |")
     table = "\n".join(lines)
+    training = os.path.join(args.model, TRAINING_FILE)
+    if os.path.isfile(training):
+        with open(training) as f:
+            training = json.load(f)
+    else:
+        training = None
     report = {"model": args.model, "model_id": trained.model_id.hex(), "iterations": iterations,
+              "training": training, "mean_webp": mean_webp,
               "widths": trained.model.widths.__dict__, "photos": per_photo,
               "mean_codec": mean_codec, "mean_jpeg": mean_jpeg,
               "paper_headline": "≈25 % smaller than JPEG at ≈0.9 MS-SSIM (Toderici et al. 2017)"}
     directory = benchmark_results.write("image_compression", json.loads(json.dumps(
         report, default=list)), table)
-    plot(os.path.join(directory, "image_compression.png"), mean_codec, mean_jpeg)
+    plot(os.path.join(directory, "image_compression.png"), mean_codec, mean_jpeg, mean_webp,
+         [r for result in per_photo.values() for r in result["operating_points"]])
     print(table)
 
 

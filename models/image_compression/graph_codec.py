@@ -1,9 +1,9 @@
 """The .rgc codec in the TensorFlow graph, for the serving SavedModel's encode / decode
-signatures: the same file format as models/image_compression/bitstream.py (which
+signatures: version 1 of the file format of models/image_compression/bitstream.py (which
 `shipyard decompress` reads), written with raw chunks (no lossless coder exists as a TF op) and
-read with raw or zlib chunks (tf.io.decode_compressed). LZMA chunks need `shipyard
-decompress`. Bad streams fail with InvalidArgumentError and a one-line message, which a model
-server returns as an error response.
+read with raw or zlib chunks (tf.io.decode_compressed). LZMA and entropy-model chunks, and
+version 2 streams, need `shipyard decompress`. Bad streams fail with InvalidArgumentError and
+a one-line message, which a model server returns as an error response.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from models.image_compression import residual_gru as rg
 
 TILE = rg.PATCH
 _ADLER = 65521
-_HEADER_FIELDS = bitstream.HEADER_SIZE - 4
+_HEADER_FIELDS = bitstream.V1_HEADER_SIZE - 4
 
 
 def _to_string(values: tf.Tensor) -> tf.Tensor:
@@ -107,7 +107,7 @@ def encode(model: rg.ResidualGRUCodec | CodecModule, model_id: bytes, max_iterat
         chunk = tf.concat([_bytes(b"\x00"), _be32(tf.size(packed)), _be32(adler32(packed)),
                            packed], 0)
         chunks = chunks.write(t, _to_string(chunk))
-    header = tf.concat([_bytes(bitstream.MAGIC), _bytes(bytes([bitstream.VERSION])),
+    header = tf.concat([_bytes(bitstream.MAGIC), _bytes(bytes([bitstream.V1])),
                         _be32(width), _be32(height), tf.cast(iterations, tf.int64)[tf.newaxis],
                         _bytes(model_id)], 0)
     header = tf.concat([header, _be32(adler32(header))], 0)
@@ -121,14 +121,14 @@ def decode(model: rg.ResidualGRUCodec | CodecModule, model_id: bytes,
     size = tf.size(raw, out_type=tf.int64)
     # Each check gates what reads past it, so a bad stream stops at its first problem.
     with tf.control_dependencies([tf.debugging.assert_greater_equal(
-            size, tf.constant(bitstream.HEADER_SIZE, tf.int64),
+            size, tf.constant(bitstream.V1_HEADER_SIZE, tf.int64),
             message="truncated .rgc stream: the header is incomplete")]):
         raw = tf.identity(raw)
     with tf.control_dependencies([tf.debugging.assert_equal(
             raw[:4], _bytes(bitstream.MAGIC), message="not a Residual-GRU compressed file")]):
         raw = tf.identity(raw)
     with tf.control_dependencies([
-            tf.debugging.assert_equal(raw[4], tf.constant(bitstream.VERSION, tf.int64),
+            tf.debugging.assert_equal(raw[4], tf.constant(bitstream.V1, tf.int64),
                                       message="unsupported .rgc version"),
             tf.debugging.assert_equal(adler32(raw[:_HEADER_FIELDS]),
                                       _read_be32(raw[_HEADER_FIELDS:_HEADER_FIELDS + 4]),
@@ -144,7 +144,7 @@ def decode(model: rg.ResidualGRUCodec | CodecModule, model_id: bytes,
     n = grid[0] * grid[1]
     d1, d2, d3, d4 = _zero_states(rg.decoder_state_shapes(model.widths, TILE, TILE), n)
     reconstruction = tf.zeros(tf.stack([n, TILE, TILE, 3]))
-    offset = tf.constant(bitstream.HEADER_SIZE, tf.int64)
+    offset = tf.constant(bitstream.V1_HEADER_SIZE, tf.int64)
     decoded_count = tf.constant(0, tf.int64)
     for _ in tf.range(iterations):
         if offset >= size:
