@@ -1,13 +1,14 @@
-"""Rate–distortion of the Residual-GRU codec vs JPEG on the held-out photos, and codec speed.
+"""Rate–distortion of the Residual-GRU codec vs JPEG and WebP on the held-out photos, and speed.
 
-For each held-out photo (astronaut, flower, camera: never seen in training), side by side in one
-run: the codec after every iteration (bpp of the stream with raw bits, and after the lossless
-coder `shipyard compress` uses), Pillow's JPEG over its quality range, MS-SSIM and PSNR of each;
-the file-size ratio codec ÷ JPEG at equal MS-SSIM (the paper's headline: 25 % smaller at ≈ 0.9);
-encode / decode megapixels per second through the serving SavedModel's signatures; and the
-TFLite decoder variants (the mobile bundle's 32×32 decoder step on LiteRT, one thread, the
-iterations looped on the host) decoding the SavedModel's own codes: file size, latency per step
-and per image, and how close their images come to the SavedModel's. Writes
+For each held-out photo (astronaut, flower, camera: never seen in training), in one run:
+`shipyard compress` at target bit rates and MS-SSIMs, spatially adaptive and uniform, with the
+entropy model, and the bytes Pillow's JPEG and WebP need for the same MS-SSIM (interpolated
+over their quality range); each iteration's chunk bytes under LZMA, zlib and the entropy model;
+the codec after every iteration through the serving SavedModel's signatures (bpp raw, and as
+`shipyard compress --iterations k` codes it); encode / decode megapixels per second of
+`shipyard compress` / `decompress` with and without the entropy model, and of the serving
+signatures; and optionally the TFLite decoder variants (the mobile bundle's 32×32 decoder step
+on LiteRT, one thread) decoding the SavedModel's own codes. Writes
 benchmarks/results/image_compression.{json,md,png}.
 
     python -m benchmarks.image_compression --model DIR   (a pushed serving SavedModel)
@@ -15,7 +16,7 @@ benchmarks/results/image_compression.{json,md,png}.
 The codec it measures can be trained under a wall-clock budget (the Trainer's model, input and
 export on the bundled training photos; the held-out photos are never read):
 
-    nice -n 15 python -m benchmarks.image_compression --train-minutes 30 --model DIR
+    nice -n 15 python -m benchmarks.image_compression --train-minutes 20 --model DIR
 """
 from __future__ import annotations
 
@@ -69,12 +70,12 @@ def jpeg_bytes_at(curve: list[dict[str, float]], target: float) -> float | None:
     return None
 
 
-BPP_TARGETS = (0.125, 0.25, 0.375, 0.5, 0.75)
+BPP_TARGETS = (0.125, 0.25, 0.5)
 QUALITY_TARGETS = (0.85, 0.9, 0.95)
 
 
-def operating_points(trained, photo: np.ndarray, jpeg: list[dict], webp: list[dict]
-                     ) -> list[dict]:
+def operating_points(trained, photo: np.ndarray, jpeg: list[dict], webp: list[dict],
+                     encoded=None) -> list[dict]:
     """`shipyard compress` (entropy model, best per chunk) at each target bpp and MS-SSIM,
     spatially adaptive and uniform: bytes, MS-SSIM, and JPEG's / WebP's bytes at that MS-SSIM."""
     from models.image_compression import codec, errors
@@ -85,7 +86,8 @@ def operating_points(trained, photo: np.ndarray, jpeg: list[dict], webp: list[di
             for adaptive in (True, False):
                 setting = {"bpp": target} if kind == "bpp" else {"min_quality": target}
                 try:
-                    result = codec.compress(trained, photo, adaptive=adaptive, **setting)
+                    result = codec.compress(trained, photo, adaptive=adaptive,
+                                            encoded=encoded, **setting)
                 except errors.SettingError:
                     continue
                 counts = result.tile_iterations
@@ -104,12 +106,10 @@ def operating_points(trained, photo: np.ndarray, jpeg: list[dict], webp: list[di
     return rows
 
 
-def coder_gain(trained, photo: np.ndarray) -> list[dict]:
+def coder_gain(trained, photo: np.ndarray, codes: np.ndarray) -> list[dict]:
     """Bytes of each iteration's chunk (all tiles) under LZMA, zlib, and the entropy model."""
-    from models.image_compression import bitstream, codec
+    from models.image_compression import bitstream
 
-    tiles, grid = codec.to_tiles(photo)
-    codes, _ = trained.encode_tiles(tiles, trained.iterations)
     size = photo.shape[:2]
     per_coder = {}
     for coder in ("raw", "zlib", "lzma", "model"):
@@ -142,11 +142,32 @@ def python_speed(trained, photo: np.ndarray, runs: int) -> dict[str, float]:
     return out
 
 
-def codec_curve(signatures, photo: np.ndarray, iterations: int) -> tuple[list[dict], dict]:
+def uniform_curve(trained, photo: np.ndarray, encoded) -> list[dict]:
+    """Every tile k iterations, k = 1..T, from one encoding: bpp raw and as `shipyard compress
+    --iterations k` codes it (the best coder per chunk), MS-SSIM, PSNR."""
+    from models.image_compression import codec, quality
+
+    codes, reconstructions = encoded
+    size = photo.shape[:2]
+    grid = codec._grid(*size)
+    pixels = size[0] * size[1]
+    rows = []
+    for k in range(1, len(codes) + 1):
+        image = codec.from_tiles(reconstructions[k - 1], grid, size)
+        coded = trained.write_stream(size, codes[:k])
+        raw = trained.write_stream(size, codes[:k], None, "raw")
+        rows.append({"iterations": k, "bpp": len(coded) * 8 / pixels,
+                     "bpp_raw": len(raw) * 8 / pixels, "ms_ssim": quality.ms_ssim(photo, image),
+                     "psnr": quality.psnr(photo, image)})
+    return rows
+
+
+def codec_curve(signatures, photo: np.ndarray, iterations: int, trained=None
+                ) -> tuple[list[dict], dict]:
     from models.image_compression import evaluation
 
     start = time.perf_counter()
-    rows = evaluation.rate_distortion(signatures, photo, iterations)
+    rows = evaluation.rate_distortion(signatures, photo, iterations, trained)
     return rows, {"rd_seconds": time.perf_counter() - start}
 
 
@@ -250,11 +271,15 @@ def train(model_dir: str, minutes: float, iterations: int, batch_size: int,
                         verbose=0)
     seconds = time.perf_counter() - start
     done = int(model.optimizer.iterations.numpy())
-    trainer.export(model, model_dir, trainer.warmup_png())
+    os.makedirs(model_dir, exist_ok=True)
+    model.save_weights(os.path.join(model_dir, "trained.weights.h5"))  # before the export
+    start_export = time.perf_counter()
+    trainer.export(model, model_dir, trainer.warmup_png(), sampler.photos)
     return {"minutes": minutes, "planned_steps": steps, "steps": done,
             "batch_size": batch_size, "iterations": iterations, "seconds": seconds,
             "patches_per_s": done * batch_size / seconds,
-            "final_loss": float(history.history["loss"][-1])}
+            "final_loss": float(history.history["loss"][-1]),
+            "export_and_entropy_fit_seconds": time.perf_counter() - start_export}
 
 
 def _ratio(value: float | None) -> str:
@@ -310,7 +335,7 @@ def plot(path: str, codec_rows: list[dict], jpeg_rows: list[dict],
         draw.text((8, xy(0, score)[1] - 6), f"{score:.2f}", fill="black")
     draw.text((width // 2 - 60, height - 25), "bits per pixel", fill="black")
     draw.text((margin, 20), "MS-SSIM vs bpp, held-out photos (mean)", fill="black")
-    series = [("codec + lzma/zlib", "bpp", codec_rows, (200, 30, 30)),
+    series = [("codec, every tile k its.", "bpp", codec_rows, (200, 30, 30)),
               ("codec, raw bits", "bpp_raw", codec_rows, (240, 150, 150)),
               ("JPEG (Pillow)", "bpp", jpeg_rows, (30, 30, 200))]
     if webp_rows:
@@ -342,6 +367,9 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--iterations", type=int, help="default: all the codec has")
     parser.add_argument("--runs", type=int, default=3, help="timed calls per speed figure")
+    parser.add_argument("--no-serving", action="store_true",
+                        help="skip the serving signatures and TFLite decoders (the per-iteration "
+                             "curve is then computed by the codec in Python)")
     parser.add_argument("--tflite-variants", nargs="*", default=["float32", "float16", "dynamic"],
                         choices=["float32", "float16", "dynamic"],
                         help="TFLite decoder variants to measure (none: skip)")
@@ -367,13 +395,18 @@ def main() -> None:
                              for n in compression_data.TRAIN_PHOTOS])
         trained.entropy.save(codec_dir)
     iterations = args.iterations or trained.iterations
-    signatures = tf.saved_model.load(args.model).signatures
-    decoders = tflite_decoders(trained, args.tflite_variants)
+    signatures = None if args.no_serving else tf.saved_model.load(args.model).signatures
+    decoders = {} if args.no_serving else tflite_decoders(trained, args.tflite_variants)
     per_photo, codec_table, jpeg_table, webp_table = {}, [], [], []
     for name in compression_data.EVAL_PHOTOS:
         photo = compression_data._bundled_photo(name)
         pixels = photo.shape[0] * photo.shape[1]
-        rows, _ = codec_curve(signatures, photo, iterations)
+        tiles, _ = codec.to_tiles(photo)
+        encoded = trained.encode_tiles(tiles, iterations)
+        if args.no_serving:
+            rows = uniform_curve(trained, photo, encoded)
+        else:
+            rows, _ = codec_curve(signatures, photo, iterations, trained)
         jpeg = jpeg_curve(photo)
         webp = jpeg_curve(photo, "WEBP")
         for row in rows:
@@ -386,18 +419,22 @@ def main() -> None:
             row["bpp"] = row["bytes"] * 8 / pixels
         per_photo[name] = {"size": [photo.shape[1], photo.shape[0]], "codec": rows, "jpeg": jpeg,
                            "webp": webp,
-                           "operating_points": operating_points(trained, photo, jpeg, webp),
-                           "coder_gain": coder_gain(trained, photo),
-                           "python_speed": python_speed(trained, photo, args.runs),
-                           "speed": speed(signatures, photo, iterations, args.runs)}
+                           "operating_points": operating_points(trained, photo, jpeg, webp,
+                                                                encoded),
+                           "coder_gain": coder_gain(trained, photo, encoded[0]),
+                           "python_speed": python_speed(trained, photo, args.runs)}
         print(name, json.dumps(per_photo[name]["operating_points"]), flush=True)
+        if args.no_serving:
+            continue
+        per_photo[name]["speed"] = speed(signatures, photo, iterations, args.runs)
         codes, saved_model_image = mobile.saved_model_codes(signatures, photo, iterations)
         per_photo[name]["tflite"] = {
             variant: tflite_figures(model, trained.model.gamma, photo, codes, saved_model_image,
                                     args.runs) for variant, model in decoders.items()}
-        codec_table.append(rows)
-        jpeg_table.append(jpeg)
-        webp_table.append(webp)
+    for result in per_photo.values():
+        codec_table.append(result["codec"])
+        jpeg_table.append(result["jpeg"])
+        webp_table.append(result["webp"])
 
     keys = ("bpp", "bpp_raw", "ms_ssim", "psnr")
     mean_codec = [{k: float(np.mean([p[i][k] for p in codec_table])) for k in keys}
@@ -414,7 +451,8 @@ def main() -> None:
         lines.append(f"| {name.split(':')[1]} | {s['encode_mp_per_s_model']:.3f} / "
                      f"{s['encode_mp_per_s_lzma']:.3f} | {s['decode_mp_per_s_model']:.3f} / "
                      f"{s['decode_mp_per_s_lzma']:.3f} |")
-    lines += ["", "Serving signatures (raw chunks, uniform iterations), per iteration:", ""]
+    lines += ["", "Every tile k iterations (the serving signatures' codes): bpp raw, and coded "
+              "as `shipyard compress --iterations k` does:", ""]
     lines += ["| photo | k | bpp (coded) | bpp (raw) | MS-SSIM | PSNR dB | JPEG bytes at equal "
               "MS-SSIM | ours ÷ JPEG (coded) | ours ÷ JPEG (raw) |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -426,12 +464,13 @@ def main() -> None:
             lines.append(f"| {name.split(':')[1]} | {row['iterations']} | {row['bpp']:.3f} | "
                          f"{row['bpp_raw']:.3f} | {row['ms_ssim']:.4f} | {row['psnr']:.2f} | "
                          f"{'n/a' if jb is None else f'{jb:,.0f}'} | {ratio} | {raw} |")
-    lines += ["", "| photo | encode MP/s | decode MP/s (SavedModel, "
-              f"{iterations} iterations) |", "| --- | ---: | ---: |"]
-    for name, result in per_photo.items():
-        s = result["speed"]
-        lines.append(f"| {name.split(':')[1]} | {s['encode_mp_per_s']:.3f} | "
-                     f"{s['decode_mp_per_s']:.3f} |")
+    if not args.no_serving:
+        lines += ["", "| photo | encode MP/s | decode MP/s (SavedModel, "
+                  f"{iterations} iterations) |", "| --- | ---: | ---: |"]
+        for name, result in per_photo.items():
+            s = result["speed"]
+            lines.append(f"| {name.split(':')[1]} | {s['encode_mp_per_s']:.3f} | "
+                         f"{s['decode_mp_per_s']:.3f} |")
     if decoders:
         lines += ["", f"TFLite decoder (32×32 step on LiteRT, 1 thread, {iterations} iterations "
                   "looped on the host) decoding the SavedModel's codes:", "",

@@ -400,13 +400,15 @@ SEARCH_STEPS = 14  # bisections of the SSIM target in [-1, 1]: steps of ~1e-4
 
 def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
              bpp: float | None = None, min_quality: float | None = None,
-             coder: str = "best", adaptive: bool = True) -> Compressed:
+             coder: str = "best", adaptive: bool = True,
+             encoded: tuple[np.ndarray, np.ndarray] | None = None) -> Compressed:
     """Encodes `image` for a number of iterations, the most that fit in `bpp` (file bits per
     pixel, header and entropy coding included), or the fewest reaching MS-SSIM `min_quality`
     (the most the codec has when none does). With `bpp` or `min_quality` and `adaptive`, each
     32×32 tile gets its own count (`tile_counts`: the first iteration whose SSIM reaches a
     target common to all tiles), the target the highest whose file fits in `bpp`, or the
-    lowest whose image reaches `min_quality`."""
+    lowest whose image reaches `min_quality`. `encoded`: the (codes, reconstructions)
+    `encode_tiles` made of this image's tiles, to try several settings on one encoding."""
     if sum(x is not None for x in (iterations, bpp, min_quality)) > 1:
         raise CodecError("give one of iterations, bpp, min_quality")
     if iterations is not None and not 1 <= iterations <= codec.iterations:
@@ -422,7 +424,9 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
     check_size(*image.shape[:2])
     height, width = image.shape[:2]
     tiles, grid = to_tiles(image)
-    codes, reconstructions = codec.encode_tiles(tiles, iterations or codec.iterations)
+    if encoded is None:
+        encoded = codec.encode_tiles(tiles, iterations or codec.iterations)
+    codes, reconstructions = (part[: iterations or len(encoded[0])] for part in encoded)
     total = len(codes)
     pixels = height * width
 
