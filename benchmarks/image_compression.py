@@ -313,7 +313,7 @@ def gain_table(per_photo: dict) -> list[str]:
 
 
 def plot(path: str, codec_rows: list[dict], jpeg_rows: list[dict],
-         webp_rows: list[dict] | None = None, points: list[dict] | None = None) -> None:
+         webp_rows: list[dict] | None = None, operating: list[dict] | None = None) -> None:
     """MS-SSIM vs bpp (mean over photos): codec with / without entropy coding, JPEG, WebP, and
     every photo's `shipyard compress` operating points (adaptive: filled, uniform: hollow)."""
     from PIL import Image, ImageDraw
@@ -346,11 +346,11 @@ def plot(path: str, codec_rows: list[dict], jpeg_rows: list[dict],
         for x, y in points:
             draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
         draw.text((width - margin - 150, height - margin - 20 - 16 * i), label, fill=colour)
-    for r in points or []:
+    for r in operating or []:
         x, y = xy(r["bpp"], r["ms_ssim"])
         draw.ellipse([x - 4, y - 4, x + 4, y + 4], outline=(120, 0, 120),
                      fill=(120, 0, 120) if r["adaptive"] else None)
-    if points:
+    if operating:
         draw.text((width - margin - 150, height - margin - 20 - 16 * len(series)),
                   "compress + entropy model, per photo", fill=(120, 0, 120))
     image.save(path)
