@@ -5,6 +5,12 @@ tiles (the patch size the model trained on: tiled inference scored higher than r
 model over the whole image), coded tile by tile for k iterations, and the codes
 are laid out as one (H/16, W/16, 32) bit map per iteration, so each iteration costs exactly
 H·W/8 bits of the padded image before entropy coding. Decoding crops back to the original size.
+
+Rate control by bits per pixel or quality is spatially adaptive (Johnston et al., "Improved
+Lossy Image Compression with Priming and Spatially Adaptive Bit Rates for Recurrent
+Networks", CVPR 2018): each tile stops at the first iteration whose SSIM reaches a target
+common to all tiles (or at its best, when none does), the target chosen so that the file
+meets the rate or the image its MS-SSIM, and the stream carries each tile's count.
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from models.image_compression import bitstream, quality
+from models.image_compression import bitstream, entropy_model, quality
 from models.image_compression import residual_gru as rg
 from models.image_compression.errors import CodecError, ModelNotFound, SettingError
 from serving.core.versions import list_versions
@@ -41,10 +47,13 @@ def _weights_id(model: rg.ResidualGRUCodec) -> bytes:
 class Codec:
     """A trained ResidualGRUCodec with its identity, coding tiles and images."""
 
-    def __init__(self, model: rg.ResidualGRUCodec, iterations: int | None = None) -> None:
+    def __init__(self, model: rg.ResidualGRUCodec, iterations: int | None = None,
+                 entropy: entropy_model.ContextModel | None = None) -> None:
         self.model = model
         self.iterations = iterations or model.iterations
         self.model_id = _weights_id(model)
+        # The context model over the bits (fitted after training; None in older codecs).
+        self.entropy = entropy
         widths = model.widths
         tile_states = rg.encoder_state_shapes(widths, TILE, TILE)
         dec_states = rg.decoder_state_shapes(widths, TILE, TILE)
@@ -63,7 +72,10 @@ class Codec:
         os.makedirs(directory, exist_ok=True)
         self.model.encoder.save_weights(os.path.join(directory, "encoder.weights.h5"))
         self.model.decoder.save_weights(os.path.join(directory, "decoder.weights.h5"))
-        config = {"format": FORMAT, "version": 1, "model_id": self.model_id.hex(),
+        if self.entropy is not None:
+            self.entropy.save(directory)
+        # Version 2: widths record the decoder's hidden kernels (version 1 codecs: all 1×1).
+        config = {"format": FORMAT, "version": 2, "model_id": self.model_id.hex(),
                   "iterations": self.iterations, "gamma": self.model.gamma,
                   "residual": self.model.residual,
                   "widths": dataclasses.asdict(self.model.widths)}
@@ -80,14 +92,12 @@ class Codec:
             raise CodecError(f"not a codec model directory: {directory} ({e})") from None
         if config.get("format") != FORMAT:
             raise CodecError(f"not a codec model directory: {directory} (wrong format)")
-        w = config["widths"]
-        widths = rg.Widths(w["encoder_conv"], tuple(w["encoder_grus"]), w["bits"],
-                           w["decoder_conv"], tuple(w["decoder_grus"]))
+        widths = rg.Widths.from_dict(config["widths"])
         model = rg.ResidualGRUCodec(widths, iterations=config["iterations"],
                                     gamma=config["gamma"], residual=config["residual"])
         model.encoder.load_weights(os.path.join(directory, "encoder.weights.h5"))
         model.decoder.load_weights(os.path.join(directory, "decoder.weights.h5"))
-        codec = cls(model, config["iterations"])
+        codec = cls(model, config["iterations"], entropy_model.ContextModel.load(directory))
         if codec.model_id.hex() != config["model_id"]:
             raise CodecError(f"codec weights in {directory} do not match its codec.json")
         return codec
@@ -159,6 +169,75 @@ class Codec:
                                      grid) for c in chunks])
         return from_tiles(self.decode_tiles(codes)[-1], grid, (height, width))
 
+    def fit_entropy(self, photos: list[np.ndarray]) -> entropy_model.ContextModel:
+        """Fits the context model on the codes of `photos` (the training photos) at every
+        iteration, and keeps it."""
+        sequences = []
+        for photo in photos:
+            tiles, grid = to_tiles(photo)
+            codes, _ = self.encode_tiles(tiles, self.iterations)
+            sequences.append([code_map(c, grid) for c in codes])
+        self.entropy = entropy_model.fit(sequences, self.iterations)
+        return self.entropy
+
+    def write_stream(self, size: tuple[int, int], codes: np.ndarray,
+                     counts: np.ndarray | None = None, coder: str = "best") -> bytes:
+        """The .rgc stream of per-tile codes (T, N, 2, 2, C) of an image of `size` (H, W);
+        with `counts` (N,), tile i keeps its first counts[i] iterations."""
+        grid = _grid(*size)
+        maps = [code_map(c, grid) for c in codes]
+        masks = [cell_mask(counts, grid, t) for t in range(len(codes))]
+        chunks = [bitstream.pack(m, None if counts is None else k)
+                  for m, k in zip(maps, masks, strict=True)]
+
+        def model(index: int, packed: bytes) -> bytes | None:
+            if self.entropy is None:
+                return None
+            previous = maps[index - 1] * masks[index - 1][..., None] if index else None
+            return self.entropy.encode(index, maps[index] * masks[index][..., None],
+                                       masks[index], previous)
+
+        header = bitstream.Header(size[1], size[0], len(codes), self.model_id,
+                                  None if counts is None else tuple(int(c) for c in counts))
+        return bitstream.write(header, chunks, coder, model,
+                               self.entropy.id if self.entropy is not None else 0)
+
+    def read_stream(self, stream: bytes) -> tuple[bitstream.Header, np.ndarray]:
+        """(header, per-tile codes (k, N, 2, 2, C), 0 where a tile has no bit) of the k whole
+        chunks of a stream."""
+        header = bitstream.read_header(stream)
+        if header.model_id != self.model_id:
+            raise CodecError(f"this file was made by codec {header.model_id.hex()}, not by the "
+                             f"loaded one ({self.model_id.hex()}); pass that codec's --model DIR")
+        if header.entropy_id and (self.entropy is None or self.entropy.id != header.entropy_id):
+            raise CodecError("this file was coded with an entropy model the loaded codec does "
+                             "not have (its directory lacks the matching "
+                             f"{entropy_model.FILE})")
+        grid = _grid(header.height, header.width)
+        counts = (None if header.tile_iterations is None
+                  else np.asarray(header.tile_iterations))
+        channels = self.model.widths.bits
+
+        def mask_of(index: int) -> np.ndarray:
+            return cell_mask(counts, grid, index)
+
+        def model(index: int, payload: bytes, size: int, previous: bytes | None) -> bytes:
+            rows, cols = grid[0] * 2, grid[1] * 2
+            before = None if previous is None else bitstream.unpack(
+                previous, rows, cols, channels, mask_of(index - 1))
+            decoded = self.entropy.decode(index, payload, mask_of(index), channels, before)
+            return bitstream.pack(decoded, None if counts is None else mask_of(index))
+
+        _, chunks = bitstream.read(stream, self.chunk_bytes(header.height, header.width), model)
+        if len(chunks) > self.iterations:
+            raise CodecError(f"the file holds {len(chunks)} iterations, the codec decodes at "
+                             f"most {self.iterations}")
+        rows, cols = grid[0] * 2, grid[1] * 2
+        codes = np.stack([tile_codes(bitstream.unpack(c, rows, cols, channels,
+                                                      None if counts is None else mask_of(t)),
+                                     grid) for t, c in enumerate(chunks)])
+        return header, codes
+
     def chunk_bytes(self, height: int, width: int) -> int:
         """Packed bytes of one iteration of an image: (padded H·W)/8 at 32 bits per code."""
         grid = _grid(height, width)
@@ -194,6 +273,44 @@ def from_tiles(tiles: np.ndarray, grid: tuple[int, int], size: tuple[int, int]) 
     image = tiles.reshape(grid[0], grid[1], TILE, TILE, 3).transpose(0, 2, 1, 3, 4)
     image = image.reshape(grid[0] * TILE, grid[1] * TILE, 3)[: size[0], : size[1]]
     return np.clip(np.round((image + 0.5) * 255.0), 0, 255).astype(np.uint8)
+
+
+def cell_mask(counts: np.ndarray | None, grid: tuple[int, int], index: int) -> np.ndarray:
+    """Which code cells (rows·2, cols·2) chunk `index` holds: the cells of the tiles with more
+    than `index` iterations (all of them without `counts`)."""
+    if counts is None:
+        return np.ones((grid[0] * 2, grid[1] * 2), bool)
+    per_tile = np.asarray(counts).reshape(grid) > index
+    return np.repeat(np.repeat(per_tile, 2, axis=0), 2, axis=1)
+
+
+def select(reconstructions: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each tile's reconstruction (T, N, 32, 32, 3) after its own iteration count (N,)."""
+    return reconstructions[np.asarray(counts) - 1, np.arange(reconstructions.shape[1])]
+
+
+def tile_ssim(reference: np.ndarray, tiles: np.ndarray) -> np.ndarray:
+    """SSIM of each reconstructed tile (..., N, 32, 32, 3) against its original (N, 32, 32, 3),
+    both in [-0.5, 0.5]: on luma, with MS-SSIM's 11-tap Gaussian window, the valid part."""
+    from scipy import ndimage
+
+    luma = np.array([0.299, 0.587, 0.114])
+    x = (reference + 0.5) @ luma * 255.0
+    y = (tiles + 0.5) @ luma * 255.0
+    x = np.broadcast_to(x, y.shape)
+    g = quality._gaussian()
+    half = quality.FILTER_SIZE // 2
+
+    def blur(v: np.ndarray) -> np.ndarray:
+        v = ndimage.correlate1d(v, g, axis=-2, mode="constant")
+        v = ndimage.correlate1d(v, g, axis=-1, mode="constant")
+        return v[..., half:-half, half:-half]
+
+    c1, c2 = (quality.K1 * 255) ** 2, (quality.K2 * 255) ** 2
+    mx, my = blur(x), blur(y)
+    sxx, syy, sxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
+    ssim = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (sxx + syy + c2))
+    return ssim.mean(axis=(-2, -1))
 
 
 def code_map(codes: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -262,18 +379,36 @@ def read_stream(path: str) -> bytes:
 @dataclasses.dataclass
 class Compressed:
     stream: bytes
-    iterations: int
+    iterations: int  # the most any tile has
     bpp: float
     ms_ssim: float
     psnr: float
+    # Per-tile iteration counts (row-major) when rate control was spatially adaptive.
+    tile_iterations: np.ndarray | None = None
+
+
+def tile_counts(scores: np.ndarray, target: float) -> np.ndarray:
+    """Each tile's iterations (N,) from its scores (T, N) after each iteration: the first that
+    reaches `target`, else the tile's best (never an iteration that only makes it worse)."""
+    reached = scores >= target
+    best = np.argmax(scores, axis=0) + 1
+    return np.where(reached.any(axis=0), reached.argmax(axis=0) + 1, best)
+
+
+SEARCH_STEPS = 14  # bisections of the SSIM target in [-1, 1]: steps of ~1e-4
 
 
 def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
              bpp: float | None = None, min_quality: float | None = None,
-             coder: str = "best") -> Compressed:
+             coder: str = "best", adaptive: bool = True,
+             encoded: tuple[np.ndarray, np.ndarray] | None = None) -> Compressed:
     """Encodes `image` for a number of iterations, the most that fit in `bpp` (file bits per
     pixel, header and entropy coding included), or the fewest reaching MS-SSIM `min_quality`
-    (the most the codec has when none does)."""
+    (the most the codec has when none does). With `bpp` or `min_quality` and `adaptive`, each
+    32×32 tile gets its own count (`tile_counts`: the first iteration whose SSIM reaches a
+    target common to all tiles), the target the highest whose file fits in `bpp`, or the
+    lowest whose image reaches `min_quality`. `encoded`: the (codes, reconstructions)
+    `encode_tiles` made of this image's tiles, to try several settings on one encoding."""
     if sum(x is not None for x in (iterations, bpp, min_quality)) > 1:
         raise CodecError("give one of iterations, bpp, min_quality")
     if iterations is not None and not 1 <= iterations <= codec.iterations:
@@ -283,40 +418,93 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
         raise SettingError("bpp", f"must be positive, got {bpp}")
     if min_quality is not None and not 0 < min_quality <= 1:
         raise SettingError("min_quality", f"(MS-SSIM) must be in (0, 1], got {min_quality}")
+    if coder == "model" and codec.entropy is None:
+        raise CodecError("this codec has no entropy model (it was saved before they existed); "
+                         "choose another coder")
+    check_size(*image.shape[:2])
     height, width = image.shape[:2]
-    header = bitstream.Header(width, height, 0, codec.model_id)
-    chunks, decoded = codec.encode(image, iterations or codec.iterations)
-    full = bitstream.write(header, chunks, coder)
-    k = len(chunks)
+    tiles, grid = to_tiles(image)
+    if encoded is None:
+        encoded = codec.encode_tiles(tiles, iterations or codec.iterations)
+    codes, reconstructions = (part[: iterations or len(encoded[0])] for part in encoded)
+    total = len(codes)
+    pixels = height * width
+
+    def result(counts: np.ndarray | None, k: int) -> Compressed:
+        if counts is not None and np.all(counts == k):
+            counts = None  # every tile the same: no counts to store
+        chosen = (reconstructions[k - 1] if counts is None
+                  else select(reconstructions, counts))
+        decoded = from_tiles(chosen, grid, (height, width))
+        stream = codec.write_stream((height, width), codes[:k], counts, coder)
+        return Compressed(stream, k, len(stream) * 8 / pixels, quality.ms_ssim(image, decoded),
+                          quality.psnr(image, decoded), counts)
+
+    if bpp is None and min_quality is None:
+        return result(None, total)
+    if adaptive:
+        scores = tile_ssim(tiles, reconstructions)
+
+        def good(target: float) -> bool:
+            """Fits in `bpp` (true at low targets), or reaches `min_quality` (at high ones)."""
+            counts = tile_counts(scores, target)
+            if bpp is not None:
+                stream = codec.write_stream((height, width), codes[: counts.max()], counts, coder)
+                return len(stream) * 8 / pixels <= bpp
+            decoded = from_tiles(select(reconstructions, counts), grid, (height, width))
+            return quality.ms_ssim(image, decoded) >= min_quality
+
+        lowest, highest = -1.0, 1.0 + 1e-9  # one iteration a tile; each tile its best
+        if bpp is not None and not good(lowest):
+            smallest = codec.write_stream((height, width), codes[:1], None, coder)
+            raise SettingError("bpp", f"{bpp:g} is below this image's smallest file "
+                                      f"({len(smallest) * 8 / pixels:.3f} bpp, 1 iteration)")
+        if bpp is not None and good(highest):
+            target = highest
+        elif min_quality is not None and (good(lowest) or not good(highest)):
+            target = lowest if good(lowest) else highest
+        else:
+            # Bisection: `fits` holds for bpp / fails for quality at `low`, the other at `high`.
+            low, high = lowest, highest
+            for _ in range(SEARCH_STEPS):
+                middle = (low + high) / 2
+                if good(middle) == (bpp is not None):
+                    low = middle
+                else:
+                    high = middle
+            target = low if bpp is not None else high
+        counts = tile_counts(scores, target)
+        return result(counts, int(counts.max()))
+    full = codec.write_stream((height, width), codes, None, coder)
+    k = total
     if bpp is not None:
         sizes = np.cumsum(bitstream.chunk_sizes(full)) + bitstream.HEADER_SIZE
-        fitting = np.nonzero(sizes * 8 / (height * width) <= bpp)[0]
+        fitting = np.nonzero(sizes * 8 / pixels <= bpp)[0]
         if not len(fitting):
             raise SettingError("bpp", f"{bpp:g} is below this image's smallest file "
-                                      f"({sizes[0] * 8 / (height * width):.3f} bpp, 1 "
-                                      "iteration)")
+                                      f"({sizes[0] * 8 / pixels:.3f} bpp, 1 iteration)")
         k = int(fitting[-1]) + 1
-    elif min_quality is not None:
-        for k in range(1, len(chunks) + 1):
-            if quality.ms_ssim(image, decoded[k - 1]) >= min_quality:
+    else:
+        for k in range(1, total + 1):
+            decoded = from_tiles(reconstructions[k - 1], grid, (height, width))
+            if quality.ms_ssim(image, decoded) >= min_quality:
                 break
     # Rewritten rather than cut, so that the header says how many iterations the file holds.
-    stream = bitstream.write(header, chunks[:k], coder) if k < len(chunks) else full
-    return Compressed(stream, k, len(stream) * 8 / (height * width),
-                      quality.ms_ssim(image, decoded[k - 1]), quality.psnr(image, decoded[k - 1]))
+    return result(None, k)
 
 
 def decompress(codec: Codec, stream: bytes) -> tuple[np.ndarray, bitstream.Header, int]:
-    """(image, header, iterations decoded): fewer than the header's when the stream was cut."""
-    header = bitstream.read_header(stream)
-    if header.model_id != codec.model_id:
-        raise CodecError(f"this file was made by codec {header.model_id.hex()}, not by the "
-                            f"loaded one ({codec.model_id.hex()}); pass that codec's --model DIR")
-    _, chunks = bitstream.read(stream, codec.chunk_bytes(header.height, header.width))
-    if len(chunks) > codec.iterations:
-        raise CodecError(f"the file holds {len(chunks)} iterations, the codec decodes at "
-                            f"most {codec.iterations}")
-    return codec.decode(chunks, header.height, header.width), header, len(chunks)
+    """(image, header, iterations decoded): fewer than the header's when the stream was cut.
+    A tile with its own count shows its last iteration the stream holds."""
+    header, codes = codec.read_stream(stream)
+    k = len(codes)
+    grid = _grid(header.height, header.width)
+    reconstructions = codec.decode_tiles(codes)
+    if header.tile_iterations is None:
+        chosen = reconstructions[-1]
+    else:
+        chosen = select(reconstructions, np.minimum(header.tile_iterations, k))
+    return from_tiles(chosen, grid, (header.height, header.width)), header, k
 
 
 # -- finding a trained codec ----------------------------------------------------------------

@@ -5,8 +5,8 @@ JPEG at a matched bitrate: JPEG at the codec's byte count is the baseline the co
 
 The SavedModel's own signatures do the coding (encode once with every iteration, decode each
 progressive cut), so what is measured is what is served. Bitrates: `bpp_raw` is the stream as
-the signature writes it (packed bits and headers), `bpp` the same stream after the lossless
-coder `shipyard compress` applies (the smallest of zlib / LZMA per iteration).
+the signature writes it (packed bits and headers), `bpp` the file `shipyard compress
+--iterations k` writes (the smallest of zlib / LZMA / the codec's entropy model per iteration).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from models.evaluation_hook import HookResult
 from models.examples import read_split
-from models.image_compression import bitstream, quality
+from models.image_compression import bitstream, codec, quality
 
 IMAGE_KEY = "image"
 
@@ -50,8 +50,11 @@ def jpeg_at(image: np.ndarray, max_bytes: int) -> tuple[bytes, np.ndarray]:
     return best, np.asarray(Image.open(io.BytesIO(best)).convert("RGB"))
 
 
-def rate_distortion(signatures: Any, photo: np.ndarray, iterations: int) -> list[dict[str, float]]:
-    """One row per iteration k: bpp, bpp_raw, ms_ssim, psnr, and JPEG's at the same size."""
+def rate_distortion(signatures: Any, photo: np.ndarray, iterations: int,
+                    trained: Any = None) -> list[dict[str, float]]:
+    """One row per iteration k: bpp, bpp_raw, ms_ssim, psnr, and JPEG's at the same size.
+    With `trained` (the codec.Codec inside the SavedModel), `bpp` lets its entropy model
+    compete with the lossless coders, as `shipyard compress` does."""
     from PIL import Image
 
     png = io.BytesIO()
@@ -61,12 +64,19 @@ def rate_distortion(signatures: Any, photo: np.ndarray, iterations: int) -> list
     header = bitstream.read_header(stream)
     pixels = header.width * header.height
     _, chunks = bitstream.read(stream, _chunk_bytes(stream))
+    if trained is not None:
+        grid = codec._grid(header.height, header.width)
+        codes = np.stack([codec.tile_codes(bitstream.unpack(
+            c, grid[0] * 2, grid[1] * 2, trained.model.widths.bits), grid) for c in chunks])
     rows = []
     for k in range(1, iterations + 1):
         cut = bitstream.cut(stream, k)
         decoded = signatures["decode"](code_bytes=tf.constant([cut]))["png_bytes"].numpy()[0]
         image = np.asarray(Image.open(io.BytesIO(decoded)).convert("RGB"))
-        coded = bitstream.write(header, chunks[:k], "best")
+        if trained is not None:
+            coded = trained.write_stream((header.height, header.width), codes[:k])
+        else:
+            coded = bitstream.write(header, chunks[:k], "best")
         jpeg, jpeg_image = jpeg_at(photo, len(coded))
         rows.append({
             "iterations": k, "bpp": len(coded) * 8 / pixels, "bpp_raw": len(cut) * 8 / pixels,
@@ -90,12 +100,13 @@ def evaluate(serving_model_dir: str, examples_uri: str, split: str,
     """Rate–distortion of the codec on the split's photos (`summarize`), with Pillow's JPEG at
     the codec's byte count as the baseline the codec must beat to be blessed."""
     loaded = tf.saved_model.load(serving_model_dir)
+    trained = codec.Codec.load(codec.find_model(serving_model_dir, ""))
     iterations = int(config.get("iterations", 8))
     photos = read_photos(examples_uri, split, config.get("limit"))
     if not photos:
         raise ValueError(f"no photos in split {split!r} of {examples_uri}")
     table = np.array([[[row[name] for name in FIGURES]
-                       for row in rate_distortion(loaded.signatures, p, iterations)]
+                       for row in rate_distortion(loaded.signatures, p, iterations, trained)]
                       for p in photos])  # photos × iterations × figures
     return summarize(table)
 

@@ -1,9 +1,10 @@
 """The .rgc codec in the TensorFlow graph, for the serving SavedModel's encode / decode
-signatures: the same file format as models/image_compression/bitstream.py (which
+signatures: version 1 of the file format of models/image_compression/bitstream.py (which
 `shipyard decompress` reads), written with raw chunks (no lossless coder exists as a TF op) and
-read with raw or zlib chunks (tf.io.decode_compressed). LZMA chunks need `shipyard
-decompress`. Bad streams fail with InvalidArgumentError and a one-line message, which a model
-server returns as an error response.
+read with raw or zlib chunks (tf.io.decode_compressed), in version 1 or 2 files whose tiles all
+have the same iterations. LZMA and entropy-model chunks, and per-tile iterations, need
+`shipyard decompress`. Bad streams fail with InvalidArgumentError and
+a one-line message, which a model server returns as an error response.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from models.image_compression import residual_gru as rg
 
 TILE = rg.PATCH
 _ADLER = 65521
-_HEADER_FIELDS = bitstream.HEADER_SIZE - 4
+_HEADER_FIELDS = bitstream.V1_HEADER_SIZE - 4
+_V2_HEADER_FIELDS = bitstream.HEADER_SIZE - 4
 
 
 def _to_string(values: tf.Tensor) -> tf.Tensor:
@@ -107,7 +109,7 @@ def encode(model: rg.ResidualGRUCodec | CodecModule, model_id: bytes, max_iterat
         chunk = tf.concat([_bytes(b"\x00"), _be32(tf.size(packed)), _be32(adler32(packed)),
                            packed], 0)
         chunks = chunks.write(t, _to_string(chunk))
-    header = tf.concat([_bytes(bitstream.MAGIC), _bytes(bytes([bitstream.VERSION])),
+    header = tf.concat([_bytes(bitstream.MAGIC), _bytes(bytes([bitstream.V1])),
                         _be32(width), _be32(height), tf.cast(iterations, tf.int64)[tf.newaxis],
                         _bytes(model_id)], 0)
     header = tf.concat([header, _be32(adler32(header))], 0)
@@ -121,18 +123,31 @@ def decode(model: rg.ResidualGRUCodec | CodecModule, model_id: bytes,
     size = tf.size(raw, out_type=tf.int64)
     # Each check gates what reads past it, so a bad stream stops at its first problem.
     with tf.control_dependencies([tf.debugging.assert_greater_equal(
-            size, tf.constant(bitstream.HEADER_SIZE, tf.int64),
+            size, tf.constant(bitstream.V1_HEADER_SIZE, tf.int64),
             message="truncated .rgc stream: the header is incomplete")]):
         raw = tf.identity(raw)
     with tf.control_dependencies([tf.debugging.assert_equal(
             raw[:4], _bytes(bitstream.MAGIC), message="not a Residual-GRU compressed file")]):
         raw = tf.identity(raw)
+    version = raw[4]
+    with tf.control_dependencies([tf.debugging.Assert(
+            tf.logical_or(tf.equal(version, bitstream.V1), tf.equal(version, bitstream.VERSION)),
+            ["unsupported .rgc version"])]):
+        # Version 2 adds flags and an entropy-model id before the checksum.
+        fields = tf.where(tf.equal(version, bitstream.V1), tf.constant(_HEADER_FIELDS, tf.int64),
+                          tf.constant(_V2_HEADER_FIELDS, tf.int64))
+    with tf.control_dependencies([tf.debugging.assert_greater_equal(
+            size, fields + 4, message="truncated .rgc stream: the header is incomplete")]):
+        raw = tf.identity(raw)
     with tf.control_dependencies([
-            tf.debugging.assert_equal(raw[4], tf.constant(bitstream.VERSION, tf.int64),
-                                      message="unsupported .rgc version"),
-            tf.debugging.assert_equal(adler32(raw[:_HEADER_FIELDS]),
-                                      _read_be32(raw[_HEADER_FIELDS:_HEADER_FIELDS + 4]),
+            tf.debugging.assert_equal(adler32(raw[:fields]), _read_be32(raw[fields:fields + 4]),
                                       message="corrupt .rgc stream: header checksum mismatch")]):
+        raw = tf.identity(raw)
+    flags = tf.where(tf.equal(version, bitstream.V1), tf.constant(0, tf.int64), raw[22])
+    with tf.control_dependencies([tf.debugging.assert_equal(
+            flags, tf.constant(0, tf.int64),
+            message="this signature reads files whose tiles all have the same iterations; "
+                    "decode others with `shipyard decompress`")]):
         raw = tf.identity(raw)
     with tf.control_dependencies([tf.debugging.assert_equal(
             raw[14:22], _bytes(model_id), message="this file was made by another codec model")]):
@@ -144,7 +159,7 @@ def decode(model: rg.ResidualGRUCodec | CodecModule, model_id: bytes,
     n = grid[0] * grid[1]
     d1, d2, d3, d4 = _zero_states(rg.decoder_state_shapes(model.widths, TILE, TILE), n)
     reconstruction = tf.zeros(tf.stack([n, TILE, TILE, 3]))
-    offset = tf.constant(bitstream.HEADER_SIZE, tf.int64)
+    offset = fields + 4
     decoded_count = tf.constant(0, tf.int64)
     for _ in tf.range(iterations):
         if offset >= size:
@@ -161,8 +176,8 @@ def decode(model: rg.ResidualGRUCodec | CodecModule, model_id: bytes,
                     message="truncated .rgc stream: an iteration is cut"),
                 tf.debugging.assert_less_equal(
                     coder, tf.constant(1, tf.int64),
-                    message="this signature reads raw and zlib chunks; decode LZMA with "
-                            "`shipyard decompress`")]):
+                    message="this signature reads raw and zlib chunks; decode LZMA and "
+                            "entropy-model chunks with `shipyard decompress`")]):
             payload = tf.strings.substr(stream, offset + 9, length)
         payload = tf.cond(coder == 1, lambda p=payload: tf.io.decode_compressed(p, "ZLIB"),
                           lambda p=payload: p)

@@ -195,6 +195,10 @@ def decompress(model: bytes, info: dict[str, Any], stream: bytes,
     if header.model_id.hex() != info["model_id"]:
         raise bitstream.FormatError(f"this file was made by codec {header.model_id.hex()}, not "
                                     f"by this decoder's ({info['model_id']})")
+    if header.tile_iterations is not None:
+        raise bitstream.FormatError("this .rgc file gives its tiles their own iteration counts, "
+                                    "which the mobile decoder does not read; write it with "
+                                    "`shipyard compress --iterations K`")
     grid = codec._grid(header.height, header.width)
     bits = info["code_shape"][-1]
     _, chunks = bitstream.read(stream, grid[0] * grid[1] * 4 * bits // 8)
@@ -263,10 +267,7 @@ def bundle_files(transform_graph_uri: str | None, model_uri: str) -> dict[str, b
     """decoder.json: what an app needs to turn a .rgc file into pixels with the .tflite."""
     config = codec_config(model_uri)
     widths = config["widths"]
-    states = rg.decoder_state_shapes(rg.Widths(widths["encoder_conv"],
-                                               tuple(widths["encoder_grus"]), widths["bits"],
-                                               widths["decoder_conv"],
-                                               tuple(widths["decoder_grus"])), TILE, TILE)
+    states = rg.decoder_state_shapes(rg.Widths.from_dict(widths), TILE, TILE)
     info = {
         "format": BUNDLE_FORMAT, "rgc_version": bitstream.VERSION,
         "rgc_magic_hex": bitstream.MAGIC.hex(), "model_id": config["model_id"],
@@ -281,6 +282,10 @@ def bundle_files(transform_graph_uri: str | None, model_uri: str) -> dict[str, b
         "chunk_coders": {str(v): k for k, v in bitstream.CODERS.items()},
         "howto": [
             "check the .rgc header: magic, rgc_version, model_id; read width, height",
+            "version 2 headers add flags (1 byte) and an entropy-model id (4) before the "
+            "checksum: this bundle reads flags 0 (every tile every iteration) and the "
+            "chunk_coders below (`shipyard compress --iterations K --coder lzma` writes such "
+            "files); version 1 files lack both fields",
             "tiles: the image edge-padded to multiples of patch_size, row-major",
             "per chunk: unpack bits MSB first as bit-planes (channel, row, col) of the code map "
             "(rows = 2·tile rows, cols = 2·tile cols); bit 1 → +1.0, 0 → -1.0; the tile at "

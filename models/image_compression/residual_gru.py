@@ -32,6 +32,17 @@ class Widths:
     bits: int = 32
     decoder_conv: int = 512
     decoder_grus: tuple[int, int, int, int] = (512, 512, 256, 128)
+    # Hidden-state (U) kernels of the decoder GRUs: 3×3 in the last two, the two at the
+    # highest resolution, where a state sees its neighbours' detail (as open reimplementations
+    # of the paper do); codecs saved before this field had 1×1 everywhere.
+    decoder_hidden_kernels: tuple[int, int, int, int] = (1, 1, 3, 3)
+
+    @classmethod
+    def from_dict(cls, w: dict[str, Any]) -> Widths:
+        """Widths from a saved codec.json's `widths` (older files: 1×1 hidden kernels)."""
+        return cls(w["encoder_conv"], tuple(w["encoder_grus"]), w["bits"], w["decoder_conv"],
+                   tuple(w["decoder_grus"]),
+                   tuple(w.get("decoder_hidden_kernels", LEGACY_DECODER_HIDDEN_KERNELS)))
 
     def scaled(self, alpha: float) -> Widths:
         def scale(n: int) -> int:
@@ -39,12 +50,17 @@ class Widths:
 
         return Widths(scale(self.encoder_conv), tuple(scale(n) for n in self.encoder_grus),
                       self.bits, scale(self.decoder_conv),
-                      tuple(scale(n) for n in self.decoder_grus))
+                      tuple(scale(n) for n in self.decoder_grus), self.decoder_hidden_kernels)
+
+
+LEGACY_DECODER_HIDDEN_KERNELS = (1, 1, 1, 1)
 
 
 PAPER = Widths()
-# The CPU default: every width ×1/4 (about 83 patches/s trained on 2 CPU cores).
-CPU = PAPER.scaled(0.25)
+# The CPU default: every width ×1/4, 1×1 hidden kernels (3×3 ones in the last two decoder GRUs
+# cost 1.8× the time of a training step on 2 CPU cores: docs/image_compression.md).
+CPU = dataclasses.replace(PAPER.scaled(0.25),
+                          decoder_hidden_kernels=LEGACY_DECODER_HIDDEN_KERNELS)
 PRESETS = {"paper": PAPER, "cpu": CPU}
 
 
@@ -96,7 +112,8 @@ def decoder(widths: Widths = CPU, residual: bool = True, height: int | None = No
     """D_t: `[bits, g1, g2, g3, g4]` → `[image, g1', g2', g3', g4']`.
 
     1×1 conv (512) → ConvGRU 512 → depth-to-space ×2 → ConvGRU 512 → d2s → ConvGRU 256 → d2s
-    → ConvGRU 128 → d2s → 1×1 conv to RGB. `height`, `width` are the image's (bits are /16).
+    → ConvGRU 128 → d2s → 1×1 conv to RGB, hidden kernels `widths.decoder_hidden_kernels`.
+    `height`, `width` are the image's (bits are /16).
     """
     bits = keras.Input((None if height is None else height // DOWNSAMPLING,
                         None if width is None else width // DOWNSAMPLING, widths.bits),
@@ -105,9 +122,10 @@ def decoder(widths: Widths = CPU, residual: bool = True, height: int | None = No
               for i, shape in enumerate(decoder_state_shapes(widths, height, width))]
     x = keras.layers.Conv2D(widths.decoder_conv, 1, name="conv")(bits)
     new_states = []
-    for i, (filters, state) in enumerate(zip(widths.decoder_grus, states, strict=True)):
-        x, h = ConvGRU(filters, kernel_size=3, strides=1, residual=residual,
-                       name=f"gru_{i + 1}")([x, state])
+    for i, (filters, hidden, state) in enumerate(zip(
+            widths.decoder_grus, widths.decoder_hidden_kernels, states, strict=True)):
+        x, h = ConvGRU(filters, kernel_size=3, strides=1, hidden_kernel_size=hidden,
+                       residual=residual, name=f"gru_{i + 1}")([x, state])
         new_states.append(h)
         x = DepthToSpace(2, name=f"depth_to_space_{i + 1}")(x)
     image = keras.layers.Conv2D(3, 1, name="to_rgb")(x)

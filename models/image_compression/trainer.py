@@ -15,7 +15,7 @@ from typing import Any
 import tensorflow as tf
 
 from models import input_pipeline
-from models.image_compression import codec, graph_codec
+from models.image_compression import codec, crops, graph_codec
 from models.image_compression import residual_gru as rg
 from models.keras2 import keras
 from models.training import (
@@ -63,6 +63,27 @@ def patch_dataset(files: list[str], batch_size: int, shuffle: bool,
     return dataset.batch(batch_size, drop_remainder=True).repeat().prefetch(tf.data.AUTOTUNE)
 
 
+def read_images(files: list[str]) -> list:
+    """Every image of the split as uint8 (H, W, 3) numpy arrays (decoded once, kept in memory)."""
+    def decode(serialized: tf.Tensor) -> tf.Tensor:
+        encoded = tf.io.parse_single_example(
+            serialized, {IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})[IMAGE_KEY]
+        return tf.io.decode_image(encoded, channels=3, expand_animations=False)
+
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").map(decode)
+    return [image.numpy() for image in dataset]
+
+
+def crop_dataset(photos: list, batch_size: int, seed: int = 0) -> tf.data.Dataset:
+    """Endless batches of random 32×32 crops (flipped at random, drawn more often where the
+    photo is busy: models/image_compression/crops.py) of whole photos, in [-0.5, 0.5]. A split
+    of fixed patches (--max-patches-per-photo) gives those patches, flipped."""
+    sampler = crops.CropSampler(photos, seed)
+    spec = tf.TensorSpec([batch_size, rg.PATCH, rg.PATCH, 3], tf.float32)
+    return tf.data.Dataset.from_generator(lambda: sampler.batches(batch_size),
+                                          output_signature=spec).prefetch(4)
+
+
 def build_model(config: dict[str, Any], train_steps: int) -> rg.ResidualGRUCodec:
     """The configured codec, compiled with Adam decaying from the learning rate to a tenth
     (the calibration probe's 1e-3 → 1e-4)."""
@@ -76,9 +97,13 @@ def build_model(config: dict[str, Any], train_steps: int) -> rg.ResidualGRUCodec
                                  **compile_options(config))
 
 
-def export(model: rg.ResidualGRUCodec, serving_model_dir: str, warmup_image: bytes) -> None:
-    """The serving SavedModel (encode / decode signatures) with the codec's weights inside."""
+def export(model: rg.ResidualGRUCodec, serving_model_dir: str, warmup_image: bytes,
+           photos: list | None = None) -> None:
+    """The serving SavedModel (encode / decode signatures) with the codec's weights inside,
+    and the entropy model over the codes of `photos` (the training photos) beside them."""
     trained = codec.Codec(model)
+    if photos:
+        trained.fit_entropy(photos)
     module = graph_codec.CodecModule(model, trained.model_id, model.iterations)
     tf.saved_model.save(module, serving_model_dir, signatures={
         "serving_default": module.encode, "encode": module.encode, "decode": module.decode})
@@ -99,7 +124,8 @@ def run_fn(fn_args: Any) -> None:
     config = fn_args.custom_config
     batch_size = config.get("batch_size", 32)
     budget_mb, seed = config.get("input_cache_mb"), config.get("seed", 0)
-    train_ds = patch_dataset(_files(fn_args.train_files), batch_size, True, budget_mb, seed)
+    photos = read_images(_files(fn_args.train_files))
+    train_ds = crop_dataset(photos, batch_size, seed)
     eval_ds = patch_dataset(_files(fn_args.eval_files), batch_size, False, budget_mb, seed)
     strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
     with strategy.scope():
@@ -117,4 +143,4 @@ def run_fn(fn_args: Any) -> None:
               epochs=config.get("epochs", 4), config=config)
     with chief_writes(os.path.dirname(fn_args.serving_model_dir), strategy) as model_uri:
         export(model, os.path.join(model_uri, os.path.basename(fn_args.serving_model_dir)),
-               warmup_png())
+               warmup_png(), photos)

@@ -51,14 +51,17 @@ def _compress(args: argparse.Namespace) -> None:
     image = codec_module.read_image(args.input)  # before loading TF models: fail fast
     codec, model = _codec(args)
     result = codec.compress(model, image, iterations=args.iterations, bpp=args.bpp,
-                            min_quality=args.quality, coder=args.coder)
+                            min_quality=args.quality, coder=args.coder,
+                            adaptive=args.adaptive)
     codec.write_atomic(args.output, result.stream)
     note = ""
     if args.quality is not None and result.ms_ssim < args.quality:
         note = f" (MS-SSIM {args.quality:g} not reached in {model.iterations} iterations)"
+    counts = result.tile_iterations
+    iterations = (f"{result.iterations} iterations" if counts is None else
+                  f"{counts.min()}–{counts.max()} iterations a tile (mean {counts.mean():.2f})")
     print(f"{args.output}: {len(result.stream):,} bytes, {result.bpp:.3f} bpp, "
-          f"{result.iterations} iterations, MS-SSIM {result.ms_ssim:.4f}, "
-          f"PSNR {result.psnr:.2f} dB{note}")
+          f"{iterations}, MS-SSIM {result.ms_ssim:.4f}, PSNR {result.psnr:.2f} dB{note}")
 
 
 def _decompress(args: argparse.Namespace) -> None:
@@ -92,8 +95,15 @@ def add_commands(add_command: AddCommand) -> None:
                            "(default: all the codec has)")
     rate.add_argument("--quality", type=float, metavar="MS-SSIM",
                       help="the fewest iterations that reach this MS-SSIM")
-    comp.add_argument("--coder", choices=["best", "lzma", "zlib", "raw"], default="best",
-                      help="lossless coding of the bits (default: the smallest per iteration)")
+    comp.add_argument("--coder", choices=["best", "model", "lzma", "zlib", "raw"],
+                      default="best",
+                      help="coding of each iteration's bits: the codec's entropy model (range "
+                           "coder), a lossless coder, or the smallest of all (default)")
+    # Opt-in: on the benchmark's codec, per-tile counts lost to uniform ones at equal bpp
+    # (benchmarks/results/image_compression.md).
+    comp.add_argument("--adaptive", action="store_true",
+                      help="with --bpp / --quality, each 32×32 tile stops once its SSIM reaches "
+                           "a common target (default: the same iterations for every tile)")
     _model_arguments(comp)
     comp.set_defaults(handler=compress)
 

@@ -1,6 +1,7 @@
-"""Data of the image-compression pipeline: 32×32 patches of training photos, and whole held-out
-photos for the rate–distortion evaluation, written pre-split (train/, eval/) so that no
-held-out photo ever contributes a training patch.
+"""Data of the image-compression pipeline: the training photos whole (the Trainer draws random
+32×32 crops from them every step), or with --max-patches-per-photo that many fixed 32×32
+patches of each, and whole held-out photos for the rate–distortion evaluation, written
+pre-split (train/, eval/) so that no held-out photo ever contributes a training patch.
 
 Bundled: the real photographs scikit-image and scikit-learn ship. Users: a folder of images,
 every fifth one (in name order) held out.
@@ -31,7 +32,7 @@ TRAIN_PHOTOS = ("skimage:chelsea.png", "skimage:coffee.png", "skimage:rocket.jpg
                 "skimage:gravel.png", "skimage:page.png", "skimage:text.png",
                 "skimage:clock_motion.png", "skimage:cell.png", "sklearn:china.jpg")
 EVAL_PHOTOS = ("skimage:astronaut.png", "sklearn:flower.jpg", "skimage:camera.png")
-BUNDLE_VERSION = 2
+BUNDLE_VERSION = 3  # 3: whole training photos unless a patch limit is given
 
 
 def _bundled_photo(name: str) -> np.ndarray:
@@ -88,7 +89,7 @@ def _write(directory: str, train: Iterable[tuple[str, np.ndarray]],
 
     def train_records():
         for _, image in train:
-            for patch in patches(image, limit):
+            for patch in [image] if limit is None else patches(image, limit):
                 counts["train"] += 1
                 yield example_bytes(_png(patch))
 
@@ -103,7 +104,8 @@ def _write(directory: str, train: Iterable[tuple[str, np.ndarray]],
 
 
 def build_bundled(cache_dir: str, max_patches_per_photo: int | None = None) -> str:
-    """The bundled photos as train/ (patches) and eval/ (held-out photos) TFRecords."""
+    """The bundled photos as train/ (whole photos, or patches) and eval/ (held-out photos)
+    TFRecords."""
     limit = "all" if max_patches_per_photo is None else str(max_patches_per_photo)
     directory = os.path.join(cache_dir, f"photos-v{BUNDLE_VERSION}-{limit}")
     if not _complete(directory):
@@ -135,7 +137,7 @@ def _read_user_image(path: str) -> np.ndarray:
 def build_from_folder(data_dir: str, cache_dir: str,
                       max_patches_per_photo: int | None = None) -> str:
     """A folder of images: every fifth (in name order, from the first) held out whole for
-    evaluation, the others cut into patches. Needs at least two images."""
+    evaluation, the others kept whole (or cut into patches). Needs at least two images."""
     if not os.path.isdir(data_dir):
         raise ShipyardError(f"data directory not found: {data_dir}")
     files = sorted(f for f in glob.glob(os.path.join(data_dir, "**", "*"), recursive=True)

@@ -55,7 +55,8 @@ class ImageCompression(Family):
                             help="folder of photos (every fifth held out for evaluation); default: "
                                  "scikit-image's and scikit-learn's photos")
         parser.add_argument("--max-patches-per-photo", type=int,
-                            help="32×32 training patches per photo (default: all)")
+                            help="keep N fixed 32×32 patches of each training photo instead of "
+                                 "the whole photo (default: whole photos, cropped at random)")
         arguments.add_training_arguments(parser)
         parser.add_argument("--min-ms-ssim", type=float,
                             help="blessing threshold on held-out MS-SSIM at the last iteration "

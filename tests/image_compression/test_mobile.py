@@ -73,14 +73,14 @@ def test_bundle_decodes_rgc_files_like_shipyard_decompress(gated):
     info = json.loads(data)
     config = json.loads(open(os.path.join(mobile.codec_dir(model_uri), "codec.json")).read())
     assert name == "decoder.json"
-    assert info["rgc_version"] == bitstream.VERSION == 1
+    assert info["rgc_version"] == bitstream.VERSION == 2
     assert (info["patch_size"], info["bits_per_tile_per_iteration"]) == (32, 128)
     assert info["bits_per_pixel_per_iteration"] == 1 / 8
     assert (info["iterations"], info["gamma"]) == (4, 1.0)
     assert info["model_id"] == config["model_id"]
     trained = codec.Codec.load(mobile.codec_dir(model_uri))
     photo = compression_data._bundled_photo("skimage:coffee.png")[:45, :70]
-    stream = codec.compress(trained, photo, iterations=3).stream  # entropy-coded chunks
+    stream = codec.compress(trained, photo, iterations=3, coder="lzma").stream
     expected, _, _ = codec.decompress(trained, stream)
     image = mobile.decompress(_tflite(out, "float32"), info, stream)
     assert image.shape == (45, 70, 3)
@@ -89,5 +89,15 @@ def test_bundle_decodes_rgc_files_like_shipyard_decompress(gated):
     progressive = mobile.decompress(_tflite(out, "float32"), info, bitstream.cut(stream, 1))
     assert np.abs(progressive.astype(int)
                   - codec.decompress(trained, bitstream.cut(stream, 1))[0]).max() <= 1
+    # Files the bundle cannot read: entropy-model chunks, per-tile iterations.
+    with pytest.raises(bitstream.FormatError, match="coded with a codec's entropy model"):
+        mobile.decompress(_tflite(out, "float32"), info,
+                          codec.compress(trained, photo, iterations=3, coder="model").stream)
+    tiles, _ = codec.to_tiles(photo)
+    codes, _ = trained.encode_tiles(tiles, 2)
+    counts = np.r_[1, np.full(len(tiles) - 1, 2)]
+    with pytest.raises(bitstream.FormatError, match="gives its tiles their own iteration counts"):
+        mobile.decompress(_tflite(out, "float32"), info,
+                          trained.write_stream((45, 70), codes, counts, "lzma"))
     with pytest.raises(bitstream.FormatError, match="not by this decoder's \\(ffff"):
         mobile.decompress(_tflite(out, "float32"), {**info, "model_id": "ff" * 8}, stream)

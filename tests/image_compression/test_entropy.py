@@ -1,0 +1,177 @@
+"""The entropy model over the codes (constriction's range coder driven by a context table),
+the .rgc format's versions, spatially adaptive iterations, and the Trainer's random crops."""
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from models.image_compression import bitstream, codec, crops, entropy_model
+
+
+@pytest.fixture(scope="module")
+def trained(exported):
+    return codec.Codec.load(codec.find_model(exported[0], "unused"))
+
+
+def _maps(rng, iterations=3, rows=6, cols=10, channels=32, bias=0.8):
+    """Code maps where each bit repeats the previous iteration's with probability `bias`."""
+    maps = [np.where(rng.random((rows, cols, channels)) < 0.5, 1.0, -1.0)]
+    for _ in range(iterations - 1):
+        keep = rng.random((rows, cols, channels)) < bias
+        maps.append(np.where(keep, maps[-1], -maps[-1]))
+    return maps
+
+
+def test_context_model_codes_bits_exactly():
+    rng = np.random.default_rng(0)
+    model = entropy_model.ContextModel(rng.random((3, 32, entropy_model.CONTEXTS)))
+    maps = _maps(rng)
+    mask = rng.random(maps[0].shape[:2]) < 0.7
+    previous = None
+    for t, current in enumerate(maps):
+        current = current * mask[..., None]
+        payload = model.encode(t, current, mask, previous)
+        np.testing.assert_array_equal(model.decode(t, payload, mask, 32, previous), current)
+        previous = current
+    with pytest.raises(ValueError, match="not whole 32-bit words"):
+        model.decode(0, b"abc", mask, 32, None)
+
+
+def test_fitted_model_beats_lzma_on_predictable_bits_and_is_chosen_per_chunk():
+    rng = np.random.default_rng(1)
+    model = entropy_model.fit([_maps(rng, bias=0.95) for _ in range(20)], 3)
+    maps = _maps(np.random.default_rng(2), bias=0.95)
+    maps[2] = np.ones_like(maps[2])  # all +1: the table did not expect it, LZMA does
+    packed = [bitstream.pack(m) for m in maps]
+
+    def encode(index, _):
+        return model.encode(index, maps[index], np.ones(maps[0].shape[:2], bool),
+                            maps[index - 1] if index else None)
+
+    header = bitstream.Header(160, 96, 3, b"abcdefgh")
+    stream = bitstream.write(header, packed, "best", encode, model.id)
+    offset, coders = bitstream.HEADER_SIZE, []
+    for size in bitstream.chunk_sizes(stream):
+        coders.append(stream[offset])
+        offset += size
+    # Iteration 1: no bits to repeat (random), raw wins; 2: the table; 3: zlib or LZMA.
+    assert coders[:2] == [0, bitstream.MODEL_CODER] and coders[2] in (1, 2)
+    assert bitstream.read_header(stream).entropy_id == model.id
+
+    def decode(index, payload, size, previous):
+        before = None if previous is None else bitstream.unpack(previous, 6, 10)
+        return bitstream.pack(model.decode(index, payload, np.ones((6, 10), bool), 32, before))
+
+    assert bitstream.read(stream, 6 * 10 * 4, decode)[1] == packed
+    with pytest.raises(bitstream.FormatError,
+                       match=r"^iteration 2 of this \.rgc stream is coded with a codec's entropy"):
+        bitstream.read(stream, 6 * 10 * 4)
+
+
+def _v1_stream(width, height, model_id, chunks):
+    """A version 1 stream, byte by byte as the serving graph writes it (raw chunks)."""
+    fields = struct.pack(">4sBIIB8s", b"\x89RGC", 1, width, height, len(chunks), model_id)
+    out = [fields, struct.pack(">I", zlib.adler32(fields))]
+    for packed in chunks:
+        out += [struct.pack(">BII", 0, len(packed), zlib.adler32(packed)), packed]
+    return b"".join(out)
+
+
+def test_version_1_files_still_decode(trained):
+    image = np.random.default_rng(3).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    chunks, decoded = trained.encode(image, 2)
+    stream = _v1_stream(50, 40, trained.model_id, chunks)
+    header = bitstream.read_header(stream)
+    assert (header.version, header.iterations, header.tile_iterations) == (1, 2, None)
+    restored, _, k = codec.decompress(trained, stream)
+    assert k == 2
+    np.testing.assert_array_equal(restored, decoded[1])
+
+
+def test_codec_round_trip_with_its_entropy_model(trained):
+    assert trained.entropy is not None  # the Trainer fitted one on the training photos
+    from pipelines.image_compression import data as compression_data
+
+    photo = compression_data._bundled_photo("skimage:astronaut.png")[:96, :128]
+    result = codec.compress(trained, photo, coder="model")
+    _, decoded = trained.encode(photo, trained.iterations)
+    restored, header, k = codec.decompress(trained, result.stream)
+    assert header.entropy_id == trained.entropy.id and k == trained.iterations
+    np.testing.assert_array_equal(restored, decoded[-1])
+    other = codec.Codec(trained.model, entropy=entropy_model.ContextModel(
+        np.full_like(trained.entropy.table, 0.3)))
+    with pytest.raises(codec.CodecError, match="entropy model the loaded codec does not have"):
+        codec.decompress(other, result.stream)
+
+
+def _flat_and_textured(seed=4):
+    """64×128: the left half one grey, the right half noise."""
+    image = np.full((64, 128, 3), 120, np.uint8)
+    image[:, 64:] = np.random.default_rng(seed).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    return image
+
+
+def test_adaptive_tiles_stop_early_where_the_image_is_flat(trained):
+    from models.image_compression import quality
+
+    image = _flat_and_textured()
+    _, decoded = trained.encode(image, trained.iterations)
+    # Halfway between the first iteration's MS-SSIM and the last's.
+    target = (quality.ms_ssim(image, decoded[0]) + quality.ms_ssim(image, decoded[-1])) / 2
+    result = codec.compress(trained, image, min_quality=target)
+    counts = result.tile_iterations.reshape(2, 4)
+    assert counts[:, :2].mean() < counts[:, 2:].mean()
+    assert result.ms_ssim >= target
+    assert codec.tile_counts(np.array([[0.5, 0.2], [0.7, 0.3], [0.6, 0.4]]), 0.65).tolist() == [
+        2, 3]  # the first iteration reaching the target, else the tile's best
+
+
+def test_adaptive_stream_decodes_like_fixed_iterations_of_the_same_tiles(trained):
+    image = _flat_and_textured(5)
+    full = codec.compress(trained, image)  # every tile every iteration: no counts stored
+    assert full.tile_iterations is None and full.iterations == trained.iterations
+    fixed, _, _ = codec.decompress(trained, full.stream)
+    target = full.bpp * 0.8
+    adaptive = codec.compress(trained, image, bpp=target)
+    assert adaptive.bpp <= target and adaptive.tile_iterations is not None
+    counts = adaptive.tile_iterations
+    restored, header, k = codec.decompress(trained, adaptive.stream)
+    assert header.tile_iterations == tuple(counts) and k == counts.max()
+    # Each tile as a fixed-iteration decode of that tile at its count.
+    tiles, grid = codec.to_tiles(image)
+    _, codes = trained.read_stream(full.stream)
+    per_iteration = trained.decode_tiles(codes)
+    expected = codec.from_tiles(codec.select(per_iteration, counts), grid, image.shape[:2])
+    np.testing.assert_array_equal(restored, expected)
+    # Progressive: cut after 1 chunk, every tile shows its first iteration.
+    first, _, k = codec.decompress(trained, bitstream.cut(adaptive.stream, 1))
+    assert k == 1
+    np.testing.assert_array_equal(first, codec.from_tiles(per_iteration[0], grid, (64, 128)))
+
+
+def test_random_crops_stay_inside_the_photo_and_favour_texture():
+    # Pixel values say where they come from: red = row, green = column.
+    rows, cols = np.meshgrid(np.arange(50), np.arange(200), indexing="ij")
+    photo = np.stack([rows, cols, np.zeros_like(rows)], axis=-1).astype(np.uint8)
+    photo[:, :100, 2] = 7  # flat blue on the left, noise on the right
+    photo[:, 100:, 2] = np.random.default_rng(6).integers(0, 256, (50, 100))
+    sampler = crops.CropSampler([photo], seed=0)
+    batch = np.round((sampler.sample(400) + 0.5) * 255).astype(int)
+    assert batch.shape == (400, 32, 32, 3)
+    lefts = []
+    for crop in batch:
+        r, c = crop[..., 0], crop[..., 1]
+        # Whole rows and columns of a 32×32 window (flipped or not), inside the photo.
+        assert sorted(r[:, 0]) == list(range(r.min(), r.min() + 32)) and r.max() < 50
+        assert sorted(c[0]) == list(range(c.min(), c.min() + 32)) and c.max() < 200
+        lefts.append(c.min())
+        for a in (0, 1):
+            assert np.ptp(crop[..., a], axis=1 - a).max() == 0
+    lefts = np.array(lefts)
+    # As many positions lie wholly in each half; the busy one is drawn far more often.
+    assert np.mean(lefts >= 100) > 2 * np.mean(lefts + 32 <= 100)
+    flipped = [crop[0, 0, 1] > crop[0, -1, 1] for crop in batch]
+    assert 0.3 < np.mean(flipped) < 0.7
+    with pytest.raises(ValueError, match="smaller than a 32×32 crop"):
+        crops.CropSampler([photo[:20]])
