@@ -455,14 +455,18 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
             return quality.ms_ssim(image, decoded) >= min_quality
 
         lowest, highest = -1.0, 1.0 + 1e-9  # one iteration a tile; each tile its best
+        # Each tile at its own best may still miss a whole-image MS-SSIM that every tile at the
+        # last iteration reaches: then the same count for every tile (below) is the answer.
+        adaptive = min_quality is None or good(highest)
+    if adaptive:
         if bpp is not None and not good(lowest):
             smallest = codec.write_stream((height, width), codes[:1], None, coder)
             raise SettingError("bpp", f"{bpp:g} is below this image's smallest file "
                                       f"({len(smallest) * 8 / pixels:.3f} bpp, 1 iteration)")
         if bpp is not None and good(highest):
             target = highest
-        elif min_quality is not None and (good(lowest) or not good(highest)):
-            target = lowest if good(lowest) else highest
+        elif min_quality is not None and good(lowest):
+            target = lowest
         else:
             # Bisection: `fits` holds for bpp / fails for quality at `low`, the other at `high`.
             low, high = lowest, highest

@@ -34,6 +34,7 @@ from models.smart_reply import export as export_lib
 from models.smart_reply import text
 from models.smart_reply.metrics import ranking_metrics, sensible_share
 from models.smart_reply.response_set import ResponseSet
+from pipelines.smart_reply.settings import BUNDLED_EVAL, EVAL_MESSAGES
 
 METRIC = "sensible_at_3"
 NONE = "none"  # the eval file's intents for a message that must get no suggestion
@@ -123,15 +124,17 @@ def read_pairs(examples_uri: str, split: str, limit: int | None = None) -> list[
 def evaluate(serving_model_dir: str, examples_uri: str, split: str,
              config: dict[str, Any]) -> HookResult:
     """The FamilyEvaluator hook: metrics of the exported model on ExampleGen's `split` and,
-    with `eval_messages` (a path), on that eval file; with `baselines`, the frequency and
+    with `eval_messages` (a path, or "bundled": the file shipped with Shipyard), on that
+    eval file; with `baselines`, the frequency and
     bag-of-words baselines on the same messages (fitted on the train split, against the
     model's own response set), which the model must beat to be blessed."""
     pairs = read_pairs(examples_uri, split, config.get("limit"))
     signature, response_set = load(serving_model_dir)
     serving = signature.signatures["serving_default"]
     metrics = evaluate_pairs(serving, response_set, pairs)
-    messages = read_eval_messages(config["eval_messages"]) if config.get(
-        "eval_messages") else None
+    path = config.get("eval_messages")
+    messages = read_eval_messages(EVAL_MESSAGES if path == BUNDLED_EVAL else path) if path \
+        else None
     if messages:
         metrics.update(evaluate_messages(serving, response_set, messages))
     if not config.get("baselines"):

@@ -15,7 +15,7 @@ from pipelines.errors import ShipyardError
 from pipelines.family import AddCommand, Family, FamilyEvaluation, FamilyModules, PipelinePaths
 from pipelines.smart_reply import commands
 from pipelines.smart_reply import data as reply_data
-from pipelines.smart_reply.settings import HEADLINE, NAME, RANK_BY
+from pipelines.smart_reply.settings import BUNDLED_EVAL, HEADLINE, NAME, RANK_BY
 
 # QAT does not apply to the LSTMs: qat_int8 falls back to dynamic with one line (the shared
 # plan); full-integer int8 would quantize the beam search's scores, so it is not offered.
@@ -126,7 +126,7 @@ class SmartReply(Family):
         _check(args)
         evaluation = FamilyEvaluation(self.module("evaluation"), HEADLINE, args.min_sensible,
                                       settings={"baselines": True,
-                                                "eval_messages": reply_data.EVAL_MESSAGES},
+                                                "eval_messages": BUNDLED_EVAL},
                                       min_lift=args.min_lift)
         return FamilyModules(
             preprocessing_fn=self.module("preprocessing.preprocessing_fn"),

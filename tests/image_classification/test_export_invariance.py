@@ -43,7 +43,8 @@ def run(monkeypatch, tmp_path):
     (serving_default of the export, the model as trained, whether augmentation ran)."""
     augmented = []
 
-    def dataset(fn_args, files, tft_output, label_key, batch_size, shuffle, batch_map=None):
+    def dataset(fn_args, files, tft_output, label_key, batch_size, shuffle, batch_map=None,
+                sample=None):
         pixels = decode_and_resize(tf.constant(IMAGES), RESOLUTION)
         data = tf.data.Dataset.from_tensor_slices(
             ({IMAGE_KEY: pixels}, tf.range(16) % 3)).batch(batch_size)
