@@ -180,6 +180,7 @@ def main() -> None:
     from benchmarks import results
     from pipelines import config
     from pipelines.smart_reply import data as reply_data
+    from pipelines.smart_reply import settings as reply_settings
 
     settings = config.packaged("smart_reply")
     for item in args.set:
@@ -191,7 +192,7 @@ def main() -> None:
     pairs = reply_data.bundled_pairs()
     from models.smart_reply import evaluation
 
-    messages = evaluation.read_eval_messages(reply_data.EVAL_MESSAGES)
+    messages = evaluation.read_eval_messages(reply_settings.EVAL_MESSAGES)
     train = [p for p in pairs if not reply_data.is_eval(p)]
     held_out = [p for p in pairs if reply_data.is_eval(p)]
     seeds = [int(seed) for seed in args.seeds.split(",")]

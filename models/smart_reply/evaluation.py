@@ -132,9 +132,9 @@ def evaluate(serving_model_dir: str, examples_uri: str, split: str,
     signature, response_set = load(serving_model_dir)
     serving = signature.signatures["serving_default"]
     metrics = evaluate_pairs(serving, response_set, pairs)
-    path = config.get("eval_messages")
-    messages = read_eval_messages(EVAL_MESSAGES if path == BUNDLED_EVAL else path) if path \
-        else None
+    path = EVAL_MESSAGES if config.get("eval_messages") == BUNDLED_EVAL else config.get(
+        "eval_messages")
+    messages = read_eval_messages(path) if path else None
     if messages:
         metrics.update(evaluate_messages(serving, response_set, messages))
     if not config.get("baselines"):

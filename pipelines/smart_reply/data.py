@@ -19,14 +19,12 @@ import zlib
 from collections.abc import Iterable
 
 from pipelines.errors import ShipyardError
-from pipelines.smart_reply import corpus, settings
+from pipelines.smart_reply import corpus
 from pipelines.tfrecords import find_shards, write_shuffled_shards
 
 CONTEXT, REPLY, USER = "context", "reply", "user"
 EVAL_PERCENT = 20
 CONVERSATION_FILES = ("conversations", "greetings", "health")
-# Shipyard's hand-written evaluation messages (see the file's header), read by the Evaluator.
-EVAL_MESSAGES = settings.EVAL_MESSAGES
 BUNDLED = "everyday-v1"  # the cache directory's name: bump when the bundled corpus changes
 
 

@@ -14,6 +14,7 @@ from models.smart_reply import model as model_lib
 from models.smart_reply.response_set import ResponseSet
 from pipelines.cli import main
 from pipelines.smart_reply import data as reply_data
+from pipelines.smart_reply import settings as reply_settings
 from tests.smart_reply.tiny import CONFIG, HELD_OUT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -157,7 +158,7 @@ def test_eval_file_loads_and_is_independent_of_the_corpus():
     from models.smart_reply.intents import INTENTS
     from pipelines.smart_reply import corpus
 
-    messages = evaluation.read_eval_messages(reply_data.EVAL_MESSAGES)
+    messages = evaluation.read_eval_messages(reply_settings.EVAL_MESSAGES)
     positive = [m for m, ok in messages if ok]
     assert len(positive) >= 200 and len(messages) - len(positive) >= 50
     assert {"Where should we meet for lunch?", "Sorry, running ten minutes late.",
