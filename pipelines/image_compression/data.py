@@ -13,11 +13,13 @@ import hashlib
 import io
 import os
 from collections.abc import Iterable, Iterator
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from pipelines.errors import ShipyardError
 from pipelines.tfrecords import find_shards, write_shuffled_shards
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the CLI loads this module
+    import numpy as np
 
 PATCH = 32
 IMAGE_KEY = "image"
@@ -36,6 +38,8 @@ BUNDLE_VERSION = 3  # 3: whole training photos unless a patch limit is given
 
 
 def _bundled_photo(name: str) -> np.ndarray:
+    import numpy as np
+
     source, key = name.split(":", 1)
     if source == "sklearn":
         from sklearn.datasets import load_sample_image
@@ -75,6 +79,8 @@ def example_bytes(png: bytes) -> bytes:
 def patches(image: np.ndarray, limit: int | None = None) -> Iterator[np.ndarray]:
     """The non-overlapping 32×32 patches of an image, row by row; with `limit`, that many
     spread evenly over the image (a deterministic subset)."""
+    import numpy as np
+
     rows, cols = image.shape[0] // PATCH, image.shape[1] // PATCH
     positions = [(r, c) for r in range(rows) for c in range(cols)]
     if limit is not None and limit < len(positions):
@@ -120,6 +126,7 @@ def _complete(directory: str) -> bool:
 
 
 def _read_user_image(path: str) -> np.ndarray:
+    import numpy as np
     from PIL import Image, UnidentifiedImageError
 
     try:
