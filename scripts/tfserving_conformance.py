@@ -27,11 +27,13 @@ import sys
 import tempfile
 import time
 import traceback
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # scripts/ is not a package: the client comes from this checkout
+
+from serving import rest_client  # noqa: E402
+
 RPC_TIMEOUT = 30.0
 CASES: list[tuple[str, str, Callable]] = []  # (suite, name, function of the run's Context)
 
@@ -152,17 +154,7 @@ def verify_predict(address: str, expected: float, version: int, model: str = "de
 
 def rest(server: Server, method: str, path: str, body: object = None, raw: bytes | None = None
          ) -> tuple[int, object]:
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(f"http://{server.rest}{path}", data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=RPC_TIMEOUT) as answer:
-            status, text = answer.status, answer.read().decode()
-    except urllib.error.HTTPError as e:
-        status, text = e.code, e.read().decode()
-    try:
-        return status, json.loads(text)
-    except json.JSONDecodeError:
-        return status, text
+    return rest_client.call(server.rest, method, path, body, raw, timeout=RPC_TIMEOUT)
 
 
 def expect(answer: tuple[int, object], status: int, body: object) -> None:

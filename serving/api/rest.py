@@ -10,6 +10,7 @@ import urllib.parse
 from typing import Any, NamedTuple
 
 import numpy as np
+import orjson
 from google.protobuf import json_format
 from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow_serving.apis import classification_pb2, model_pb2, regression_pb2
@@ -105,10 +106,15 @@ def parse_json_body(body: bytes) -> dict:
         raise invalid(f"JSON Parse error: Invalid encoding in string. at offset: {e.start}"
                       ) from None
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise invalid(f"JSON Parse error: {_rapidjson_message(text, e)} at offset: {e.pos}"
-                      ) from None
+        doc = orjson.loads(body)  # ~10× faster than json on a predict body of numbers
+    except orjson.JSONDecodeError:
+        # NaN / Infinity (TF Serving accepts them), integers past 64 bits, or a real error:
+        # the standard parser decides, and its error names the RapidJSON message.
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise invalid(f"JSON Parse error: {_rapidjson_message(text, e)} at offset: "
+                          f"{e.pos}") from None
     if not isinstance(doc, dict):
         raise invalid(f"JSON Value: {tensors.debug_json(doc)} Is not object")
     return doc

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
+
+from serving import rest_client
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -111,15 +110,4 @@ def running_server(**kwargs: Any) -> Iterator[Any]:
 def http(server: Any, method: str, path: str, body: Any = None,
          raw: bytes | None = None, timeout: float = 30) -> tuple[int, Any]:
     """(status, parsed JSON or text) for one request to the server's REST port."""
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(f"http://127.0.0.1:{server.rest_port}{path}", data=data,
-                                     method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, text = response.status, response.read().decode()
-    except urllib.error.HTTPError as e:
-        status, text = e.code, e.read().decode()
-    try:
-        return status, json.loads(text)
-    except json.JSONDecodeError:
-        return status, text
+    return rest_client.call(f"127.0.0.1:{server.rest_port}", method, path, body, raw, timeout)

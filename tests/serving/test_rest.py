@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 
 import pytest
@@ -48,6 +49,21 @@ def test_predict_row_and_columnar(half_plus_two):
     assert http(half_plus_two, "POST", "/v1/models/default:predict",
                 {"signature_name": "serving_default", "inputs": [[1.0]]}) == \
         (200, {"outputs": [[2.5]]})
+
+
+def test_bodies_only_the_standard_parser_reads(half_plus_two):
+    # The fast parser refuses NaN / Infinity and integers past 64 bits; RapidJSON, as TF
+    # Serving parses, reads them, and so does the fallback.
+    status, answer = http(half_plus_two, "POST", "/v1/models/default:predict",
+                          raw=b'{"instances": [NaN, Infinity, 1.0]}')
+    assert status == 200
+    nan, inf, value = answer["predictions"]
+    assert math.isnan(nan) and inf == math.inf and value == 2.5
+    assert http(half_plus_two, "POST", "/v1/models/default:predict",
+                raw=b'{"instances": [1.0], "signature_name": 123456789012345678901234}') == \
+        (400, {"error": 'JSON Value: {"instances":[1.0],"signature_name":'
+                        '1.2345678901234569e+23} not formatted correctly. \'signature_name\' '
+                        'key must be a string value.'})
 
 
 def test_float32_shortest_round_trip(half_plus_two):
