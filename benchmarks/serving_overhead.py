@@ -185,9 +185,9 @@ def main() -> None:
 
         throughput = {}
         for mode in ("off", "on"):
-            port = servers[mode][1]
-            throughput[f"grpc_batching_{mode}"] = concurrent_throughput(port, request,
-                                                                        args.seconds)
+            process, port, _ = servers[mode]
+            throughput[f"grpc_batching_{mode}"] = concurrent_throughput(
+                port, process.pid, request, args.seconds)
         batch = np.repeat(image, CLIENTS, axis=0)
         for _ in range(10):
             function(images=tf.constant(batch))
@@ -206,11 +206,20 @@ def main() -> None:
     print(json.dumps(report, indent=2))
 
 
-def concurrent_throughput(port: int, request, seconds: float) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def concurrent_throughput(port: int, server_pid: int, request, seconds: float) -> dict:
     """32 clients in a closed loop: each sends its next request when its answer arrives.
 
     The clients are asynchronous calls (stub.Predict.future), not 32 Python threads, so that
-    the load generator's own GIL contention does not cap what the server can show.
+    the load generator's own GIL contention does not cap what the server can show. The CPU
+    time the server and the clients spend per request is measured too: server and clients
+    share the machine's cores, so cores ÷ (their CPU per request) bounds the requests/s.
     """
     import grpc
     from tensorflow_serving.apis import prediction_service_pb2_grpc
@@ -237,13 +246,21 @@ def concurrent_throughput(port: int, request, seconds: float) -> dict:
             send()
 
     start = time.perf_counter()
+    server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
     for _ in range(CLIENTS):
         send()
     with lock:
         lock.wait_for(lambda: counts["running"] == 0, timeout=seconds + 60)
     elapsed = time.perf_counter() - start
+    server_cpu = cpu_seconds(server_pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
     channel.close()
-    return {"images_per_s": counts["done"] / elapsed, "failed": counts["failed"]}
+    answered = max(1, counts["done"])
+    per_request_ms = {"server": 1e3 * server_cpu / answered,
+                      "clients": 1e3 * client_cpu / answered}
+    return {"images_per_s": counts["done"] / elapsed, "failed": counts["failed"],
+            "cpu_ms_per_request": per_request_ms,
+            "cpu_bound_requests_per_s": os.cpu_count() * 1e3 / sum(per_request_ms.values())}
 
 
 def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> dict:
@@ -278,13 +295,17 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
         extra = "-" if name.startswith("direct") else f"{overhead[name]:+.2f} ms"
         lines.append(f"| {label} | {latency[name]['p50_ms']:.2f} | "
                      f"{latency[name]['p99_ms']:.2f} | {extra} |")
-    lines += ["", f"| {CLIENTS} concurrent gRPC clients, batch 1 | images/s | failed |",
-              "| --- | ---: | ---: |"]
+    lines += ["", f"| {CLIENTS} concurrent gRPC clients, batch 1 | images/s | failed | server "
+                  "CPU ms / request | clients' CPU ms / request | CPU-bound ceiling, requests/s |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, label in (("grpc_batching_off", "server batching off"),
                         ("grpc_batching_on", "server batching on"),
                         ("direct_batch_32", "direct batched call (32)")):
-        lines.append(f"| {label} | {throughput[name]['images_per_s']:,.0f} | "
-                     f"{throughput[name]['failed']} |")
+        row = throughput[name]
+        cpu = row.get("cpu_ms_per_request")
+        extra = (f"{cpu['server']:.2f} | {cpu['clients']:.2f} | "
+                 f"{row['cpu_bound_requests_per_s']:,.0f}" if cpu else "- | - | -")
+        lines.append(f"| {label} | {row['images_per_s']:,.0f} | {row['failed']} | {extra} |")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines += ["", f"gRPC overhead p50 {overhead['grpc']:.2f} ms (target ≤ 1 ms); REST "
                   f"{overhead['rest'] - overhead['grpc']:+.2f} ms over gRPC (target ≤ 1 ms); "
