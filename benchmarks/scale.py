@@ -6,13 +6,14 @@ Gaussian noise, so the task stays learnable but no two images are equal). Each s
 `shipyard run image-classification --data-dir … --variants none` in a fresh process with the
 same training budget per example (`--epochs` passes over the train split) and the same
 input-cache budget. Reported per size: the wall time of every component (as the run prints
-them) and of the data preparation before them, examples/s, the run's peak RSS, the Trainer's
+them) and of the data preparation before them, examples/s, the run's peak RSS and the peak RSS
+of its process tree while each component ran, the Trainer's
 last in-training eval accuracy and the Evaluator's accuracy on the eval split; and the growth
 factor of each from one size to the next. A size that would run past `--max-minutes` (all
 sizes together) is stopped and reported as not completed. Writes
 benchmarks/results/scale.{json,md}.
 
-    nice -n 15 python -m benchmarks.scale [--scales 1 10 100] [--epochs 3] [--max-minutes 35]
+    python -m benchmarks.scale [--scales 1 10 100] [--epochs 3] [--max-minutes 60]
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ DIGITS = 1797
 TRAIN_SHARE = 0.8  # ImportExampleGen's 4:1 hash split
 COMPONENT_LINE = re.compile(r"✓ (\w+) \(([\d.]+) s\)")
 EVAL_LINE = re.compile(r"eval .*sparse_categorical_accuracy ([\d.]+)")
+STARTED_LINE = re.compile(r"▶ (\w+)")
 EVALUATOR_LINE = re.compile(r"example_count [\d.]+, sparse_categorical_accuracy ([\d.]+)")
 
 
@@ -93,12 +95,13 @@ def run_size(scale: int, args: argparse.Namespace, deadline: float) -> dict:
     begin = time.monotonic()
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        status, rss_kib = _wait(process, deadline)
+        status, rss_kib, component_rss = _wait(process, deadline, log_path)
     wall = time.monotonic() - begin
     with open(log_path) as f:
         text = f.read()
     figures = log_figures(text, steps * args.batch_size)
-    row.update(wall_seconds=round(wall, 1), peak_rss_mb=round(rss_kib / 1024), **figures,
+    row.update(wall_seconds=round(wall, 1), peak_rss_mb=round(rss_kib / 1024),
+               component_peak_rss_mb=component_rss, **figures,
                preparation_seconds=round(wall - sum(figures["components"].values()), 1))
     if status != 0:
         row["completed"] = False
@@ -125,19 +128,47 @@ def log_figures(text: str, trained_examples: int) -> dict:
             "eval_accuracy": float(final[0]) if final else None}
 
 
-def _wait(process: subprocess.Popen, deadline: float) -> tuple[int | None, int]:
-    """(exit status or None when stopped at `deadline`, peak RSS in KiB) of `process`."""
+def _wait(process: subprocess.Popen, deadline: float, log_path: str
+          ) -> tuple[int | None, int, dict[str, int]]:
+    """(exit status or None when stopped at `deadline`, peak RSS in KiB, {component: peak MB
+    of the run's whole process tree while it ran}) of `process`. The tree's RSS is sampled
+    twice a second and charged to the component the log last said was starting."""
+    import psutil
+
+    tree = psutil.Process(process.pid)
+    peaks: dict[str, int] = {}
+    component = "start-up + data prep"
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             process.returncode = os.waitstatus_to_exitcode(status)
-            return process.returncode, usage.ru_maxrss
+            return process.returncode, usage.ru_maxrss, peaks
         if time.monotonic() > deadline:
             process.kill()
             _, _, usage = os.wait4(process.pid, 0)
             process.returncode = -9
-            return None, usage.ru_maxrss
-        time.sleep(1.0)
+            return None, usage.ru_maxrss, peaks
+        with open(log_path, errors="replace") as f:
+            started = STARTED_LINE.findall(f.read())
+        component = started[-1] if started else component
+        peaks[component] = max(peaks.get(component, 0), _tree_rss_mb(tree))
+        time.sleep(0.5)
+
+
+def _tree_rss_mb(tree) -> int:
+    """RSS of a process and all its descendants, in MB (0 once it has gone)."""
+    import psutil
+
+    total = 0
+    try:
+        for p in [tree] + tree.children(recursive=True):
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        return 0
+    return round(total / 2**20)
 
 
 def growth(rows: list[dict]) -> list[dict]:
@@ -192,6 +223,17 @@ def table(report: dict) -> str:
             f"{r['seconds_per_1k_examples']} | {r['examples_per_second']} | "
             f"{r['trainer_examples_per_second']} | {r['peak_rss_mb']:,} | "
             f"{r['in_training_eval_accuracy']} | {r['eval_accuracy']} |")
+    memory = [r for r in rows if r.get("component_peak_rss_mb")]
+    if memory:
+        phases = list(dict.fromkeys(n for r in memory for n in r["component_peak_rss_mb"]))
+        lines += ["", "Peak RSS (MB) of the run's whole process tree while each component ran "
+                  "(sampled twice a second):", "",
+                  "| size | " + " | ".join(phases) + " |", "|" + "---|" * (len(phases) + 1)]
+        for r in memory:
+            peaks = r["component_peak_rss_mb"]
+            lines.append(f"| {r['scale']}× | "
+                         + " | ".join(f"{peaks[n]:,}" if n in peaks else "—" for n in phases)
+                         + " |")
     if report["growth"]:
         lines += ["", "Growth between sizes (targets: time per example ≤ 1.5× from 10× to "
                   "100×; peak RSS ≤ 1.5× across sizes; accuracy at 10× ≥ at 1×); per "

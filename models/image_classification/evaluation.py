@@ -48,15 +48,17 @@ def _raw_labels(serialized: tf.Tensor) -> list[str]:
     return [v.decode() for v in values]
 
 
-def transformed(signatures: Any, examples_uri: str, split: str, limit: int | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """(pixels [n, R, R, C], label ids [n]) of a split through the export's Transform."""
-    images, labels = [], []
+def pooled_split(signatures: Any, examples_uri: str, split: str, limit: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(pooled pixels [n, ≤ BASELINE_PIXELS² × C], label ids [n]) of a split through the
+    export's Transform, pooled batch by batch so that full-resolution images are never all
+    held at once."""
+    pixels, labels = [], []
     for batch in _batches(examples_uri, split, limit):
         features = signatures["transform_features"](examples=batch)
-        images.append(features[IMAGE_KEY].numpy())
+        pixels.append(pooled(features[IMAGE_KEY].numpy()))
         labels.append(features[LABEL_KEY].numpy().reshape(-1))
-    return np.concatenate(images), np.concatenate(labels).astype(np.int64)
+    return np.concatenate(pixels), np.concatenate(labels).astype(np.int64)
 
 
 def top_k_accuracy(probabilities: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -79,39 +81,55 @@ def pooled(images: np.ndarray, pixels: int = BASELINE_PIXELS) -> np.ndarray:
     return images.reshape(len(images), -1)
 
 
+def fit_logistic_regression(pixels: np.ndarray, labels: np.ndarray) -> Any:
+    """The baseline classifier on pooled pixels."""
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=1000).fit(pixels, labels)
+
+
+def class_probabilities(classifier: Any, pixels: np.ndarray, num_classes: int) -> np.ndarray:
+    """The baseline's [n, num_classes] probabilities (0 for classes it never saw)."""
+    probabilities = np.zeros([len(pixels), num_classes])
+    probabilities[:, classifier.classes_] = classifier.predict_proba(pixels)
+    return probabilities
+
+
 def logistic_regression(train_images: np.ndarray, train_labels: np.ndarray,
                         eval_images: np.ndarray, num_classes: int) -> np.ndarray:
     """The baseline's class probabilities [n, num_classes] for the eval images (classes
     absent from the train images get probability 0)."""
-    from sklearn.linear_model import LogisticRegression
-
-    classifier = LogisticRegression(max_iter=1000).fit(pooled(train_images), train_labels)
-    probabilities = np.zeros([len(eval_images), num_classes])
-    probabilities[:, classifier.classes_] = classifier.predict_proba(pooled(eval_images))
-    return probabilities
+    classifier = fit_logistic_regression(pooled(train_images), train_labels)
+    return class_probabilities(classifier, pooled(eval_images), num_classes)
 
 
 def evaluate(serving_model_dir: str, examples_uri: str, split: str,
              config: dict[str, Any]) -> HookResult:
     """Accuracy, top-k accuracy and example count overall and per raw label; the logistic
-    regression's on the same images as the `logistic_regression` baseline."""
+    regression's on the same images as the `logistic_regression` baseline. The eval split is
+    read batch by batch (the model and the baseline score each batch), so memory does not
+    grow with it beyond the per-example probabilities."""
     top_k = int(config.get("top_k", 3))
     signatures = tf.saved_model.load(serving_model_dir).signatures
-    probabilities, raw_labels = [], []
+    train_pixels, train_labels = pooled_split(
+        signatures, examples_uri, "train",
+        int(config.get("max_baseline_examples") or MAX_BASELINE_EXAMPLES))
+    classifier = fit_logistic_regression(train_pixels, train_labels)
+    del train_pixels
+    probabilities, baseline, labels, raw_labels = [], [], [], []
     for batch in _batches(examples_uri, split, config.get("limit")):
         probabilities.append(signatures["from_examples"](examples=batch)["probabilities"].numpy())
+        features = signatures["transform_features"](examples=batch)
+        labels.append(features[LABEL_KEY].numpy().reshape(-1))
+        baseline.append(class_probabilities(classifier, pooled(features[IMAGE_KEY].numpy()),
+                                            probabilities[-1].shape[1]))
         raw_labels += _raw_labels(batch)
-    probabilities = np.concatenate(probabilities)
-    eval_images, labels = transformed(signatures, examples_uri, split, config.get("limit"))
+    probabilities, baseline = np.concatenate(probabilities), np.concatenate(baseline)
+    labels = np.concatenate(labels).astype(np.int64)
     metrics = scores(probabilities, labels, top_k)
     raw = np.array(raw_labels)
     slices = {((LABEL_KEY, name),): scores(probabilities[raw == name], labels[raw == name], top_k)
               for name in sorted(set(raw_labels))}
-    train_images, train_labels = transformed(
-        signatures, examples_uri, "train",
-        int(config.get("max_baseline_examples") or MAX_BASELINE_EXAMPLES))
-    baseline = logistic_regression(train_images, train_labels, eval_images,
-                                   probabilities.shape[1])
     metrics_lr = scores(baseline, labels, top_k)
     metrics_lr["train_examples"] = float(len(train_labels))
     return HookResult(metrics, baselines={"logistic_regression": metrics_lr}, slices=slices)
