@@ -13,9 +13,8 @@ computer files), long multi-sentence messages, code and sensitive topics, each w
 response of the set is close to (facts, names, numbers or a long answer), so that the
 triggering model learns to stay silent on them.
 
-`pairs()` renders every template with a seeded random choice of slots and reply phrasing, a
-share of them in texting style ("thx", "u", "tmrw"; `texting`): the same packages give the same
-corpus, pair for pair.
+`pairs()` renders every template with a seeded random choice of slots and reply phrasing: the
+same packages give the same corpus, pair for pair.
 """
 from __future__ import annotations
 
@@ -40,38 +39,27 @@ PLACES = ("the cafe", "the station", "the park", "the office", "the gym", "the l
 MEALS = ("lunch", "dinner", "breakfast", "brunch", "coffee", "drinks")
 FOODS = ("pizza", "sushi", "tacos", "burgers", "curry", "pasta", "ramen", "dumplings")
 EVENTS = ("the party", "the game", "the concert", "the meeting", "the barbecue",
-          "movie night", "the wedding", "book club", "the picnic", "the match",
-          "the quiz night", "the gig", "the housewarming", "karaoke")
+          "movie night", "the wedding", "book club", "the picnic", "the match")
 WHEN = ("tomorrow", "tonight", "this weekend", "next week", "later", "after work")
 FAVORS = ("the help", "dinner", "the ride", "the gift", "lending me your car", "the flowers",
           "covering for me", "a lovely evening", "the advice", "picking me up",
-          "the birthday card", "fixing my laptop", "the tip", "helping me move",
-          "watering the plants", "the coffee", "looking after the kids", "your patience",
-          "the recommendation", "feeding the cat", "the card", "checking in")
+          "the birthday card", "fixing my laptop")
 GOOD_NEWS = ("I got the job", "I passed my driving test", "we're getting married",
              "I got promoted", "we bought a house", "I finished the marathon",
              "we're having a baby", "I got into the program", "I won the competition",
-             "my book is getting published", "I got a raise", "we got engaged",
-             "I finally found a flat", "my sister had her baby", "I got my visa",
-             "our team won the league", "I got the grant", "I paid off my loan")
+             "my book is getting published")
 BAD_NEWS = ("my grandma passed away", "my dog died", "I didn't get the job",
             "I broke my arm", "my flight got cancelled", "we lost the final",
-            "I failed the exam", "my car broke down", "we broke up", "I lost my wallet",
-            "my phone got stolen", "I got laid off", "the house got flooded",
-            "my uncle is in hospital", "I crashed the car", "they cancelled the trip")
+            "I failed the exam", "my car broke down", "we broke up", "I lost my wallet")
 ILLNESS = ("I'm sick", "I have the flu", "I've got a terrible cold", "I have a fever",
-           "my back is killing me", "I have a migraine", "I have a stomach bug",
-           "I caught covid", "I've got an ear infection", "I hurt my knee",
-           "I have a splitting headache", "I'm running a temperature")
+           "my back is killing me", "I have a migraine")
 TASKS = ("the report", "the slides", "the dishes", "your homework", "the laundry",
          "the budget", "the application")
 ITEMS = ("some milk", "the charger", "an umbrella", "the keys", "bread", "your laptop")
-TESTS = ("an interview", "my exam", "a big presentation", "my driving test", "the audition",
-         "a job interview", "my final exam", "the race", "my first shift")
+TESTS = ("an interview", "my exam", "a big presentation", "my driving test", "the audition")
 TRIPS = ("the beach", "the mountains", "a camping trip", "a road trip", "the lake")
 THINGS = ("our new puppy", "the cake I baked", "my new haircut", "the garden",
-          "the view from the hotel", "my new bike", "the baby", "the sunset",
-          "my new tattoo", "the kitchen we painted", "the kitten", "my new shoes")
+          "the view from the hotel", "my new bike", "the baby")
 MISTAKES = ("missing your call", "being late", "forgetting your birthday",
             "the mess in the kitchen", "the confusion earlier", "not replying sooner")
 HOLIDAYS = ("new year", "holidays", "Thanksgiving", "Easter", "Valentine's Day")
@@ -80,172 +68,97 @@ Kind = tuple[tuple[str, ...], tuple[str, ...]]  # (message templates, reply inte
 
 # Everyday messages: templates and the reply intents that answer them.
 MESSAGES: dict[str, Kind] = {
-    "thanks": (("Thanks so much, you saved me today", "Appreciate it, {name}",
-                "Big thanks for {favor}", "You didn't have to do that, thank you!",
-                "Thanks heaps for {favor}", "So kind of you, thank you",
-                "Thank you, really grateful for {favor}", "Thanks a million!",
-                "Thanks for {favor}!", "Thank you so much for {favor}.",
+    "thanks": (("Thanks for {favor}!", "Thank you so much for {favor}.",
                 "Really appreciate {favor}, thanks", "thx for {favor}",
                 "Thanks again for {favor}, {name}!", "Thank you {name}!"),
                ("welcome",)),
-    "greet": (("Hey you!", "Hi hi", "Heyy", "Good afternoon!", "Hello there!",
-               "Hey {name}, how's it going?", "Howdy", "Hi {name}!", "Hello {name}", "Hey!",
-               "Good morning {name}!", "Hey there {name}", "Hiya"),
-              ("greeting",)),
-    "how_are_you": (("All good with you?", "What's new with you?", "How's work been?",
-                     "Are you doing alright?", "How was your {weekday}?", "How are you?",
-                     "How are you doing, {name}?", "How's it going?", "How have you been?",
-                     "How's your {weekday} going?", "How are things with you?"),
-                    ("how_are_you",)),
-    "invite": (("Up for {meal} {when}?", "Want to come over for {food} {when}?",
-                "Join us for {event} {when}?", "Coming to {event} {when}?",
-                "Drinks after work {when}?", "Are you in for {event}?",
-                "Do you fancy a walk {when}?", "Do you want to grab {meal} {when}?",
-                "Want to come to {event} {when}?", "Would you like to join us for {meal} {when}?",
-                "We're going to {event} {when}, want to come?", "Anyone up for {food} {when}?",
-                "Fancy {meal} on {weekday}?"),
+    "greet": (("Hi {name}!", "Hello {name}", "Hey!", "Good morning {name}!",
+               "Hey there {name}", "Hiya"), ("greeting",)),
+    "how_are_you": (("How are you?", "How are you doing, {name}?", "How's it going?",
+                     "How have you been?", "How's your {weekday} going?",
+                     "How are things with you?"), ("how_are_you",)),
+    "invite": (("Do you want to grab {meal} {when}?", "Want to come to {event} {when}?",
+                "Would you like to join us for {meal} {when}?",
+                "We're going to {event} {when}, want to come?",
+                "Anyone up for {food} {when}?", "Fancy {meal} on {weekday}?"),
                ("accept_invite", "decline", "maybe", "yes")),
-    "available": (("Got time {when}?", "Free for a quick call {when}?",
-                   "Any chance you're free {when}?", "Is {time} good for you?",
-                   "Will you be home {when}?", "Are you free {when}?",
-                   "Are you around on {weekday}?", "Can you make it {when}?",
-                   "Is {weekday} ok for you?", "Does {time} work for you?", "Are you busy {when}?"),
+    "available": (("Are you free {when}?", "Are you around on {weekday}?",
+                   "Can you make it {when}?", "Is {weekday} ok for you?",
+                   "Does {time} work for you?", "Are you busy {when}?"),
                   ("yes", "no", "maybe", "schedule_time")),
-    "done": (("Did you get {item}?", "Have you booked {event} yet?", "Did you lock the door?",
-              "Have you heard from {name}?", "Did you see my email?", "Did you finish {task}?",
-              "Have you sent {task} yet?", "Did you call {name}?", "Did you get my message?",
-              "Did you remember {task}?", "Have you talked to {name} yet?"),
-             ("yes", "no", "maybe")),
-    "proposal": (("What about {place} at {time}?", "Let's get {food} {when}.",
-                  "I'll pick you up at {time}.", "How about we go to {place}?",
-                  "I'll bring {item}.", "Let's just order {food}.",
-                  "Let's meet at {place} at {time}.", "How about {food} for dinner?",
+    "done": (("Did you finish {task}?", "Have you sent {task} yet?", "Did you call {name}?",
+              "Did you get my message?", "Did you remember {task}?",
+              "Have you talked to {name} yet?"), ("yes", "no", "maybe")),
+    "proposal": (("Let's meet at {place} at {time}.", "How about {food} for dinner?",
                   "Shall we say {time}?", "Let's do {meal} {when}.",
                   "I was thinking we could try the new {food} place.",
-                  "Maybe we should leave at {time}?"),
-                 ("agree", "okay", "yes")),
-    "where_meet": (("Which place are we going to?", "What's the plan, where are we meeting?",
-                    "Any place in mind for {meal}?", "Where should we meet?",
-                    "Where do you want to meet for {meal}?", "Where are we meeting {when}?",
-                    "Which place did you have in mind?", "Any ideas where to go for {meal}?",
-                    "Where shall we go {when}?"),
+                  "Maybe we should leave at {time}?"), ("agree", "okay", "yes")),
+    "where_meet": (("Where should we meet?", "Where do you want to meet for {meal}?",
+                    "Where are we meeting {when}?", "Which place did you have in mind?",
+                    "Any ideas where to go for {meal}?", "Where shall we go {when}?"),
                    ("schedule_place",)),
-    "when_meet": (("What time are you coming?", "When works for you?", "When do you get off work?",
-                   "When are you back?", "What time do we need to leave?",
-                   "What time should we meet?", "When are you free?", "What time is {event}?",
-                   "When do you want to do {meal}?", "What time works best?",
-                   "When should I come over?"),
+    "when_meet": (("What time should we meet?", "When are you free?",
+                   "What time is {event}?", "When do you want to do {meal}?",
+                   "What time works best?", "When should I come over?"),
                   ("schedule_time",)),
-    "good_news": (("So happy, {good_news}!", "Can't believe it, {good_news}!",
-                   "Some good news, {good_news}", "Yay, {good_news}!", "Omg {good_news}!!",
-                   "{good_news}!", "Guess what, {good_news}!", "Big news: {good_news}.",
+    "good_news": (("{good_news}!", "Guess what, {good_news}!", "Big news: {good_news}.",
                    "Finally {good_news}!", "{name}, {good_news}!"),
                   ("congratulations", "glad", "surprise")),
-    "bad_news": (("Worst day ever, {bad_news}.", "Sad news, {bad_news}.",
-                  "Not a great day, {bad_news}.", "Feeling down, {bad_news}.",
-                  "Terrible news: {bad_news}.", "{bad_news}.", "Bad news, {bad_news}.",
-                  "Ugh, {bad_news}.", "So {bad_news} today.", "{name}, {bad_news}."),
-                 ("sympathy", "ask_details")),
-    "ill": (("Feeling awful today, {illness}.", "Staying in bed, {illness}.",
-             "Not feeling great, {illness}.", "Been sick all week.",
-             "Going to the doctor, {illness}.", "{illness}.", "Not coming in today, {illness}.",
-             "{illness}, staying home.", "Can't make it, {illness}."),
-            ("get_well", "sympathy")),
-    "apology": (("Oops, sorry!", "Sorry, my fault.", "So sorry, I completely forgot.",
-                 "Sorry I missed {event}.", "Forgive me for {mistake}?",
-                 "Sorry, that was my mistake.", "Sorry about {mistake}.",
-                 "I'm so sorry about {mistake}.", "My bad, sorry for {mistake}.",
-                 "Apologies for {mistake}."),
+    "bad_news": (("{bad_news}.", "Bad news, {bad_news}.", "Ugh, {bad_news}.",
+                  "So {bad_news} today.", "{name}, {bad_news}."), ("sympathy", "ask_details")),
+    "ill": (("{illness}.", "Not coming in today, {illness}.", "{illness}, staying home.",
+             "Can't make it, {illness}."), ("get_well", "sympathy")),
+    "apology": (("Sorry about {mistake}.", "I'm so sorry about {mistake}.",
+                 "My bad, sorry for {mistake}.", "Apologies for {mistake}."),
                 ("apology_accepted",)),
-    "late": (("Running late, be there in {minutes}.", "Missed the bus, I'll be late.",
-              "Sorry, still at {place}, on my way soon.", "Leaving now, {minutes} minutes late.",
-              "Train is delayed, sorry!", "Be there at {time} instead, sorry.",
-              "Running {minutes} minutes late, sorry!", "Sorry, be there in {minutes} min.",
+    "late": (("Running {minutes} minutes late, sorry!", "Sorry, be there in {minutes} min.",
               "Traffic is terrible, I'll be late.", "Stuck on the train, running behind.",
               "Going to be a bit late, sorry", "Sorry {name}, I'm late again"),
              ("take_your_time", "apology_accepted", "okay", "see_you")),
-    "where_are_you": (("Where are you now?", "Are you nearly here?", "You coming?",
-                       "Still on for {time}?", "Where are you?", "Are you on your way?",
-                       "Are you close?", "How far away are you?", "Are you here yet?",
-                       "When will you get here?"),
-                      ("on_my_way", "running_late")),
-    "arrived": (("Just arrived.", "I'm at the door.", "Made it to {place}!",
-                 "Here now, where are you?", "Parked outside.", "I'm here.", "I'm at {place}.",
-                 "Just got to {place}.", "I'm outside.", "Waiting at {place}."),
-                ("on_my_way", "okay", "running_late")),
-    "confirm": (("See you at {time}!", "All set for {when}.", "Great, {when} it is.",
-                 "Ok, see you at {place}.", "Looking forward to seeing you {when}!",
-                 "See you {when}!", "Looking forward to {event}!", "Can't wait for {event}!",
-                 "See you at {place}.", "So see you at {time} then."),
-                ("see_you", "agree")),
-    "goodbye": (("Night night!", "Off to bed, night!", "Gotta run, bye!", "Talk to you {when}!",
-                 "Heading out now, bye.", "Speak soon!", "Good night!", "Bye!",
-                 "Gotta go, talk later.", "I'm heading to bed.", "Talk soon!", "Night {name}!"),
-                ("goodbye", "see_you")),
-    "wishes": (("Happy holidays!", "Have a good one!", "Have a nice evening!",
-                "Wishing you a happy {holiday}!", "Merry Christmas!", "Have a great weekend!",
+    "where_are_you": (("Where are you?", "Are you on your way?", "Are you close?",
+                       "How far away are you?", "Are you here yet?",
+                       "When will you get here?"), ("on_my_way", "running_late")),
+    "arrived": (("I'm here.", "I'm at {place}.", "Just got to {place}.", "I'm outside.",
+                 "Waiting at {place}."), ("on_my_way", "okay", "running_late")),
+    "confirm": (("See you {when}!", "Looking forward to {event}!", "Can't wait for {event}!",
+                 "See you at {place}.", "So see you at {time} then."), ("see_you", "agree")),
+    "goodbye": (("Good night!", "Bye!", "Gotta go, talk later.", "I'm heading to bed.",
+                 "Talk soon!", "Night {name}!"), ("goodbye", "see_you")),
+    "wishes": (("Wishing you a happy {holiday}!", "Merry Christmas!", "Have a great weekend!",
                 "Have a nice {weekday}!", "Happy {holiday}, {name}!"),
                ("same_to_you", "thanks")),
-    "birthday": (("Happy bday!!", "Happy birthday, hope it's a great one!",
-                  "Happy birthday! Have fun today.", "Happy birthday {name}!",
-                  "Happy birthday! Hope you have a great day.",
-                  "Happy birthday, have a wonderful day!"),
-                 ("thanks",)),
-    "share": (("Look what I made!", "Just finished {thing}, what do you think?",
-               "Sending you a pic of {thing}.", "Here's {thing}!", "Look at {thing}!",
-               "Check out {thing}!", "Look at this photo of {thing}.",
+    "birthday": (("Happy birthday {name}!", "Happy birthday! Hope you have a great day.",
+                  "Happy birthday, have a wonderful day!"), ("thanks",)),
+    "share": (("Check out {thing}!", "Look at this photo of {thing}.",
                "Here's a picture of {thing}.", "What do you think of {thing}?"),
               ("love_it",)),
-    "funny": (("Hahaha I'm crying", "That joke was so bad lol", "rofl", "This video is hilarious",
-               "{name} just said the funniest thing", "Haha that's so funny",
-               "I can't stop laughing at that video", "You won't believe what {name} just did lol",
-               "That meme you sent killed me", "lol {name} fell asleep on the train again"),
-              ("laugh",)),
-    "vague": (("You'll never believe this.", "So much drama today.",
-               "I have to tell you something!", "Call me when you can, it's about {name}.",
-               "Guess what happened!", "Something happened at work today.",
-               "You won't believe what happened.", "I need to tell you something.",
-               "Guess who I ran into today?", "Can we talk later?", "Long day..."),
-              ("ask_details",)),
-    "ask_help": (("Could you give me a hand with {task}?", "Can you grab {item} for me?",
-                  "Would you mind picking up {item}?", "Any chance you could help with {task}?",
-                  "Can you lend me {item}?", "Can you help me with {task}?",
-                  "Could you do me a favor?", "Can you pick up {item} on your way home?",
-                  "Could you send me {task}?", "Can I borrow {item}?"),
-                 ("offer_help", "yes", "okay")),
-    "request": (("Call me back when you can.", "Don't forget to lock up.",
-                 "Let me know when you get there.", "Text me when you're done.",
-                 "Please bring {item} {when}.", "Please call me when you get a chance.",
-                 "Don't forget {task}.", "Remember to bring {item}.",
-                 "Let me know when you're home.", "Text me when you land."),
-                ("okay", "yes")),
-    "luck": (("Big day {when}, {test}.", "Off to {test} now!", "So nervous about {test}.",
-              "{test} is {when}, wish me luck.", "I have {test} tomorrow.",
-              "Wish me luck for {test}!", "Nervous about {test} on {weekday}."),
-             ("good_luck",)),
-    "trip": (("Going to {trip} {when}!", "Flying to {country} {when}.", "Off on holiday {when}!",
-              "Heading to {event} now.", "I'm off to {trip}!", "Going to {event} tonight.",
+    "funny": (("Haha that's so funny", "I can't stop laughing at that video",
+               "You won't believe what {name} just did lol", "That meme you sent killed me",
+               "lol {name} fell asleep on the train again"), ("laugh",)),
+    "vague": (("Something happened at work today.", "You won't believe what happened.",
+               "I need to tell you something.", "Guess who I ran into today?",
+               "Can we talk later?", "Long day..."), ("ask_details",)),
+    "ask_help": (("Can you help me with {task}?", "Could you do me a favor?",
+                  "Can you pick up {item} on your way home?", "Could you send me {task}?",
+                  "Can I borrow {item}?"), ("offer_help", "yes", "okay")),
+    "request": (("Please call me when you get a chance.", "Don't forget {task}.",
+                 "Remember to bring {item}.", "Let me know when you're home.",
+                 "Text me when you land."), ("okay", "yes")),
+    "luck": (("I have {test} tomorrow.", "Wish me luck for {test}!",
+              "Nervous about {test} on {weekday}."), ("good_luck",)),
+    "trip": (("I'm off to {trip}!", "Going to {event} tonight.",
               "We leave for {country} tomorrow!", "Heading to {trip} for the weekend."),
              ("have_fun",)),
-    "miss": (("Missing you today.", "Wish I was there with you.", "Can't wait to see you {when}.",
-              "I miss our chats.", "I miss you.", "Miss you so much!",
-              "Can't wait to see you again.", "It's been too long, I miss you."),
-             ("miss_you",)),
-    "update": (("Just sent {task}.", "I got {item}.", "Your package came today.", "I'm back home.",
-                "The tickets are booked.", "All done with {task}.", "I sent you {task}.",
-                "The package arrived.", "I booked a table for {time}.", "Dinner is ready!",
-                "I'm home.", "{name} says hi."),
+    "miss": (("I miss you.", "Miss you so much!", "Can't wait to see you again.",
+              "It's been too long, I miss you."), ("miss_you",)),
+    "update": (("I sent you {task}.", "The package arrived.", "I booked a table for {time}.",
+                "Dinner is ready!", "I'm home.", "{name} says hi."),
                ("thanks", "okay", "glad")),
-    "opinion": (("That was such a great evening.", "Loved {event} last night.",
-                 "What a beautiful day!", "That meal was amazing.", "Best {food} ever.",
-                 "This weather is amazing.", "That movie was so good.",
+    "opinion": (("This weather is amazing.", "That movie was so good.",
                  "{food} sounds perfect right now.", "We should do this more often."),
                 ("agree", "love_it")),
-    "better": (("Feeling a lot better today.", "{name} is doing much better.",
-                "All good now, the fever is gone.", "Back on my feet again!",
-                "I'm feeling much better now.", "The surgery went well.",
-                "{name} is out of hospital."),
-               ("glad",)),
+    "better": (("I'm feeling much better now.", "The surgery went well.",
+                "{name} is out of hospital."), ("glad",)),
 }
 
 # Several phrasings of each intent's replies: the seed's canonical replies and more, so
@@ -385,28 +298,6 @@ def slot_values() -> dict[str, list[str]]:
 
 _SLOT = re.compile(r"\{(\w+)\}")
 
-# Texting style: the short forms people type in chat, applied to a share of the renderings
-# (each form, where it fits, with probability TEXTING_FORM), then lower case and no final
-# full stop or exclamation mark. Without them every "thanks" is spelt out and "thx", "ty" or
-# "u" are words the model has never seen.
-TEXTING_SHARE = 0.3
-TEXTING_FORM = 0.7
-TEXTING = (("thank you", "ty"), ("thanks", "thx"), ("see you", "cya"), ("you're", "ur"),
-           ("your", "ur"), ("you", "u"), ("please", "pls"), ("tomorrow", "tmrw"),
-           ("tonight", "tonite"), ("are", "r"), ("okay", "ok"), ("because", "cuz"),
-           ("going to", "gonna"), ("want to", "wanna"), ("really", "rly"), ("minutes", "mins"),
-           ("probably", "prob"), ("people", "ppl"), ("oh my god", "omg"), ("great", "gr8"))
-_TEXTING = [(re.compile(rf"\b{re.escape(full)}\b", re.IGNORECASE), short)
-            for full, short in TEXTING]
-
-
-def texting(message: str, rng: random.Random) -> str:
-    """`message` as typed in a hurry (TEXTING's short forms, lower case, no final . or !)."""
-    for pattern, short in _TEXTING:
-        if pattern.search(message) and rng.random() < TEXTING_FORM:
-            message = pattern.sub(short, message)
-    return message.lower().rstrip(".!")
-
 
 def render(template: str, values: dict[str, list[str]], rng: random.Random) -> str:
     """The template with each slot filled by a seeded choice; a message starting with a slot
@@ -453,11 +344,8 @@ def positive_pairs(values: dict[str, list[str]], rng: random.Random) -> list[dic
         for template in templates:
             for _ in range(RENDERINGS):
                 intent = rng.choice(intents)
-                message = render(template, values, rng)
-                if rng.random() < TEXTING_SHARE:
-                    message = texting(message, rng)
-                pairs.append({"context": message, "reply": rng.choice(reply_phrasings(intent)),
-                              GROUP: template})
+                pairs.append({"context": render(template, values, rng),
+                              "reply": rng.choice(reply_phrasings(intent)), GROUP: template})
     return pairs
 
 
