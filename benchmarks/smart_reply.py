@@ -82,18 +82,24 @@ def _train(train: list[dict[str, str]], held_out: list[dict[str, str]], settings
            seed: int, steps: int, root: str, messages: list[tuple[str, list[str]]]):
     """Trains and exports through the Trainer's code path → (vocabulary, serving signature,
     the quality of the model and of the baselines on `held_out` and the eval `messages`)."""
-    from models.smart_reply import baselines, evaluation, trainer
+    import json
+
+    from models.artifacts import MOBILE_DIR
+    from models.smart_reply import baselines, device, evaluation, trainer
 
     vocabulary = _vocabulary(train, settings)
     serving = os.path.join(root, "Format-Serving")
     trainer.train_and_export(train, held_out, vocabulary, [], {**settings, "seed": seed},
                              root, serving, steps, settings["eval_steps"],
                              os.path.join(root, "logs"))
+    with open(os.path.join(root, MOBILE_DIR, device.SETTINGS_FILE), encoding="utf-8") as f:
+        threshold = json.load(f)["trigger_threshold"]  # as the Trainer chose it
     loaded, response_set = evaluation.load(serving)
     signature = loaded.signatures["serving_default"]
     quality = evaluation.evaluate_pairs(signature, response_set, held_out)
     quality.update(evaluation.evaluate_messages(signature, response_set, messages))
     quality.update(baselines.evaluate(train, held_out, response_set, messages))
+    quality["trigger_threshold"] = threshold
     return vocabulary, loaded, quality
 
 
@@ -242,7 +248,17 @@ def main() -> None:
     table += ["", f"sensible@3 is over all {int(quality['eval_messages'])} messages of the eval "
               "file that should get suggestions (a silent model scores 0 on them); silence is "
               f"over its {int(quality['eval_silent_messages'])} must-not-trigger messages. Seed "
-              f"{seeds[0]}, {steps} training steps.", ""]
+              f"{seeds[0]}, {steps} training steps; trigger threshold "
+              f"{quality['trigger_threshold']:.3f} (chosen by the Trainer on its held-out split "
+              f"for trigger_recall {settings['trigger_recall']}).", ""]
+    if len(per_seed) > 1:
+        def spread(key: str) -> str:
+            values = [q[key] for q in per_seed]
+            return f"{np.mean(values):.3f} ({min(values):.3f}–{max(values):.3f})"
+        table += [f"Over seeds {args.seeds} (mean, min–max): sensible@3 "
+                  f"{spread('sensible_at_3')} (bag-of-words {spread('bag_of_words_sensible_at_3')}"
+                  f"), trigger recall {spread('eval_trigger_recall')}, silent on must-not "
+                  f"{spread('silent_rate')}.", ""]
     table += _examples_table(shown) + [""]
     table += _quality_table(per_seed, f"held-out corpus split, seeds {args.seeds}{several}")
     labelled = int(quality["examples_with_true_cluster"])

@@ -1,7 +1,8 @@
 """The Smart Reply model (Kannan et al., "Smart Reply: Automated Response Suggestion for
 Email", KDD 2016; Google's Allo post, 2016), as one tf_keras functional model.
 
-- Triggering (paper §3): a feed-forward network on the message's words and length decides
+- Triggering (paper §3): a feed-forward network on the message's words and length, plus a
+  bag-of-words skip path (a TF-IDF logistic regression fitted on the train split), decides
   whether to suggest at all.
 - Stage 1 (Allo): an LSTM reads the message and predicts a distribution over the semantic
   clusters of the response set; a bag-of-words skip path (a TF-IDF logistic regression
@@ -95,8 +96,9 @@ class SampledSoftmax(keras.layers.Dense):
 
 @keras.utils.register_keras_serializable("shipyard")
 class TfidfVotes(keras.layers.Layer):
-    """Stage 1's bag-of-words path: a linear classifier over the message's L2-normalised
-    TF-IDF vector, as logits [B, clusters] from token ids [B, T].
+    """A bag-of-words path: a linear classifier over the message's L2-normalised TF-IDF
+    vector, as logits [B, clusters] from token ids [B, T] (stage 1's skip path); with one
+    output, the single logit of a binary classifier (the trigger's skip path).
 
     Holds the idf of every token id (fixed; 0 for PAD, OOV and words no training message
     had, which TF-IDF ignores), a [vocab, clusters] weight table and a bias. `fit` sets them
@@ -137,7 +139,8 @@ class TfidfVotes(keras.layers.Layer):
         the weights to a logistic regression (L2, inverse strength `c`) on the `labelled`
         rows' `clusters`. A cluster no labelled message has gets a bias below every other;
         with fewer than two clusters labelled there is nothing to fit and the path adds a
-        constant (zero votes)."""
+        constant (zero votes). A one-output layer fits labels 0 / 1 to its logit (all one
+        label: a constant ±10)."""
         from scipy import sparse
         from sklearn.linear_model import LogisticRegression
 
@@ -154,7 +157,9 @@ class TfidfVotes(keras.layers.Layer):
         votes = np.zeros([self.vocab_size, self.num_clusters], np.float32)
         bias = np.full([self.num_clusters], -10.0, np.float32)
         present = np.unique(clusters[labelled])
-        if len(present) < 2:
+        if self.num_clusters == 1 and len(present) < 2:
+            bias[:] = 10.0 if present.tolist() == [1] else -10.0
+        elif len(present) < 2:
             bias[present] = 0.0
         else:
             rows = np.repeat(np.arange(count), context_ids.shape[1])
@@ -166,6 +171,11 @@ class TfidfVotes(keras.layers.Layer):
             classifier = LogisticRegression(C=c, max_iter=2000).fit(tf_idf[labelled],
                                                                     clusters[labelled])
             coef, intercept = classifier.coef_, classifier.intercept_
+            if self.num_clusters == 1:  # the logit of label 1
+                self.idf.assign(idf.astype(np.float32))
+                self.votes.assign(coef.T.astype(np.float32))
+                self.bias.assign(intercept.astype(np.float32))
+                return
             if coef.shape[0] == 1:  # two classes: one logit z, softmax([-z, z] / 2)
                 coef = np.vstack([-coef, coef]) / 2
                 intercept = np.array([-1.0, 1.0]) * intercept / 2
@@ -224,10 +234,10 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
         is the per-token loss (train with `token_loss`); serving and the phone are the same.
       reply_vocab_size: stage 2's output ids (the reply vocabulary; targets in those ids);
         default `vocab_size`, a softmax over every token.
-      bag_of_words: add a bag-of-words skip path to stage 1 (`TfidfVotes`: a linear
-        classifier on the message's TF-IDF vector, added to the LSTM's cluster logits; the
-        Trainer fits it before training and it stays fixed). On a small corpus the LSTM alone
-        overfits the word order.
+      bag_of_words: add bag-of-words skip paths (`TfidfVotes`: linear classifiers on the
+        message's TF-IDF vector) to stage 1's cluster logits and to the trigger's logit; the
+        Trainer fits them before training and they stay fixed. On a small corpus the LSTM and
+        the trigger's embeddings alone overfit the corpus' wording.
     """
     reply_vocab_size = reply_vocab_size or vocab_size
     context = keras.Input([context_length], dtype="int32", name="context_ids")
@@ -248,7 +258,15 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
     features = keras.layers.Concatenate(name="trigger_features")([bag, length])
     hidden = keras.layers.Dense(trigger_units, activation="relu",
                                 name="trigger_hidden")(features)
-    trigger = keras.layers.Dense(1, activation="sigmoid", name=TRIGGER)(hidden)
+    trigger_logit = keras.layers.Dense(1, name="trigger_logit")(hidden)
+    if bag_of_words:
+        # A TF-IDF logistic regression beside it, fitted and kept fixed like stage 1's: a
+        # mean of embeddings trained on a small corpus is confidently silent on everyday
+        # wording it never saw; the convex fit on the words it knows is not.
+        trigger_logit = keras.layers.Add(name="trigger_bag_skip")(
+            [trigger_logit, TfidfVotes(vocab_size, 1, trainable=False,
+                                       name="trigger_word_votes")(context)])
+    trigger = keras.layers.Activation("sigmoid", name=TRIGGER)(trigger_logit)
 
     # Stage 1: LSTM context encoder → semantic cluster distribution.
     encoded, state_h, state_c = keras.layers.LSTM(units, return_state=True,

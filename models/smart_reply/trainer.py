@@ -19,7 +19,7 @@ import tensorflow as tf
 from models import input_pipeline
 from models.artifacts import KERAS_DIR, MOBILE_DIR, RESPONSE_SET_DIR
 from models.keras2 import keras
-from models.smart_reply import device, intents, text
+from models.smart_reply import calibration, device, intents, text
 from models.smart_reply import export as export_lib
 from models.smart_reply import model as model_lib
 from models.smart_reply import response_set as response_set_lib
@@ -198,6 +198,9 @@ def _train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, st
     if "cluster_word_votes" in names:
         model.get_layer("cluster_word_votes").fit(
             x["context_ids"], y[model_lib.CLUSTER], w[model_lib.CLUSTER] > 0)
+        model.get_layer("trigger_word_votes").fit(
+            x["context_ids"], y[model_lib.TRIGGER][:, 0].astype(np.int64),
+            np.ones(len(train), bool))
     started = time.monotonic()
     budget_mb = config.get("input_cache_mb")
     fit_steps(model, _dataset((x, y, w), config["batch_size"], True, config.get("seed", 0),
@@ -205,6 +208,15 @@ def _train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, st
               _dataset(eval_arrays, config["batch_size"], False, 0, budget_mb), train_steps,
               min(eval_steps, EVAL_BATCHES_MAX), log_dir=log_dir, backup_dir=backup_dir,
               epochs=config.get("epochs", 4), config=config)
+    if len(evaluation):
+        held_x, held_y, held_w = eval_arrays
+        clusters = np.where(held_w[model_lib.CLUSTER] > 0, held_y[model_lib.CLUSTER], -1)
+        config = calibration.calibrate(model, held_x["context_ids"],
+                                       held_y[model_lib.TRIGGER][:, 0], clusters, config)
+        print(f"    on the held-out split: stage 1 network weight "
+              f"{config.get('cluster_net_weight', 1.0):g}, trigger network weight "
+              f"{config.get('trigger_net_weight', 1.0):g}, trigger threshold "
+              f"{config['trigger_threshold']:.3f}", flush=True)
 
     # The bare Keras model (token ids in) for the mobile path, beside the SavedModel.
     keras_dir = os.path.join(model_uri, KERAS_DIR)

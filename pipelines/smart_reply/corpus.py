@@ -25,6 +25,9 @@ import re
 from pipelines.errors import ShipyardError
 
 SEED = 21
+# A synthetic pair's template: the held-out split keeps all renderings of one template on one
+# side (pipelines/smart_reply/data.py), so that it asks about wording the model never saw.
+GROUP = "template"
 RENDERINGS = 20  # per message template
 NEGATIVE_RENDERINGS = 12
 
@@ -342,7 +345,7 @@ def positive_pairs(values: dict[str, list[str]], rng: random.Random) -> list[dic
             for _ in range(RENDERINGS):
                 intent = rng.choice(intents)
                 pairs.append({"context": render(template, values, rng),
-                              "reply": rng.choice(reply_phrasings(intent))})
+                              "reply": rng.choice(reply_phrasings(intent)), GROUP: template})
     return pairs
 
 

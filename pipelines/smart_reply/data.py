@@ -179,12 +179,13 @@ def _jsonl_rows(path: str, text: str) -> list[tuple[int, dict]]:
 
 
 def _context_hash(pair: dict[str, str]) -> int:
-    return zlib.crc32(" ".join(pair[CONTEXT].lower().split()).encode())
+    return zlib.crc32(" ".join(pair.get(corpus.GROUP, pair[CONTEXT]).lower().split()).encode())
 
 
 def is_eval(pair: dict[str, str]) -> bool:
-    """Held out by a hash of the normalised context, so that every reply to one message falls
-    in the same split: evaluation asks about messages the model has never seen."""
+    """Held out by a hash of the normalised context (of a synthetic pair: of its template),
+    so that every reply to one message, and every rendering of one template, falls in the
+    same split: evaluation asks about messages, and wording, the model has never seen."""
     return _context_hash(pair) % 100 < EVAL_PERCENT
 
 
@@ -197,7 +198,7 @@ def example_bytes(pair: dict[str, str]) -> bytes:
     import tensorflow as tf
 
     feature = {key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
-               for key, value in sorted(pair.items())}
+               for key, value in sorted(pair.items()) if key in (CONTEXT, REPLY, USER)}
     example = tf.train.Example(features=tf.train.Features(feature=feature))
     return example.SerializeToString(deterministic=True)
 

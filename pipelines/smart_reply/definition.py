@@ -32,8 +32,8 @@ def _check(args: argparse.Namespace) -> None:
     if args.suggestions > len(INTENTS):
         raise ShipyardError(f"--suggestions {args.suggestions} cannot exceed the "
                             f"{len(INTENTS)} intents (suggestions come from distinct intents)")
-    arguments.within(args, 0, 1, "min_similarity", "trigger_threshold", "fallback_confidence",
-                     "min_sensible")
+    arguments.within(args, 0, 1, "min_similarity", "trigger_threshold", "trigger_recall",
+                     "fallback_confidence", "min_sensible")
     arguments.within(args, 0, 1, "dropout", "word_dropout", open_high=True)
     if arguments.check_mobile(args, MOBILE_VARIANTS):
         arguments.within(args, 0, 1, "max_metric_drop")
@@ -45,7 +45,7 @@ def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
             "word_dropout",
             "sampled_softmax", "batch_size",
             "learning_rate", "suggestions", "beam_width", "length_bias", "rank_by",
-            "trigger_threshold",
+            "trigger_threshold", "trigger_recall",
             "fallback_confidence", "max_message_chars")
     config = {key: getattr(args, key) for key in keys}
     config["backup_dir"] = os.path.join(paths.checkpoints, "backup")
@@ -108,7 +108,11 @@ class SmartReply(Family):
                              help="order of the clusters shown: cluster (stage 1's probability, "
                                   "as Allo) or response (the best response's full score)")
         suggest.add_argument("--trigger-threshold", type=float,
-                             help="trigger probability at or above which suggestions are shown")
+                             help="trigger probability at or above which suggestions are shown "
+                                  "(used as given when --trigger-recall is 0)")
+        suggest.add_argument("--trigger-recall", type=float,
+                             help="the Trainer sets the trigger threshold to the highest that "
+                                  "keeps this recall on its held-out split (0: off)")
         suggest.add_argument("--fallback-confidence", type=float,
                              help="below this top-cluster probability the fallback set is shown")
         suggest.add_argument("--max-message-chars", type=int,

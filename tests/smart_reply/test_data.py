@@ -37,6 +37,18 @@ def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
     eval_contexts = {p["context"].lower() for p in held_out}
     assert not any(p["context"].lower() in eval_contexts
                    for p in bundled if not reply_data.is_eval(p))
+    # Every rendering of a template is on its template's side: the held-out split asks
+    # about wording the model never saw (38 of the 157 everyday templates).
+    sides = {}
+    for pair in synthetic:
+        if corpus.GROUP in pair:
+            sides.setdefault(pair[corpus.GROUP], set()).add(reply_data.is_eval(pair))
+    assert len(sides) == len(corpus.all_templates()) - len(corpus.LONG_SENTENCES) - len(
+        corpus.LONG_ENDINGS) - len(corpus.CODE) - len(corpus.SENSITIVE) - len(corpus.KNOWLEDGE)
+    assert all(len(side) == 1 for side in sides.values())
+    assert (len(sides), sum(True in side for side in sides.values())) == (157, 38)
+    # The split's TFRecords carry the pair, not its template.
+    assert b"template" not in reply_data.example_bytes(synthetic[0])
 
 
 def test_negative_examples_are_long_code_sensitive_or_knowledge(bundled):

@@ -211,6 +211,15 @@ def test_tfidf_votes_equal_scikit_learns_tfidf_logistic_regression():
                                   np.tile([[-10.0, -10.0, 0.0, -10.0]], [40, 1]))
     layer.fit(ids, clusters, np.zeros(40, bool))
     np.testing.assert_array_equal(layer(tf.constant(ids)).numpy(), np.full([40, 4], -10.0))
+    # One output (the trigger's path): the binary regression's own logit; one label: ±10.
+    single = smart_reply_model.TfidfVotes(20, 1)
+    single.fit(ids, binary, np.ones(40, bool))
+    np.testing.assert_allclose(single(tf.constant(ids)).numpy()[:, 0],
+                               reference.decision_function(features), atol=1e-4)
+    single.fit(ids, np.ones(40, np.int64), np.ones(40, bool))
+    np.testing.assert_array_equal(single(tf.constant(ids)).numpy(), np.full([40, 1], 10.0))
+    single.fit(ids, np.zeros(40, np.int64), np.ones(40, bool))
+    np.testing.assert_array_equal(single(tf.constant(ids)).numpy(), np.full([40, 1], -10.0))
 
 
 def test_user_embedding_shifts_the_cluster_distribution():
