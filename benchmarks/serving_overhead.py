@@ -61,12 +61,15 @@ def export_model(base: str) -> str:
     return path
 
 
-def start_server(base: str, batching_file: str | None, extra_flags: tuple[str, ...] = ()
-                 ) -> tuple[subprocess.Popen, int, int]:
+def start_server(base: str, batching_file: str | None, extra_flags: tuple[str, ...] = (),
+                 bare: bool = False) -> tuple[subprocess.Popen, int, int]:
+    """The model server in a subprocess (or, `bare`, the constant-answer grpcio server)."""
     args = [sys.executable, "-m", "serving.server", "--port=0", "--rest_api_port=0",
             "--model_name=mobilenet", f"--model_base_path={base}",
             "--file_system_poll_wait_seconds=0",
             "--grpc_max_threads=40"] + list(extra_flags)
+    if bare:
+        args = [sys.executable, "-m", "benchmarks.serving_overhead", "--bare-grpc-server"]
     if batching_file:
         args += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
     env = dict(os.environ, PYTHONPATH=REPO)
@@ -85,6 +88,34 @@ def start_server(base: str, batching_file: str | None, extra_flags: tuple[str, .
     raise RuntimeError("model server did not start")
 
 
+def bare_grpc_server() -> None:
+    """grpcio alone: a PredictionService whose Predict returns a constant answer of the
+    model's output shape, on the same thread pool as the model server. Its round trip is the
+    floor any Python gRPC server pays on this machine; the model server's overhead beyond
+    it is its own. Prints READY like the model server, then serves until killed."""
+    from concurrent import futures
+
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    answer = predict_pb2.PredictResponse()
+    answer.model_spec.name = "mobilenet"
+    answer.outputs["probabilities"].CopyFrom(tf.make_tensor_proto(np.full((1, 10), 0.1,
+                                                                          np.float32)))
+
+    class Bare(prediction_service_pb2_grpc.PredictionServiceServicer):
+        def Predict(self, request, context):  # noqa: N802 - gRPC method name
+            return answer
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=40))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Bare(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(f"READY grpc=127.0.0.1:{port} rest=127.0.0.1:0", flush=True)
+    server.wait_for_termination()
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     ms = np.array(samples) * 1e3
     return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
@@ -100,7 +131,11 @@ def main() -> None:
                              "call (default: the server's defaults)")
     parser.add_argument("--server-flag", action="append", default=[],
                         help="extra model-server flag, repeatable")
+    parser.add_argument("--bare-grpc-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare_grpc_server:
+        bare_grpc_server()
+        return
 
     from serving.server import tensorflow_thread_pools
 
@@ -126,7 +161,8 @@ def main() -> None:
                                        f"--tensorflow_inter_op_parallelism={inter}")
     servers = {"off": start_server(base, None, flags),
                "on": start_server(base, batching_file, flags),
-               "tflite": start_server(base, None, flags + ("--prefer_tflite_model",))}
+               "tflite": start_server(base, None, flags + ("--prefer_tflite_model",)),
+               "bare": start_server(base, None, bare=True)}
     try:
         rng = np.random.default_rng(0)
         image = rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)
@@ -157,6 +193,12 @@ def main() -> None:
         def over_grpc_tflite() -> None:
             tf.make_ndarray(tflite_stub.Predict(request, timeout=30).outputs["probabilities"])
 
+        bare_channel = grpc.insecure_channel(f"127.0.0.1:{servers['bare'][1]}")
+        bare_stub = prediction_service_pb2_grpc.PredictionServiceStub(bare_channel)
+
+        def over_bare_grpc() -> None:
+            tf.make_ndarray(bare_stub.Predict(request, timeout=30).outputs["probabilities"])
+
         connection = http.client.HTTPConnection("127.0.0.1", rest_port, timeout=30)
         body = json.dumps({"instances": image.tolist()}).encode()
 
@@ -166,7 +208,8 @@ def main() -> None:
             np.asarray(json.loads(answer)["predictions"], np.float32)
 
         paths = {"direct": direct, "grpc": over_grpc, "rest": over_rest,
-                 "direct_tflite": direct_tflite, "grpc_tflite": over_grpc_tflite}
+                 "direct_tflite": direct_tflite, "grpc_tflite": over_grpc_tflite,
+                 "grpc_bare": over_bare_grpc}
         for fn in paths.values():  # warm up (tracing, connections)
             for _ in range(30):
                 fn()
@@ -181,6 +224,7 @@ def main() -> None:
         latency = {k: percentiles(v) for k, v in samples.items()}
         channel.close()
         tflite_channel.close()
+        bare_channel.close()
         connection.close()
 
         throughput = {}
@@ -268,6 +312,7 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
     overhead = {k: latency[k]["p50_ms"] - direct for k in ("grpc", "rest")}
     overhead["grpc_tflite"] = latency["grpc_tflite"]["p50_ms"] - \
         latency["direct_tflite"]["p50_ms"]
+    floor = latency["grpc_bare"]["p50_ms"]
     batched_share = throughput["grpc_batching_on"]["images_per_s"] / \
         throughput["direct_batch_32"]["images_per_s"]
     gain = throughput["grpc_batching_on"]["images_per_s"] / \
@@ -277,6 +322,8 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
         "cores": os.cpu_count(), "load_average_1_5_15": list(os.getloadavg()),
         "latency_batch_1": latency,
         "overhead_p50_ms": overhead, "target_grpc_overhead_p50_ms": 1.0,
+        "bare_grpcio_round_trip_p50_ms": floor,
+        "grpc_overhead_beyond_bare_grpcio_p50_ms": overhead["grpc"] - floor,
         "meets_grpc_overhead_target": overhead["grpc"] <= 1.0,
         "meets_rest_within_1ms_of_grpc": overhead["rest"] - overhead["grpc"] <= 1.0,
         "tensorflow_thread_pools": args.pools,
@@ -291,8 +338,10 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
     for name, label in (("direct", "direct signature call"), ("grpc", "gRPC (official stub)"),
                         ("rest", "REST (JSON, keep-alive)"),
                         ("direct_tflite", "direct LiteRT call"),
-                        ("grpc_tflite", "gRPC, --prefer_tflite_model")):
-        extra = "-" if name.startswith("direct") else f"{overhead[name]:+.2f} ms"
+                        ("grpc_tflite", "gRPC, --prefer_tflite_model"),
+                        ("grpc_bare", "gRPC, bare grpcio servicer (constant answer, no model)")):
+        extra = ("-" if name.startswith("direct") else f"{floor:+.2f} ms (the floor)"
+                 if name == "grpc_bare" else f"{overhead[name]:+.2f} ms")
         lines.append(f"| {label} | {latency[name]['p50_ms']:.2f} | "
                      f"{latency[name]['p99_ms']:.2f} | {extra} |")
     lines += ["", f"| {CLIENTS} concurrent gRPC clients, batch 1 | images/s | failed | server "
@@ -307,7 +356,9 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
                  f"{row['cpu_bound_requests_per_s']:,.0f}" if cpu else "- | - | -")
         lines.append(f"| {label} | {row['images_per_s']:,.0f} | {row['failed']} | {extra} |")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    lines += ["", f"gRPC overhead p50 {overhead['grpc']:.2f} ms (target ≤ 1 ms); REST "
+    lines += ["", f"gRPC overhead p50 {overhead['grpc']:.2f} ms (target ≤ 1 ms), of which "
+                  f"grpcio's own round trip {floor:.2f} ms and the model server's work "
+                  f"{overhead['grpc'] - floor:.2f} ms; REST "
                   f"{overhead['rest'] - overhead['grpc']:+.2f} ms over gRPC (target ≤ 1 ms); "
                   f"LiteRT over gRPC {overhead['grpc_tflite']:+.2f} ms; batching gain "
                   f"{gain:.2f}× (target ≥ 2×), {batched_share:.0%} of the direct batch-32 call "
