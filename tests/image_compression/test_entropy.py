@@ -139,6 +139,11 @@ def test_codec_round_trip_with_its_entropy_model(trained):
     restored, header, k = codec.decompress(trained, result.stream)
     assert header.entropy_id == trained.entropy.id and k == trained.iterations
     np.testing.assert_array_equal(restored, decoded[-1])
+    # "best" (the default) picks per chunk: no chunk, nor the file, is larger than LZMA's.
+    best, lzma_only = (codec.compress(trained, photo, coder=c).stream for c in ("best", "lzma"))
+    assert all(b <= z for b, z in zip(bitstream.chunk_sizes(best),
+                                      bitstream.chunk_sizes(lzma_only), strict=True))
+    assert len(best) <= len(lzma_only)
     other = codec.Codec(trained.model, entropy=entropy_model.ContextModel(
         np.full_like(trained.entropy.table, 0.3)))
     with pytest.raises(codec.CodecError, match="entropy model the loaded codec does not have"):
