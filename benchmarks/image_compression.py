@@ -374,7 +374,7 @@ def main() -> None:
     parser.add_argument("--train-only", action="store_true", help="stop after training")
     parser.add_argument("--train-iterations", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--iterations", type=int, help="default: all the codec has")
     parser.add_argument("--runs", type=int, default=3, help="timed calls per speed figure")
     parser.add_argument("--no-serving", action="store_true",
