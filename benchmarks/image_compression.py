@@ -292,6 +292,19 @@ def train(model_dir: str, minutes: float, iterations: int, batch_size: int,
             "export_and_entropy_fit_seconds": time.perf_counter() - start_export}
 
 
+def training_line(t: dict) -> str:
+    """The training figures `train` recorded, as one sentence."""
+    load = "" if "load_average_before" not in t else (
+        f", load average {t['load_average_before'][0]:.1f} before and "
+        f"{t['load_average_after'][0]:.1f} after")
+    rate = "" if "learning_rate" not in t else f", learning rate {t['learning_rate']:g}"
+    per_cpu = ("" if "patches_per_cpu_s" not in t
+               else f", {t['patches_per_cpu_s']:.1f} per CPU-second")
+    return (f"Codec trained {t['minutes']:g} min: {t['steps']:,} steps of {t['batch_size']} "
+            f"crops × {t['iterations']} iterations ({t['patches_per_s']:.1f} patches/s{per_cpu}"
+            f"){rate}{load}.")
+
+
 def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
@@ -498,13 +511,14 @@ def main() -> None:
                     f"{t['max_level_difference']} | {t['agreement']:.3f} | {t['ms_ssim']:.4f} "
                     f"({t['saved_model_ms_ssim']:.4f}) | {t['psnr']:.2f} "
                     f"({t['saved_model_psnr']:.2f}) |")
-    table = "\n".join(lines)
     training = os.path.join(args.model, TRAINING_FILE)
     if os.path.isfile(training):
         with open(training) as f:
             training = json.load(f)
+        lines = [training_line(training), ""] + lines
     else:
         training = None
+    table = "\n".join(lines)
     report = {"model": args.model, "model_id": trained.model_id.hex(), "iterations": iterations,
               "training": training, "mean_webp": mean_webp,
               "widths": trained.model.widths.__dict__, "photos": per_photo,
