@@ -3,30 +3,52 @@ format's coder 3).
 
 Toderici et al. 2017 (section 3) code the binary codes with a learned entropy model that sees
 the bits already decoded: in this iteration's neighbourhood, and the previous iteration's at
-the same place. This one is a table of P(bit = +1) per iteration × channel × context, fitted
-by counting the codes of the training photos after training. The context of the bit at code
-cell (y, x), channel c, iteration t is three ternary features (−1, +1, or 0 where no bit
-exists: the first iteration, the first channel, the picture's edge, a tile that stopped):
+the same place. This one is a table of P(bit = +1) per iteration × channel × phase × context,
+fitted by counting the codes of the training photos after training.
 
-    a  the previous iteration's bit at (y, x, c)
-    b  this iteration's bit at (y, x, c − 1)
-    n  the sign of the sum of the previous iteration's bits at the four neighbours of (y, x)
-       in channel c
+An iteration's bits are coded channel after channel (the order `bitstream.pack` lays them in);
+within a channel plane the code cells are interleaved (`groups`): first anchor cells every 8th
+row and column, then, at spacings 4, 2 and 1, the cells between known ones: those with four
+known diagonal neighbours, then those with four known side neighbours. Each group is one
+vectorised call, and all but 1/64 of the cells see bits of their own plane. Features are
+ternary (−1, +1, or 0 where no bit exists: the first iteration, the first channel, the
+picture's edge, a tile that stopped):
 
-All three come from bits the decoder already holds when it decodes channel c, so a whole
-channel plane is coded in one vectorised call, channel after channel (the order `bitstream.pack`
-lays the bits in). Probabilities are clipped to [1/4096, 1 − 1/4096] so that a bit the table
-deems impossible still costs at most 12 bits.
+    a  the previous iteration's bit at the cell, same channel
+    anchors:  b  this iteration's bit of the previous channel at the cell;
+              n  the sign of the previous iteration's four side neighbours in this channel
+    others:   m  the sum, clipped to ±2, of the known neighbours' bits in this plane whose
+                 code agrees with the cell's on every channel before this one (in a flat
+                 region the codes repeat from cell to cell: what LZMA finds as repeated bytes);
+              s  the sign of the sum of the known neighbours' bits in this plane
+
+The table has a row of contexts per group kind (anchors; diagonal, side, side at spacing 1;
+the same at the wider spacings). Tables of the first version (a, b, n for every cell, one
+group a channel: shape (T, C, 27)) still load and decode the files they coded. Probabilities
+are clipped to [1/4096, 1 − 1/4096], so that a bit the table deems impossible still costs at
+most 12 bits.
 """
 from __future__ import annotations
 
+import os
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 
-CONTEXTS = 27  # 3 × 3 × 3
+LEVELS = 3  # of the interleaving: anchor cells every 8 rows and columns
+PHASES = 7  # table rows: anchors; diagonal, side, side at distance 1; the same farther out
+FIRST_CONTEXTS = 27  # a × b × n (anchors, and every cell of a first-version table)
+NEIGHBOUR_CONTEXTS = 45  # a × m (5 values) × s (the other phases)
+CONTEXTS = NEIGHBOUR_CONTEXTS  # the table's last axis (anchors use the first 27)
 EPSILON = 1.0 / 4096
 FILE = "entropy_model.npz"
+
+_DIAGONAL = ((-1, -1), (-1, 1), (1, -1), (1, 1))
+_SIDES = ((-1, 0), (1, 0), (0, -1), (0, 1))
+
+# (channel, phase, cells (rows, cols) boolean, their contexts) → their ±1 bits.
+Visit = Callable[[int, int, np.ndarray, np.ndarray], np.ndarray]
 
 
 def _ternary(values: np.ndarray) -> np.ndarray:
@@ -34,28 +56,77 @@ def _ternary(values: np.ndarray) -> np.ndarray:
     return (np.sign(values) + 3).astype(np.int64) % 3
 
 
-def plane_contexts(previous: np.ndarray | None, current: np.ndarray, channel: int
-                   ) -> np.ndarray:
-    """Context index (rows, cols) of every cell of `channel`, from the previous iteration's
-    map (rows, cols, C; 0 where absent, None before the first) and this iteration's map
-    (channels below `channel` filled)."""
-    rows, cols = current.shape[:2]
-    if previous is None:
-        a = np.zeros((rows, cols))
-        n = np.zeros((rows, cols))
-    else:
-        a = previous[..., channel]
-        padded = np.pad(a, 1)
-        n = padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
-    b = current[..., channel - 1] if channel > 0 else np.zeros((rows, cols))
-    return _ternary(a) * 9 + _ternary(b) * 3 + _ternary(n)
+def _shift(plane: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """out[y, x] = plane[y + dy, x + dx], 0 beyond the edge."""
+    rows, cols = plane.shape
+    d = max(abs(dy), abs(dx))
+    return np.pad(plane, d)[d + dy: d + dy + rows, d + dx: d + dx + cols]
+
+
+def groups(mask: np.ndarray, levels: int = LEVELS
+           ) -> list[tuple[int, np.ndarray, tuple[tuple[int, int], ...]]]:
+    """The cells of a channel plane in coding order, as (table phase, cells, neighbour
+    offsets): first the anchors (every 2^levels-th row and column), then at each spacing
+    h = 2^(levels−1) … 1 the cells halfway between known ones, diagonally (their four
+    diagonal neighbours at distance h known), then the two kinds beside known cells (their
+    four side neighbours at distance h known)."""
+    y, x = np.indices(mask.shape)
+    step = 1 << levels
+    out = [(0, mask & (y % step == 0) & (x % step == 0), ())]
+    for level in range(levels - 1, -1, -1):
+        h, s = 1 << level, 2 << level
+        phase = 1 if level == 0 else 4
+        diagonal = tuple((dy * h, dx * h) for dy, dx in _DIAGONAL)
+        sides = tuple((dy * h, dx * h) for dy, dx in _SIDES)
+        out += [(phase, mask & (y % s == h) & (x % s == h), diagonal),
+                (phase + 1, mask & (y % s == 0) & (x % s == h), sides),
+                (phase + 2, mask & (y % s == h) & (x % s == 0), sides)]
+    return out
+
+
+def walk(mask: np.ndarray, channels: int, previous: np.ndarray | None, visit: Visit,
+         phased: bool = True) -> np.ndarray:
+    """Goes through one iteration's bits in coding order, asking `visit` for the bits of each
+    group of cells given their contexts, and returns the map (rows, cols, C) it filled (0
+    outside `mask`). Encoder, decoder and fitting all walk the same way, so their contexts
+    agree by construction. `phased` False: the first version's order (one group a channel)."""
+    rows, cols = mask.shape
+    current = np.zeros((rows, cols, channels), np.float32)
+    order = groups(mask) if phased else [(0, mask, ())]
+    offsets = {o for _, _, group in order for o in group}
+    # same[o]: the cell's code equals its neighbour's at offset o on the channels so far.
+    same = {o: np.ones((rows, cols), bool) for o in offsets}
+    zero = np.zeros((rows, cols), np.float32)
+    for c in range(channels):
+        plane = current[..., c]
+        a = zero if previous is None else previous[..., c]
+        n = sum(_shift(a, *o) for o in _SIDES)
+        b = current[..., c - 1] if c else zero
+        first = _ternary(a) * 9 + _ternary(b) * 3 + _ternary(n)
+        for phase, cells, neighbours in order:
+            if not cells.any():
+                continue
+            if not neighbours:
+                contexts = first
+            else:
+                total = sum(_shift(plane, *o) for o in neighbours)
+                matched = sum(_shift(plane, *o) * same[o] for o in neighbours)
+                contexts = (_ternary(a) * 15 + (np.clip(matched, -2, 2).astype(np.int64) + 2)
+                            * 3 + _ternary(total))
+            plane[cells] = visit(c, phase, cells, contexts[cells])
+        for o in same:
+            same[o] &= plane == _shift(plane, *o)
+    return current
 
 
 class ContextModel:
-    """P(+1) per (iteration, channel, context): `table` of shape (T, C, CONTEXTS)."""
+    """P(+1) per (iteration, channel, phase, context): `table` of shape (T, C, 7, 45), or a
+    first-version table (T, C, 27)."""
 
     def __init__(self, table: np.ndarray) -> None:
         self.table = np.clip(np.asarray(table, np.float64), EPSILON, 1 - EPSILON)
+        if self.table.ndim not in (3, 4):
+            raise ValueError(f"an entropy table has 3 or 4 axes, not {self.table.ndim}")
         # Which table coded a file (in the .rgc header): another table cannot decode it.
         self.id = zlib.adler32(self.table.astype("<f8").tobytes()) or 1
 
@@ -63,24 +134,25 @@ class ContextModel:
     def iterations(self) -> int:
         return self.table.shape[0]
 
-    def save(self, directory: str) -> None:
-        import os
+    @property
+    def phased(self) -> bool:
+        return self.table.ndim == 4
 
+    def save(self, directory: str) -> None:
         np.savez(os.path.join(directory, FILE), table=self.table)
 
     @classmethod
     def load(cls, directory: str) -> ContextModel | None:
         """The model saved in a codec directory, or None when it has none (an older codec)."""
-        import os
-
         path = os.path.join(directory, FILE)
         if not os.path.isfile(path):
             return None
         with np.load(path) as data:
             return cls(data["table"])
 
-    def _probabilities(self, t: int, c: int, contexts: np.ndarray) -> np.ndarray:
-        return self.table[min(t, self.iterations - 1), c][contexts]
+    def probabilities(self, t: int, c: int, phase: int, contexts: np.ndarray) -> np.ndarray:
+        table = self.table[min(t, self.iterations - 1), c]
+        return table[phase][contexts] if self.phased else table[contexts]
 
     def encode(self, t: int, current: np.ndarray, mask: np.ndarray,
                previous: np.ndarray | None) -> bytes:
@@ -89,10 +161,14 @@ class ContextModel:
 
         encoder = constriction.stream.queue.RangeEncoder()
         family = constriction.stream.model.Bernoulli(perfect=False)
-        for c in range(current.shape[-1]):
-            contexts = plane_contexts(previous, current, c)[mask]
-            symbols = (current[..., c][mask] > 0).astype(np.int32)
-            encoder.encode(symbols, family, self._probabilities(t, c, contexts))
+
+        def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray) -> np.ndarray:
+            bits = current[..., c][cells]
+            encoder.encode((bits > 0).astype(np.int32), family,
+                           self.probabilities(t, c, phase, contexts))
+            return bits
+
+        walk(mask, current.shape[-1], previous, visit, self.phased)
         return encoder.get_compressed().astype("<u4").tobytes()
 
     def decode(self, t: int, payload: bytes, mask: np.ndarray, channels: int,
@@ -104,26 +180,29 @@ class ContextModel:
             raise ValueError("the payload is not whole 32-bit words")
         decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, "<u4").copy())
         family = constriction.stream.model.Bernoulli(perfect=False)
-        current = np.zeros((*mask.shape, channels), np.float32)
-        for c in range(channels):
-            contexts = plane_contexts(previous, current, c)[mask]
+
+        def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray) -> np.ndarray:
             try:
-                symbols = decoder.decode(family, self._probabilities(t, c, contexts))
+                symbols = decoder.decode(family, self.probabilities(t, c, phase, contexts))
             except Exception as e:  # constriction raises its own types on bad input
                 raise ValueError(str(e)) from None
-            plane = current[..., c]
-            plane[mask] = np.where(symbols > 0, 1.0, -1.0)
-        return current
+            return np.where(symbols > 0, 1.0, -1.0)
+
+        return walk(mask, channels, previous, visit, self.phased)
 
     def ideal_bits(self, t: int, current: np.ndarray, mask: np.ndarray,
                    previous: np.ndarray | None) -> float:
         """−log2 of the bits' probability under the model: what a perfect coder would spend."""
-        total = 0.0
-        for c in range(current.shape[-1]):
-            p = self._probabilities(t, c, plane_contexts(previous, current, c)[mask])
-            plus = current[..., c][mask] > 0
-            total -= float(np.sum(np.log2(np.where(plus, p, 1 - p))))
-        return total
+        total = [0.0]
+
+        def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray) -> np.ndarray:
+            bits = current[..., c][cells]
+            p = self.probabilities(t, c, phase, contexts)
+            total[0] -= float(np.sum(np.log2(np.where(bits > 0, p, 1 - p))))
+            return bits
+
+        walk(mask, current.shape[-1], previous, visit, self.phased)
+        return total[0]
 
 
 def fit(sequences: list[list[np.ndarray]], iterations: int, prior: float = 0.5
@@ -132,15 +211,19 @@ def fit(sequences: list[list[np.ndarray]], iterations: int, prior: float = 0.5
     iteration after iteration, ±1 of shape (rows, cols, C)), with `prior` pseudo-counts of
     each value (Krichevsky–Trofimov at 0.5)."""
     channels = sequences[0][0].shape[-1]
-    plus = np.full((iterations, channels, CONTEXTS), prior)
-    total = np.full((iterations, channels, CONTEXTS), 2 * prior)
+    shape = (iterations, channels, PHASES, CONTEXTS)
+    plus, total = np.full(shape, prior), np.full(shape, 2 * prior)
     for maps in sequences:
         previous = None
         for t, current in enumerate(maps[:iterations]):
-            for c in range(channels):
-                contexts = plane_contexts(previous, current, c).ravel()
-                bits = (current[..., c].ravel() > 0)
-                plus[t, c] += np.bincount(contexts, weights=bits, minlength=CONTEXTS)
-                total[t, c] += np.bincount(contexts, minlength=CONTEXTS)
+            def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray,
+                      t: int = t, current: np.ndarray = current) -> np.ndarray:
+                bits = current[..., c][cells]
+                plus[t, c, phase] += np.bincount(contexts, weights=bits > 0,
+                                                 minlength=CONTEXTS)
+                total[t, c, phase] += np.bincount(contexts, minlength=CONTEXTS)
+                return bits
+
+            walk(np.ones(current.shape[:2], bool), channels, previous, visit)
             previous = current
     return ContextModel(plus / total)

@@ -86,8 +86,8 @@ def crop_dataset(photos: list, batch_size: int, seed: int = 0) -> tf.data.Datase
 
 def build_model(config: dict[str, Any], train_steps: int) -> rg.ResidualGRUCodec:
     """The configured codec, compiled with Adam decaying from the learning rate to a tenth
-    (the calibration probe's 1e-3 → 1e-4)."""
-    learning_rate = config.get("learning_rate", 1e-3)
+    (3e-3 → 3e-4: on 2 CPU cores 3e-3 trained faster than the calibration probe's 1e-3)."""
+    learning_rate = config.get("learning_rate", 3e-3)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, train_steps),
                                                       alpha=0.1)
     return rg.residual_gru_codec(config.get("preset", "cpu"), config.get("alpha"),
