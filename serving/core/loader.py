@@ -61,7 +61,8 @@ class Servable:
             self._loaded = tf.saved_model.load(path, tags=["serve"])
         except Exception as e:  # noqa: BLE001 - any load failure becomes the version's error
             raise error_from_exception(e) from None
-        self._functions = dict(self._loaded.signatures)
+        self._functions = {key: traced_signature(fn)
+                           for key, fn in self._loaded.signatures.items()}
         self.runner: Runner | None = None  # set by the batching layer
 
     def signature(self, name: str) -> meta_graph_pb2.SignatureDef:
@@ -118,6 +119,18 @@ class Servable:
     def unload(self) -> None:
         self._functions = {}
         self._loaded = None
+
+
+def traced_signature(signature: Any) -> Any:
+    """The signature as a concrete function traced around it: the same graph and answers, but a
+    call no longer looks up each captured variable's handle in Python (restored functions do;
+    ~0.4 ms a call for MobileNet's 137 variables). The restored function where tracing fails."""
+    _, inputs = signature.structured_input_signature
+    try:
+        return tf.function(lambda **kwargs: signature(**kwargs), autograph=False
+                           ).get_concrete_function(**inputs)
+    except Exception:  # noqa: BLE001 - an unusual signature is served as restored
+        return signature
 
 
 class TFLiteServable(Servable):
