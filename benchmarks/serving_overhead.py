@@ -12,7 +12,8 @@ untrained weights; a float [N, 32, 32, 3] signature) is called:
   * the same model converted to LiteRT: directly (one interpreter) and over gRPC from a
     server started with --prefer_tflite_model;
   * with 32 concurrent gRPC clients (closed loop, batch 1 each, asynchronous stub calls)
-    against a server with batching off and on, next to a direct batched call (batch 32).
+    against a server with batching off and on, next to a direct batched call (batch 32) and
+    the constant-answer grpcio servicer (what any Python gRPC server answers on these cores).
 Latency: p50 / p99 over interleaved rounds. Writes benchmarks/results/serving_overhead.{json,md}.
 
     python -m benchmarks.serving_overhead [--requests 400] [--seconds 8] [--threads 1,1]
@@ -239,10 +240,10 @@ def main() -> None:
         connection.close()
 
         throughput = {}
-        for mode in ("off", "on"):
+        for name, mode in (("grpc_batching_off", "off"), ("grpc_batching_on", "on"),
+                           ("grpc_bare", "bare")):
             process, port, _ = servers[mode]
-            throughput[f"grpc_batching_{mode}"] = concurrent_throughput(
-                port, process.pid, request, args.seconds)
+            throughput[name] = concurrent_throughput(port, process.pid, request, args.seconds)
         batch = np.repeat(image, CLIENTS, axis=0)
         for _ in range(10):
             function(images=tf.constant(batch))
@@ -328,6 +329,8 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
         throughput["direct_batch_32"]["images_per_s"]
     gain = throughput["grpc_batching_on"]["images_per_s"] / \
         throughput["grpc_batching_off"]["images_per_s"]
+    bare_share = throughput["grpc_batching_on"]["images_per_s"] / \
+        throughput["grpc_bare"]["images_per_s"]
     report = {
         "model": "mobilenet_v1 alpha 0.25, 32 px, 10 classes (float [N,32,32,3] signature)",
         "cores": os.cpu_count(), "load_average_1_5_15": list(os.getloadavg()),
@@ -339,6 +342,7 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
         "meets_rest_within_1ms_of_grpc": overhead["rest"] - overhead["grpc"] <= 1.0,
         "tensorflow_thread_pools": args.pools,
         "batching_share_of_direct_batch_32": batched_share,
+        "batching_share_of_bare_grpcio": bare_share,
         "meets_batching_share_target": batched_share >= 0.5,
         "throughput_32_clients": throughput, "batching_gain": gain,
         "target_batching_gain": 2.0, "meets_batching_target": gain >= 2.0,
@@ -362,7 +366,8 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, label in (("grpc_batching_off", "server batching off"),
                         ("grpc_batching_on", "server batching on"),
-                        ("direct_batch_32", "direct batched call (32)")):
+                        ("direct_batch_32", "direct batched call (32)"),
+                        ("grpc_bare", "bare grpcio servicer (constant answer, no model)")):
         row = throughput[name]
         cpu = row.get("cpu_ms_per_request")
         extra = (f"{cpu['server']:.2f} | {cpu['clients']:.2f} | "
@@ -375,7 +380,8 @@ def write_report(latency: dict, throughput: dict, args: argparse.Namespace) -> d
                   f"{overhead['rest'] - overhead['grpc']:+.2f} ms over gRPC (target ≤ 1 ms); "
                   f"LiteRT over gRPC {overhead['grpc_tflite']:+.2f} ms; batching gain "
                   f"{gain:.2f}× (target ≥ 2×), {batched_share:.0%} of the direct batch-32 call "
-                  f"(target ≥ 50 %); TensorFlow pools intra {args.pools['intra_op']} / inter "
+                  f"(target ≥ 50 %) and {bare_share:.0%} of what the bare grpcio servicer "
+                  f"answers; TensorFlow pools intra {args.pools['intra_op']} / inter "
                   f"{args.pools['inter_op']} (0: TensorFlow's default); {os.cpu_count()} cores, "
                   f"load average {load}"]
     table = "\n".join(lines)
