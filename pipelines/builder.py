@@ -62,8 +62,8 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
     transform = None
     if family.preprocessing_fn:
         # No pre- and post-transform statistics (nothing here reads them; StatisticsGen has
-        # the raw data's): on Beam's in-process runner they held ~5× the transformed data in
-        # memory, so Transform's peak grew with the dataset (docs/scale.md).
+        # the raw data's): with them, Beam's in-process runner held the whole transformed
+        # data in memory, so Transform's peak grew with the dataset (docs/scale.md).
         transform = tfx.components.Transform(
             examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
             preprocessing_fn=family.preprocessing_fn, custom_config=family.custom_config,
