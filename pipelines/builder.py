@@ -61,9 +61,13 @@ def create_pipeline(paths: PipelinePaths, data_root: Any, family: FamilyModules,
     trainer_inputs: dict[str, Any] = {"examples": example_gen.outputs["examples"]}
     transform = None
     if family.preprocessing_fn:
+        # No pre- and post-transform statistics (nothing here reads them; StatisticsGen has
+        # the raw data's): with them, Beam's in-process runner held the whole transformed
+        # data in memory, so Transform's peak grew with the dataset (docs/scale.md).
         transform = tfx.components.Transform(
             examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-            preprocessing_fn=family.preprocessing_fn, custom_config=family.custom_config)
+            preprocessing_fn=family.preprocessing_fn, custom_config=family.custom_config,
+            disable_statistics=True)
         transform.add_upstream_node(data_gate)
         components.append(transform)
         trainer_inputs = {"examples": transform.outputs["transformed_examples"],

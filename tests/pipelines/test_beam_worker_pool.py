@@ -111,6 +111,10 @@ def test_statistics_gen_and_transform_run_on_the_worker_pool(worker_pool, tmp_pa
                    and "Split-train" in f]
     count = sum(1 for _ in tf.data.TFRecordDataset(transformed, compression_type="GZIP"))
     assert count == train_examples > 1000  # every train example, transformed
+    # Transform computes no statistics (pipelines/builder.py): only these outputs (and TFX's
+    # own .system folder of executor logs).
+    assert set(os.listdir(os.path.join(paths.root, "Transform"))) - {".system"} == {
+        "transform_graph", "transformed_examples", "updated_analyzer_cache"}
     # Each Beam job ran in a worker process the pool started: ImportExampleGen's,
     # StatisticsGen's, and Transform's.
     assert log.count("Starting worker with command") == 3
