@@ -141,3 +141,25 @@ def test_prepare_writes_split_tfrecords(tmp_path):
 def test_tokenizer_splits_punctuation_keeps_words():
     assert text.tokens(["Sounds GOOD!", "I'm fine, thanks.", "Ça va ?"]) == [
         ["sounds", "good", "!"], ["i'm", "fine", ",", "thanks", "."], ["ça", "va", "?"]]
+
+
+def test_negative_examples_are_marked_and_survive_tfrecords(bundled, tmp_path):
+    """Every negative example, and only those, carries the NEGATIVE mark the Trainer's
+    trigger labels read, through tf.Example and back."""
+    import tensorflow as tf
+
+    from models.smart_reply import trainer
+    from models.smart_reply.intents import NEGATIVE
+
+    marked = [p for p in bundled if NEGATIVE in p]
+    assert len(marked) == 288 + len(reply_data.knowledge_pairs()) == 288 + 331
+    assert {p[NEGATIVE] for p in marked} == {"1"}
+    assert not any(NEGATIVE in p for p in reply_data.conversation_pairs())
+    assert not any(NEGATIVE in p for p in corpus.pairs() if corpus.GROUP in p)
+    path = str(tmp_path / "pairs.tfrecord")
+    chosen = [marked[0], bundled[0]]
+    with tf.io.TFRecordWriter(path) as writer:
+        for pair in chosen:
+            writer.write(reply_data.example_bytes(pair))
+    assert trainer.read_pairs(path) == [
+        {k: v for k, v in p.items() if k != corpus.GROUP} for p in chosen]
