@@ -37,7 +37,11 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     outputs = {CONTEXT: context, REPLY: reply,
                "known_tokens": tf.reduce_sum(tf.cast(ids >= 0, tf.int64), axis=1)}
     if NEGATIVE in inputs:  # explicit negative examples: "1", else empty
-        outputs[NEGATIVE] = _dense_1d(inputs[NEGATIVE])
+        negative = inputs[NEGATIVE]
+        if isinstance(negative, tf.SparseTensor):  # a batch may have none: width 1 still
+            negative = tft.sparse_tensor_to_dense_with_shape(negative, [None, 1],
+                                                             default_value=b"")
+        outputs[NEGATIVE] = tf.reshape(negative, [-1])
     if USER in inputs:
         user = _dense_1d(inputs[USER])
         users = tft.vocabulary(user, vocab_filename=USER_VOCABULARY)
