@@ -33,6 +33,11 @@ from models.training import (
 )
 
 EVAL_BATCHES_MAX = 50
+# Inverse L2 strength of stage 1's bag-of-words logistic regression. Stronger than the
+# trigger's (10): spread over more of a message's words, the intent ranking holds up better
+# when some are unknown (on the held-out split with 30 % of words turned unknown, top-3
+# acceptable intents 0.77-0.78 against 0.75-0.77 at 10, level on the clean split).
+CLUSTER_VOTES_C = 3.0
 
 
 def read_pairs(files: list[str] | str) -> list[dict[str, str]]:
@@ -213,7 +218,7 @@ def _train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, st
     names = [layer.name for layer in model.layers]
     if "cluster_word_votes" in names:
         model.get_layer("cluster_word_votes").fit(
-            x["context_ids"], y[model_lib.CLUSTER], w[model_lib.CLUSTER] > 0)
+            x["context_ids"], y[model_lib.CLUSTER], w[model_lib.CLUSTER] > 0, c=CLUSTER_VOTES_C)
         model.get_layer("trigger_word_votes").fit(
             x["context_ids"], y[model_lib.TRIGGER][:, 0].astype(np.int64),
             w[model_lib.TRIGGER] > 0)
