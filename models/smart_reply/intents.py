@@ -54,6 +54,13 @@ SEED: dict[str, tuple[str, ...]] = {
 }
 INTENTS: tuple[str, ...] = tuple(SEED)
 
+# A pair's optional feature marking an explicit negative example ("1": this message gets no
+# suggestion; the bundled corpus' knowledge questions, long messages, code and sensitive
+# topics). When a training split has any, the triggering model learns from them and from the
+# pairs whose reply is close to the response set, and nothing from the rest (a conversational
+# message whose reply the set does not cover says neither "suggest" nor "stay silent").
+NEGATIVE = "negative"
+
 
 def seed_pairs() -> list[tuple[str, int]]:
     """(canonical reply, intent index) for every seed reply, in seed order."""

@@ -9,6 +9,7 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from models.smart_reply.intents import NEGATIVE
 from models.smart_reply.text import tokenize
 
 CONTEXT, REPLY, USER = "context", "reply", "user"
@@ -22,9 +23,9 @@ def _dense_1d(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, Any]:
-    """{context, reply[, user]} strings → the same strings, plus `known_tokens`: how many of
-    the message's tokens the vocabulary covers (a statistic, and what makes Transform
-    compute the vocabulary)."""
+    """{context, reply[, user][, negative]} strings → the same strings, plus `known_tokens`:
+    how many of the message's tokens the vocabulary covers (a statistic, and what makes
+    Transform compute the vocabulary)."""
     context, reply = _dense_1d(inputs[CONTEXT]), _dense_1d(inputs[REPLY])
     context_tokens = tokenize(context)
     words = tf.concat([context_tokens.flat_values, tokenize(reply).flat_values], axis=0)
@@ -35,6 +36,12 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     ids = tft.apply_vocabulary(context_tokens, vocabulary, default_value=-1)
     outputs = {CONTEXT: context, REPLY: reply,
                "known_tokens": tf.reduce_sum(tf.cast(ids >= 0, tf.int64), axis=1)}
+    if NEGATIVE in inputs:  # explicit negative examples: "1", else empty
+        negative = inputs[NEGATIVE]
+        if isinstance(negative, tf.SparseTensor):  # a batch may have none: width 1 still
+            negative = tft.sparse_tensor_to_dense_with_shape(negative, [None, 1],
+                                                             default_value=b"")
+        outputs[NEGATIVE] = tf.reshape(negative, [-1])
     if USER in inputs:
         user = _dense_1d(inputs[USER])
         users = tft.vocabulary(user, vocab_filename=USER_VOCABULARY)

@@ -22,6 +22,7 @@ import datetime
 import random
 import re
 
+from models.smart_reply.intents import NEGATIVE
 from pipelines.errors import ShipyardError
 
 SEED = 21
@@ -354,20 +355,22 @@ def negative_pairs(values: dict[str, list[str]], rng: random.Random) -> list[dic
     for _ in range(NEGATIVE_RENDERINGS * 8):
         sentences = rng.sample(LONG_SENTENCES, rng.randint(2, 4)) + [rng.choice(LONG_ENDINGS)]
         pairs.append({"context": " ".join(render(s, values, rng) for s in sentences),
-                      "reply": LONG_REPLY})
+                      "reply": LONG_REPLY, NEGATIVE: "1"})
     for message, reply in CODE:
         for _ in range(NEGATIVE_RENDERINGS):
             n = rng.randint(2, 99)
             slots = {"n": str(n), "n_minus_one": str(n - 1)}
-            pairs.append({"context": message.format(**slots), "reply": reply.format(**slots)})
+            pairs.append({"context": message.format(**slots), "reply": reply.format(**slots),
+                          NEGATIVE: "1"})
     for message in SENSITIVE:
-        pairs += [{"context": message, "reply": SENSITIVE_REPLY}] * 3
+        pairs += [{"context": message, "reply": SENSITIVE_REPLY, NEGATIVE: "1"}] * 3
     countries = _cldr()["country"]
     for question, answer in KNOWLEDGE:
         for _ in range(NEGATIVE_RENDERINGS * 2):
             country, currency, code = rng.choice(countries)
             slots = {"country": country, "currency": currency, "code": code}
-            pairs.append({"context": question.format(**slots), "reply": answer.format(**slots)})
+            pairs.append({"context": question.format(**slots), "reply": answer.format(**slots),
+                          NEGATIVE: "1"})
     return pairs
 
 

@@ -18,6 +18,7 @@ import re
 import zlib
 from collections.abc import Iterable
 
+from models.smart_reply.intents import NEGATIVE
 from pipelines.errors import ShipyardError
 from pipelines.smart_reply import corpus
 from pipelines.tfrecords import find_shards, write_shuffled_shards
@@ -25,7 +26,7 @@ from pipelines.tfrecords import find_shards, write_shuffled_shards
 CONTEXT, REPLY, USER = "context", "reply", "user"
 EVAL_PERCENT = 20
 CONVERSATION_FILES = ("conversations", "greetings", "health")
-BUNDLED = "everyday-v1"  # the cache directory's name: bump when the bundled corpus changes
+BUNDLED = "everyday-v2"  # the cache directory's name: bump when the bundled corpus changes
 
 
 def chatterbot_directory() -> str:
@@ -80,8 +81,10 @@ def conversation_pairs() -> list[dict[str, str]]:
 
 
 def knowledge_pairs() -> list[dict[str, str]]:
-    """Question → fact pairs of chatterbot-corpus' knowledge files: negative examples."""
-    return [p for name in corpus.KNOWLEDGE_FILES for p in chatterbot_file_pairs(name)]
+    """Question → fact pairs of chatterbot-corpus' knowledge files: negative examples (marked
+    `NEGATIVE`, as the synthetic corpus' are)."""
+    return [dict(p, **{NEGATIVE: "1"}) for name in corpus.KNOWLEDGE_FILES
+            for p in chatterbot_file_pairs(name)]
 
 
 def bundled_pairs() -> list[dict[str, str]]:
@@ -198,7 +201,8 @@ def example_bytes(pair: dict[str, str]) -> bytes:
     import tensorflow as tf
 
     feature = {key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
-               for key, value in sorted(pair.items()) if key in (CONTEXT, REPLY, USER)}
+               for key, value in sorted(pair.items())
+               if key in (CONTEXT, REPLY, USER, NEGATIVE)}
     example = tf.train.Example(features=tf.train.Features(feature=feature))
     return example.SerializeToString(deterministic=True)
 

@@ -68,3 +68,30 @@ def test_calibrate_folds_the_weights_into_the_model():
     again = calibration.calibrate(model, ids, trigger_labels, clusters,
                                   {"trigger_recall": 0, "trigger_threshold": 0.5})
     assert again["trigger_threshold"] == 0.5
+
+
+def test_trigger_learns_from_close_replies_and_marked_negatives_only():
+    """With explicit negatives in the data, a pair whose short reply the response set does
+    not cover gets no trigger loss, and a marked negative is a 0 even when its reply is
+    close; without any, every pair counts as before."""
+    from models.smart_reply import text, trainer
+    from models.smart_reply.intents import NEGATIVE
+    from pipelines.smart_reply import data as reply_data
+
+    train = reply_data.bundled_pairs()[::15]
+    responses = trainer.build_response_set(train, dict(max_responses=100, max_reply_tokens=6,
+                                                       min_count=2, min_similarity=0.5))
+    pairs = [{"context": "Thanks for the ride!", "reply": "You're welcome!"},
+             {"context": "Do you like books?", "reply": "Mostly science fiction novels"},
+             {"context": "What currency do they use in Japan?", "reply": "The yen.",
+              NEGATIVE: "1"},
+             {"context": "Who wrote Hamlet?", "reply": "Thanks!", NEGATIVE: "1"}]
+    words = sorted({t for row in text.tokens([p["context"] for p in pairs]
+                                             + [p["reply"] for p in pairs]) for t in row})
+    config = dict(context_tokens=8, max_reply_tokens=6)
+    _, y, w = trainer.training_arrays(pairs, responses, words, [], config)
+    assert y["trigger"][:, 0].tolist() == [1, 0, 0, 0]
+    assert w["trigger"].tolist() == [1, 0, 1, 1]
+    _, y, w = trainer.training_arrays(pairs[:2], responses, words, [], config)
+    assert y["trigger"][:, 0].tolist() == [1, 0]
+    assert w["trigger"].tolist() == [1, 1]

@@ -141,3 +141,49 @@ def test_prepare_writes_split_tfrecords(tmp_path):
 def test_tokenizer_splits_punctuation_keeps_words():
     assert text.tokens(["Sounds GOOD!", "I'm fine, thanks.", "Ça va ?"]) == [
         ["sounds", "good", "!"], ["i'm", "fine", ",", "thanks", "."], ["ça", "va", "?"]]
+
+
+def test_negative_examples_are_marked_and_survive_tfrecords(bundled, tmp_path):
+    """Every negative example, and only those, carries the NEGATIVE mark the Trainer's
+    trigger labels read, through tf.Example and back."""
+    import tensorflow as tf
+
+    from models.smart_reply import trainer
+    from models.smart_reply.intents import NEGATIVE
+
+    marked = [p for p in bundled if NEGATIVE in p]
+    assert len(marked) == 288 + len(reply_data.knowledge_pairs()) == 288 + 331
+    assert {p[NEGATIVE] for p in marked} == {"1"}
+    assert not any(NEGATIVE in p for p in reply_data.conversation_pairs())
+    assert not any(NEGATIVE in p for p in corpus.pairs() if corpus.GROUP in p)
+    path = str(tmp_path / "pairs.tfrecord")
+    chosen = [marked[0], bundled[0]]
+    with tf.io.TFRecordWriter(path) as writer:
+        for pair in chosen:
+            writer.write(reply_data.example_bytes(pair))
+    assert trainer.read_pairs(path) == [
+        {k: v for k, v in p.items() if k != corpus.GROUP} for p in chosen]
+
+
+def test_transform_passes_the_negative_mark_through(tmp_path):
+    """Transform keeps the mark, as "1" or empty, also for a batch where no example has it
+    (a sparse feature of width 0 there)."""
+    import tensorflow as tf
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+    from models.smart_reply.intents import NEGATIVE
+    from models.smart_reply.preprocessing import preprocessing_fn
+
+    spec = {"context": tf.io.FixedLenFeature([], tf.string),
+            "reply": tf.io.FixedLenFeature([], tf.string),
+            NEGATIVE: tf.io.VarLenFeature(tf.string)}
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+    config = {"vocab_size": 100, "min_token_count": 1}
+    for marks in ([[], ["1"], []], [[], []]):
+        rows = [{"context": f"hi {i}", "reply": "hello", NEGATIVE: m}
+                for i, m in enumerate(marks)]
+        with tft_beam.Context(temp_dir=str(tmp_path / str(len(marks)))):
+            (out, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
+                lambda x: preprocessing_fn(x, config))
+        assert [r[NEGATIVE] for r in out] == [m[0].encode() if m else b"" for m in marks]
