@@ -17,8 +17,10 @@ TOKEN_VOCABULARY, USER_VOCABULARY = "tokens", "users"
 
 
 def _dense_1d(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
+    """One string per example; "" where an optional feature is absent, also in a batch where
+    no example has it (its sparse width is 0 there, so densify to width 1 explicitly)."""
     if isinstance(tensor, tf.SparseTensor):
-        tensor = tf.sparse.to_dense(tensor, default_value=b"")
+        tensor = tft.sparse_tensor_to_dense_with_shape(tensor, [None, 1], default_value=b"")
     return tf.reshape(tensor, [-1])
 
 
@@ -37,11 +39,7 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     outputs = {CONTEXT: context, REPLY: reply,
                "known_tokens": tf.reduce_sum(tf.cast(ids >= 0, tf.int64), axis=1)}
     if NEGATIVE in inputs:  # explicit negative examples: "1", else empty
-        negative = inputs[NEGATIVE]
-        if isinstance(negative, tf.SparseTensor):  # a batch may have none: width 1 still
-            negative = tft.sparse_tensor_to_dense_with_shape(negative, [None, 1],
-                                                             default_value=b"")
-        outputs[NEGATIVE] = tf.reshape(negative, [-1])
+        outputs[NEGATIVE] = _dense_1d(inputs[NEGATIVE])
     if USER in inputs:
         user = _dense_1d(inputs[USER])
         users = tft.vocabulary(user, vocab_filename=USER_VOCABULARY)
