@@ -14,11 +14,12 @@ $(STAMP): requirements.lock setup.py scripts/bootstrap.sh
 run: $(STAMP)
 	$(VENV)/bin/shipyard run image-classification
 
-# Two pytest workers, one test file each at a time: most of a test's time is single-threaded
-# (tracing, TFX and Beam orchestration), so two files overlap well on 2 cores.
+# Two pytest workers, one test file (or group of files, tests/conftest.py) each at a time:
+# most of a test's time is single-threaded (tracing, TFX and Beam orchestration), so two files
+# overlap well on 2 cores.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest -n 2 --dist loadfile --durations=25
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
