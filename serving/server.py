@@ -120,19 +120,19 @@ class ModelServer:
         self._stopped = threading.Event()
 
     def start(self) -> ModelServer:
-        from serving.api.grpc_server import ModelServicer, PredictionServicer, build_grpc_server
+        from serving.api.grpc_server import GrpcServer, ModelServicer, PredictionServicer
         from serving.api.http_server import RestServer
         from serving.api.rest import RestApi
 
         options = self.options
         self.manager.start(options.file_system_poll_wait_seconds)
-        self.grpc, self.grpc_port = build_grpc_server(
-            PredictionServicer(self.manager, self.request_logger, self.metrics),
+        self.grpc = GrpcServer(
+            PredictionServicer(self.manager, self.request_logger, self.metrics, self.scheduler),
             ModelServicer(self.manager, self.metrics, self.reload_config),
             options.host, options.port, options.grpc_max_threads, options.max_request_bytes,
             self.ssl, options.grpc_socket_path,
             parse_grpc_channel_arguments(options.grpc_channel_arguments))
-        self.grpc.start()
+        self.grpc_port = self.grpc.start()
         if options.rest_api_port >= 0:
             metrics_path = self.monitoring.path if self.monitoring.enable else None
             self.rest = RestServer(options.host, options.rest_api_port,
@@ -178,7 +178,7 @@ class ModelServer:
         if self.rest is not None:
             self.rest.stop()
         if self.grpc is not None:
-            self.grpc.stop(grace).wait(grace + 1)
+            self.grpc.stop(grace)
         self.manager.stop()
         self.request_logger.close()
         if self.scheduler is not None:

@@ -13,6 +13,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Mapping
+from concurrent import futures
 
 import grpc
 import numpy as np
@@ -29,9 +30,8 @@ TASK_WAIT_SECONDS = 300.0  # a task never waits forever, even if a batch thread 
 class _Task:
     inputs: Mapping[str, np.ndarray]
     size: int
-    done: threading.Event = dataclasses.field(default_factory=threading.Event)
-    result: dict | None = None
-    error: ServingError | None = None
+    # The task's outputs, or the ServingError its batch failed with.
+    outputs: futures.Future = dataclasses.field(default_factory=futures.Future)
 
 
 @dataclasses.dataclass
@@ -84,16 +84,30 @@ class BatchScheduler:
 
     def run(self, servable: Servable, signature: str, inputs: Mapping[str, np.ndarray]
             ) -> dict[str, np.ndarray]:
+        """The signature's outputs for these inputs, computed as part of a batch (blocks)."""
+        outputs = self.submit(servable, signature, inputs)
+        if outputs is None:
+            return servable.call(signature, inputs)
+        try:
+            return outputs.result(TASK_WAIT_SECONDS)
+        except futures.TimeoutError:
+            raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED,
+                               "batched request did not complete in time") from None
+
+    def submit(self, servable: Servable, signature: str, inputs: Mapping[str, np.ndarray]
+               ) -> futures.Future | None:
+        """Queues the inputs into a batch: a future of their outputs (asynchronous servers await
+        it), or None when there is nothing to batch along (the caller calls the servable)."""
         arrays = {k: np.asarray(v) for k, v in inputs.items()}
         sizes = {a.shape[0] if a.ndim else None for a in arrays.values()}
         if not arrays or None in sizes or len(sizes) != 1:
-            return servable.call(signature, arrays)  # nothing to batch along
+            return None
         size = sizes.pop()
         if size > self.params.max_batch_size:
             raise invalid(f"Task size {size} is larger than maximum input batch size "
                           f"{self.params.max_batch_size}")
         if size == 0:
-            return servable.call(signature, arrays)
+            return None
         servable.signature(signature)  # unknown signature: fail now, not inside a batch
         if self.params.pad_variable_length_inputs:
             shape_key = tuple(sorted((k, a.dtype.str, a.ndim) for k, a in arrays.items()))
@@ -120,12 +134,7 @@ class BatchScheduler:
             if batch.size >= self.params.max_batch_size:
                 batch.closed = True
             self._cond.notify()
-        if not task.done.wait(TASK_WAIT_SECONDS):
-            raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED,
-                               "batched request did not complete in time")
-        if task.error is not None:
-            raise task.error
-        return task.result
+        return task.outputs
 
     def _ready_batch(self) -> tuple[_Queue | None, _Batch | None, float]:
         """The oldest batch that is full or timed out; else how long until one may be."""
@@ -166,24 +175,22 @@ class BatchScheduler:
                 self.metrics.observe(BATCH_SIZE, (("model_name", queue.servable.name),),
                                      padded)
             outputs = queue.servable.call(queue.signature, merged)
-            offset = 0
-            for task in batch.tasks:
-                task.result = {}
-                for name, value in outputs.items():
-                    if value.ndim == 0 or value.shape[0] != padded:
-                        raise ServingError(grpc.StatusCode.FAILED_PRECONDITION,
-                                           f"Batched output tensor {name} has leading dimension "
-                                           f"{value.shape[0] if value.ndim else 0}, expected "
-                                           f"{padded}")
-                    task.result[name] = value[offset:offset + task.size]
-                offset += task.size
+            for name, value in outputs.items():
+                if value.ndim == 0 or value.shape[0] != padded:
+                    raise ServingError(grpc.StatusCode.FAILED_PRECONDITION,
+                                       f"Batched output tensor {name} has leading dimension "
+                                       f"{value.shape[0] if value.ndim else 0}, expected "
+                                       f"{padded}")
         except Exception as e:  # noqa: BLE001 - every task must learn the batch's fate
             error = error_from_exception(e)
             for task in batch.tasks:
-                task.result, task.error = None, error
-        finally:
-            for task in batch.tasks:
-                task.done.set()
+                task.outputs.set_exception(error)
+            return
+        offset = 0
+        for task in batch.tasks:
+            task.outputs.set_result({name: value[offset:offset + task.size]
+                                     for name, value in outputs.items()})
+            offset += task.size
 
     def _merge(self, batch: _Batch) -> tuple[dict[str, np.ndarray], int]:
         total = batch.size

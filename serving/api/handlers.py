@@ -54,13 +54,28 @@ def predict_arrays(servable: Servable, signature_name: str, inputs: Mapping[str,
 
 def predict_on(servable: Servable, request: predict_pb2.PredictRequest
                ) -> predict_pb2.PredictResponse:
+    inputs = predict_inputs(servable, request)
+    outputs = servable.run(request.model_spec.signature_name or DEFAULT_SIGNATURE, inputs)
+    return predict_response(servable, request, outputs)
+
+
+def predict_inputs(servable: Servable, request: predict_pb2.PredictRequest
+                   ) -> dict[str, np.ndarray]:
+    """A Predict request's inputs as arrays, once its signature and output filter are known
+    good: predict_on's first half, before the model call (asynchronous servers await that)."""
     inputs = {k: tensors.proto_to_array(v) for k, v in request.inputs.items()}
-    outputs = predict_arrays(servable, request.model_spec.signature_name, inputs,
-                             request.output_filter)
+    check_output_filter(servable.signature(request.model_spec.signature_name),
+                        request.output_filter)
+    return inputs
+
+
+def predict_response(servable: Servable, request: predict_pb2.PredictRequest,
+                     outputs: Mapping[str, np.ndarray]) -> predict_pb2.PredictResponse:
+    """predict_on's second half: the response to `request` holding the model's `outputs`."""
     response = predict_pb2.PredictResponse()
     fill_model_spec(response.model_spec, servable, request.model_spec.signature_name)
-    for name, value in outputs.items():
-        response.outputs[name].CopyFrom(tensors.array_to_proto(value))
+    for name in request.output_filter or outputs:
+        response.outputs[name].CopyFrom(tensors.array_to_proto(outputs[name]))
     return response
 
 

@@ -132,6 +132,34 @@ def test_scheduler_merges_concurrent_requests(tiny_dir):
         scheduler.stop()
 
 
+def test_concurrent_grpc_predicts_are_answered_from_one_batch(tmp_path, tiny_dir):
+    """Eight concurrent gRPC Predicts fill one batch of 8, and each gets its own rows back."""
+    base = str(tmp_path / "m")
+    copy_version(tiny_dir, base, 1)
+    batching = tmp_path / "batching.txt"
+    # A batch closes when full or after 60 s: only a full batch answers in time.
+    batching.write_text("max_batch_size { value: 8 }\nbatch_timeout_micros { value: 60000000 }"
+                        "\nnum_batch_threads { value: 1 }\n")
+    with running_server(model_name="m", model_base_path=base, enable_batching=True,
+                        batching_parameters_file=str(batching), enable_model_warmup=False,
+                        file_system_poll_wait_seconds=0) as server, \
+            grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        calls = []
+        for i in range(8):
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name = "m"
+            request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.array([[i, 1.0]], np.float32)))
+            calls.append(stub.Predict.future(request, timeout=30))
+        totals = [list(call.result().outputs["total"].float_val) for call in calls]
+        assert totals == [[i + 1.0] for i in range(8)]
+        text = server.metrics.render()
+        assert ':tensorflow:serving:batching_session:processed_batch_size_count' \
+               '{model_name="m"} 1\n' in text
+        assert ':tensorflow:serving:batching_session:processed_batch_size_sum' \
+               '{model_name="m"} 8\n' in text
+
+
 def test_server_batching_metrics_and_size_limit(tmp_path, tiny_dir):
     base = str(tmp_path / "m")
     copy_version(tiny_dir, base, 1)
