@@ -12,6 +12,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 
+from models.features import one_per_example
 from models.image_classification.features import (
     IMAGE_KEY,
     LABEL_KEY,
@@ -60,16 +61,10 @@ def sorted_vocabulary(labels: tf.Tensor) -> tf.Tensor:
     return path
 
 
-def _dense_1d(tensor: tf.Tensor | tf.SparseTensor, default: Any) -> tf.Tensor:
-    if isinstance(tensor, tf.SparseTensor):
-        tensor = tf.sparse.to_dense(tensor, default_value=default)
-    return tf.reshape(tensor, [-1])
-
-
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, Any]:
     """Raw {image: encoded bytes, label: string or int} → {image: [R, R, 3] float, label: id}."""
-    images = decode_and_resize(_dense_1d(inputs[IMAGE_KEY], b""), custom_config["resolution"])
-    labels = _dense_1d(inputs[LABEL_KEY], b"")
+    images = decode_and_resize(one_per_example(inputs[IMAGE_KEY]), custom_config["resolution"])
+    labels = one_per_example(inputs[LABEL_KEY])
     if labels.dtype != tf.string:
         labels = tf.strings.as_string(labels)
     label_ids = tft.apply_vocabulary(

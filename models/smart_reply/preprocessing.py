@@ -9,6 +9,7 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from models.features import one_per_example
 from models.smart_reply.intents import NEGATIVE
 from models.smart_reply.text import tokenize
 
@@ -16,19 +17,11 @@ CONTEXT, REPLY, USER = "context", "reply", "user"
 TOKEN_VOCABULARY, USER_VOCABULARY = "tokens", "users"
 
 
-def _dense_1d(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
-    """One string per example; "" where an optional feature is absent, also in a batch where
-    no example has it (its sparse width is 0 there, so densify to width 1 explicitly)."""
-    if isinstance(tensor, tf.SparseTensor):
-        tensor = tft.sparse_tensor_to_dense_with_shape(tensor, [None, 1], default_value=b"")
-    return tf.reshape(tensor, [-1])
-
-
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, Any]:
     """{context, reply[, user][, negative]} strings → the same strings, plus `known_tokens`:
     how many of the message's tokens the vocabulary covers (a statistic, and what makes
     Transform compute the vocabulary)."""
-    context, reply = _dense_1d(inputs[CONTEXT]), _dense_1d(inputs[REPLY])
+    context, reply = one_per_example(inputs[CONTEXT]), one_per_example(inputs[REPLY])
     context_tokens = tokenize(context)
     words = tf.concat([context_tokens.flat_values, tokenize(reply).flat_values], axis=0)
     # Words seen once are mostly names and typos; the decoder learns nothing useful from them.
@@ -39,9 +32,9 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     outputs = {CONTEXT: context, REPLY: reply,
                "known_tokens": tf.reduce_sum(tf.cast(ids >= 0, tf.int64), axis=1)}
     if NEGATIVE in inputs:  # explicit negative examples: "1", else empty
-        outputs[NEGATIVE] = _dense_1d(inputs[NEGATIVE])
+        outputs[NEGATIVE] = one_per_example(inputs[NEGATIVE])
     if USER in inputs:
-        user = _dense_1d(inputs[USER])
+        user = one_per_example(inputs[USER])
         users = tft.vocabulary(user, vocab_filename=USER_VOCABULARY)
         outputs[USER] = user
         outputs["user_index"] = tft.apply_vocabulary(user, users, default_value=-1)

@@ -13,6 +13,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 
+from models.features import one_per_example
+
 SOURCE_KEY, TARGET_KEY = "source", "target"
 VOCABULARY_SIZE_KEY = "vocabulary_size"
 
@@ -46,15 +48,9 @@ class LearnWordpieces(tft_beam.experimental.PTransformAnalyzer):
                 | "Learn" >> beam.Map(learn))
 
 
-def _dense_1d(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
-    if isinstance(tensor, tf.SparseTensor):
-        tensor = tf.sparse.to_dense(tensor, default_value=b"")
-    return tf.reshape(tensor, [-1])
-
-
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, Any]:
     """{source, target} raw strings → the same strings; analysis writes the vocabulary."""
-    source, target = _dense_1d(inputs[SOURCE_KEY]), _dense_1d(inputs[TARGET_KEY])
+    source, target = one_per_example(inputs[SOURCE_KEY]), one_per_example(inputs[TARGET_KEY])
     vocabulary_path = tft.experimental.ptransform_analyzer(
         inputs=[source, target], ptransform=LearnWordpieces(custom_config["vocab_size"]),
         output_dtypes=[tf.string], output_shapes=[[]], output_asset_default_values=[b""],
