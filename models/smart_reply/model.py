@@ -134,13 +134,14 @@ class TfidfVotes(keras.layers.Layer):
         return None
 
     def fit(self, context_ids: np.ndarray, clusters: np.ndarray, labelled: np.ndarray,
-            c: float = 10.0) -> None:
+            c: float = 10.0, balanced: bool = False) -> None:
         """Sets idf from all `context_ids` [N, T] (smoothed, as scikit-learn's TF-IDF) and
         the weights to a logistic regression (L2, inverse strength `c`) on the `labelled`
         rows' `clusters`. A cluster no labelled message has gets a bias below every other;
         with fewer than two clusters labelled there is nothing to fit and the path adds a
         constant (zero votes). A one-output layer fits labels 0 / 1 to its logit (all one
-        label: a constant ±10)."""
+        label: a constant ±10). `balanced` weighs each label's rows by the inverse of its
+        share, so both labels count equally."""
         from scipy import sparse
         from sklearn.linear_model import LogisticRegression
 
@@ -168,8 +169,9 @@ class TfidfVotes(keras.layers.Layer):
                 shape=(count, self.vocab_size))
             norms = np.sqrt(np.asarray(tf_idf.multiply(tf_idf).sum(axis=1))).reshape(-1)
             tf_idf = sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ tf_idf
-            classifier = LogisticRegression(C=c, max_iter=2000).fit(tf_idf[labelled],
-                                                                    clusters[labelled])
+            classifier = LogisticRegression(
+                C=c, max_iter=2000, class_weight="balanced" if balanced else None).fit(
+                tf_idf[labelled], clusters[labelled])
             coef, intercept = classifier.coef_, classifier.intercept_
             if self.num_clusters == 1:  # the logit of label 1
                 self.idf.assign(idf.astype(np.float32))

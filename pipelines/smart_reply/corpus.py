@@ -29,7 +29,7 @@ SEED = 21
 # A synthetic pair's template: the held-out split keeps all renderings of one template on one
 # side (pipelines/smart_reply/data.py), so that it asks about wording the model never saw.
 GROUP = "template"
-RENDERINGS = 20  # per message template
+RENDERINGS = 10  # per message template
 NEGATIVE_RENDERINGS = 12
 
 # Slot values written for this corpus.
@@ -64,6 +64,8 @@ THINGS = ("our new puppy", "the cake I baked", "my new haircut", "the garden",
 MISTAKES = ("missing your call", "being late", "forgetting your birthday",
             "the mess in the kitchen", "the confusion earlier", "not replying sooner")
 HOLIDAYS = ("new year", "holidays", "Thanksgiving", "Easter", "Valentine's Day")
+ACHIEVEMENTS = ("the promotion", "your graduation", "the new house", "passing your test",
+                "the engagement", "the new baby", "finishing the marathon", "the award")
 
 Kind = tuple[tuple[str, ...], tuple[str, ...]]  # (message templates, reply intents)
 
@@ -71,95 +73,196 @@ Kind = tuple[tuple[str, ...], tuple[str, ...]]  # (message templates, reply inte
 MESSAGES: dict[str, Kind] = {
     "thanks": (("Thanks for {favor}!", "Thank you so much for {favor}.",
                 "Really appreciate {favor}, thanks", "thx for {favor}",
-                "Thanks again for {favor}, {name}!", "Thank you {name}!"),
-               ("welcome",)),
-    "greet": (("Hi {name}!", "Hello {name}", "Hey!", "Good morning {name}!",
-               "Hey there {name}", "Hiya"), ("greeting",)),
+                "Thanks again for {favor}, {name}!", "Thank you {name}!", "thanks!!", "ty so much",
+                "thank u for {favor}", "Cheers for {favor}", "You're the best, thanks",
+                "Thanks a million!", "thanks heaps for {favor} {name}",
+                "I owe you one, thanks for {favor}", "So kind of you, thank you"), ("welcome",)),
+    "greet": (("Hi {name}!", "Hello {name}", "Hey!", "Good morning {name}!", "Hey there {name}",
+               "Hiya", "hey u", "yo {name}", "Morning!", "Hi there, long time no see", "hey hey",
+               "Evening {name}!", "Heyyy"), ("greeting",)),
     "how_are_you": (("How are you?", "How are you doing, {name}?", "How's it going?",
                      "How have you been?", "How's your {weekday} going?",
-                     "How are things with you?"), ("how_are_you",)),
+                     "How are things with you?", "how r u?", "hru", "what's up?",
+                     "how's life treating you", "How's work, {name}?", "All good with you?"),
+                    ("how_are_you",)),
     "invite": (("Do you want to grab {meal} {when}?", "Want to come to {event} {when}?",
                 "Would you like to join us for {meal} {when}?",
-                "We're going to {event} {when}, want to come?",
-                "Anyone up for {food} {when}?", "Fancy {meal} on {weekday}?"),
+                "We're going to {event} {when}, want to come?", "Anyone up for {food} {when}?",
+                "Fancy {meal} on {weekday}?", "wanna grab {meal} {when}?", "u up for {meal}?",
+                "Come over for {meal} {when}?", "Fancy a drink after work?",
+                "Want to catch a movie {when}?", "We should get {food} {when}, you in?",
+                "Join us at {place} {when}?", "Up for a walk later?",
+                "Do you want to come with us to {event}?", "Feel like {food} {when}?"),
                ("accept_invite", "decline", "maybe", "yes")),
     "available": (("Are you free {when}?", "Are you around on {weekday}?",
                    "Can you make it {when}?", "Is {weekday} ok for you?",
-                   "Does {time} work for you?", "Are you busy {when}?"),
+                   "Does {time} work for you?", "Are you busy {when}?", "u free {when}?",
+                   "r u around {when}?", "Got time for a quick call?",
+                   "Any chance you're free on {weekday}?", "Would {weekday} work?",
+                   "Is {time} too early?", "Do you have a minute?",
+                   "Can you do {weekday} instead?", "Are you working {when}?"),
                   ("yes", "no", "maybe", "schedule_time")),
     "done": (("Did you finish {task}?", "Have you sent {task} yet?", "Did you call {name}?",
               "Did you get my message?", "Did you remember {task}?",
-              "Have you talked to {name} yet?"), ("yes", "no", "maybe")),
+              "Have you talked to {name} yet?", "did u get my text?",
+              "Did you manage to finish {task}?", "Have you booked the tickets?",
+              "Did you see my email?", "Did you eat yet?", "Did you get home ok?",
+              "Have you heard from {name}?", "Did the package come?"), ("yes", "no", "maybe")),
     "proposal": (("Let's meet at {place} at {time}.", "How about {food} for dinner?",
                   "Shall we say {time}?", "Let's do {meal} {when}.",
                   "I was thinking we could try the new {food} place.",
-                  "Maybe we should leave at {time}?"), ("agree", "okay", "yes")),
+                  "Maybe we should leave at {time}?", "How about {time} at {place}?",
+                  "Let's just order {food}", "Why don't we go to {place}?",
+                  "we could meet at {place} around {time}", "What if we do {weekday} instead?",
+                  "Let's grab {meal} after {event}", "I'll book a table for {time}, ok?",
+                  "Should we just stay in tonight?"), ("agree", "okay", "yes")),
     "where_meet": (("Where should we meet?", "Where do you want to meet for {meal}?",
                     "Where are we meeting {when}?", "Which place did you have in mind?",
-                    "Any ideas where to go for {meal}?", "Where shall we go {when}?"),
-                   ("schedule_place",)),
-    "when_meet": (("What time should we meet?", "When are you free?",
-                   "What time is {event}?", "When do you want to do {meal}?",
-                   "What time works best?", "When should I come over?"),
-                  ("schedule_time",)),
+                    "Any ideas where to go for {meal}?", "Where shall we go {when}?",
+                    "where do u wanna meet?", "Any preference where we eat?",
+                    "Where's good for you?", "Got a place in mind for {meal}?",
+                    "Where should I pick you up?"), ("schedule_place",)),
+    "when_meet": (("What time should we meet?", "When are you free?", "What time is {event}?",
+                   "When do you want to do {meal}?", "What time works best?",
+                   "When should I come over?", "what time?", "When works for you?",
+                   "When do you finish work?", "When's good for {meal}?",
+                   "What time are you coming over?", "How early can you get here?",
+                   "What time does {event} start?"), ("schedule_time",)),
     "good_news": (("{good_news}!", "Guess what, {good_news}!", "Big news: {good_news}.",
-                   "Finally {good_news}!", "{name}, {good_news}!"),
-                  ("congratulations", "glad", "surprise")),
+                   "Finally {good_news}!", "{name}, {good_news}!", "guess what!! {good_news}",
+                   "omg {good_news}", "Some good news: {good_news}!",
+                   "Just found out {good_news}!", "We did it, {good_news}!",
+                   "Great news, {good_news}."), ("congratulations", "glad", "surprise")),
     "bad_news": (("{bad_news}.", "Bad news, {bad_news}.", "Ugh, {bad_news}.",
-                  "So {bad_news} today.", "{name}, {bad_news}."), ("sympathy", "ask_details")),
+                  "So {bad_news} today.", "{name}, {bad_news}.", "Terrible day, {bad_news}.",
+                  "Just found out {bad_news}.", "Not a great week, {bad_news}.", "ugh {bad_news}",
+                  "I'm so upset, {bad_news}.", "Sad news: {bad_news}."),
+                 ("sympathy", "ask_details")),
     "ill": (("{illness}.", "Not coming in today, {illness}.", "{illness}, staying home.",
-             "Can't make it, {illness}."), ("get_well", "sympathy")),
+             "Can't make it, {illness}.", "I think I'm coming down with something",
+             "{illness}, can't come in.", "Home sick today", "I feel terrible",
+             "Woke up with a sore throat", "Been in bed all day, {illness}."),
+            ("get_well", "sympathy")),
     "apology": (("Sorry about {mistake}.", "I'm so sorry about {mistake}.",
-                 "My bad, sorry for {mistake}.", "Apologies for {mistake}."),
+                 "My bad, sorry for {mistake}.", "Apologies for {mistake}.", "sry about {mistake}",
+                 "So sorry, I totally forgot", "Sorry I missed your call!",
+                 "I owe you an apology for {mistake}.", "Sorry for the late reply",
+                 "Really sorry about earlier", "Forgive me for {mistake}?"),
                 ("apology_accepted",)),
     "late": (("Running {minutes} minutes late, sorry!", "Sorry, be there in {minutes} min.",
               "Traffic is terrible, I'll be late.", "Stuck on the train, running behind.",
-              "Going to be a bit late, sorry", "Sorry {name}, I'm late again"),
+              "Going to be a bit late, sorry", "Sorry {name}, I'm late again", "running late sry",
+              "gonna be late", "Be there in {minutes}", "Sorry, missed the bus, I'll be late",
+              "Leaving now, might be a little late", "Give me {minutes} more minutes",
+              "Stuck in traffic, sorry!", "Still at work, be there soon",
+              "I'll be {minutes} minutes late"),
              ("take_your_time", "apology_accepted", "okay", "see_you")),
     "where_are_you": (("Where are you?", "Are you on your way?", "Are you close?",
-                       "How far away are you?", "Are you here yet?",
-                       "When will you get here?"), ("on_my_way", "running_late")),
+                       "How far away are you?", "Are you here yet?", "When will you get here?",
+                       "where r u?", "u here yet?", "What's your ETA?", "Are you nearly here?",
+                       "Where are you now?", "You on your way?"), ("on_my_way", "running_late")),
     "arrived": (("I'm here.", "I'm at {place}.", "Just got to {place}.", "I'm outside.",
-                 "Waiting at {place}."), ("on_my_way", "okay", "running_late")),
+                 "Waiting at {place}.", "here!", "I'm outside your place", "Just parked",
+                 "Just arrived at {place}", "Here, grabbing a table"),
+                ("on_my_way", "okay", "running_late")),
     "confirm": (("See you {when}!", "Looking forward to {event}!", "Can't wait for {event}!",
-                 "See you at {place}.", "So see you at {time} then."), ("see_you", "agree")),
+                 "See you at {place}.", "So see you at {time} then.", "See u at {time}",
+                 "Ok see you there", "Can't wait to see you {when}!", "All set for {weekday}",
+                 "It's a date then", "Great, see you at {place} at {time}."),
+                ("see_you", "agree")),
     "goodbye": (("Good night!", "Bye!", "Gotta go, talk later.", "I'm heading to bed.",
-                 "Talk soon!", "Night {name}!"), ("goodbye", "see_you")),
+                 "Talk soon!", "Night {name}!", "gn", "Night night", "ttyl", "Got to run, bye!",
+                 "Off to bed, night!", "Speak tomorrow", "I'm off, bye!", "Going to sleep now"),
+                ("goodbye", "see_you")),
     "wishes": (("Wishing you a happy {holiday}!", "Merry Christmas!", "Have a great weekend!",
-                "Have a nice {weekday}!", "Happy {holiday}, {name}!"),
+                "Have a nice {weekday}!", "Happy {holiday}, {name}!", "Merry Xmas!",
+                "Happy {holiday}!!", "Enjoy your weekend!", "Have a lovely {weekday}",
+                "Hope you have a great week!", "Season's greetings!", "Enjoy your day off!"),
                ("same_to_you", "thanks")),
     "birthday": (("Happy birthday {name}!", "Happy birthday! Hope you have a great day.",
-                  "Happy birthday, have a wonderful day!"), ("thanks",)),
+                  "Happy birthday, have a wonderful day!", "hbd!!", "Happy bday {name}!",
+                  "Happy birthday, hope it's a good one!", "Have the best birthday!",
+                  "Happy birthday old friend!"), ("thanks",)),
     "share": (("Check out {thing}!", "Look at this photo of {thing}.",
-               "Here's a picture of {thing}.", "What do you think of {thing}?"),
-              ("love_it",)),
+               "Here's a picture of {thing}.", "What do you think of {thing}?", "look at this!",
+               "Just sent you a pic of {thing}", "Isn't {thing} adorable?",
+               "Here's the photo from {event}", "Sending you a photo of {thing}",
+               "Check this out"), ("love_it",)),
     "funny": (("Haha that's so funny", "I can't stop laughing at that video",
                "You won't believe what {name} just did lol", "That meme you sent killed me",
-               "lol {name} fell asleep on the train again"), ("laugh",)),
+               "lol {name} fell asleep on the train again", "lmao", "haha {name} is hilarious",
+               "omg I'm crying laughing", "That's the funniest thing I've seen all week",
+               "lol did you see that?", "You're so funny", "hahaha no way"), ("laugh",)),
     "vague": (("Something happened at work today.", "You won't believe what happened.",
                "I need to tell you something.", "Guess who I ran into today?",
-               "Can we talk later?", "Long day..."), ("ask_details",)),
+               "Can we talk later?", "Long day...", "You'll never guess what happened",
+               "Got a sec?", "Need to talk to you about something", "So, about last night...",
+               "Ugh, what a day"), ("ask_details",)),
     "ask_help": (("Can you help me with {task}?", "Could you do me a favor?",
                   "Can you pick up {item} on your way home?", "Could you send me {task}?",
-                  "Can I borrow {item}?"), ("offer_help", "yes", "okay")),
+                  "Can I borrow {item}?", "could u help me move on {weekday}?",
+                  "Can you give me a hand with {task}?", "Any chance you could pick me up?",
+                  "Can you grab {item} on the way?", "Would you mind watering the plants?",
+                  "Can you cover for me {when}?", "Need a favor", "Can you check {task} for me?"),
+                 ("offer_help", "yes", "okay")),
     "request": (("Please call me when you get a chance.", "Don't forget {task}.",
                  "Remember to bring {item}.", "Let me know when you're home.",
-                 "Text me when you land."), ("okay", "yes")),
+                 "Text me when you land.", "call me when u can", "Let me know when you're free",
+                 "Send me the address?", "Don't forget to bring {item}!", "lmk when you get home",
+                 "Text me when you leave", "Please remind me about {task}",
+                 "Keep it down, the baby's asleep"), ("okay", "yes")),
     "luck": (("I have {test} tomorrow.", "Wish me luck for {test}!",
-              "Nervous about {test} on {weekday}."), ("good_luck",)),
+              "Nervous about {test} on {weekday}.", "Big day tomorrow, {test}",
+              "{test} in an hour, so nervous", "Fingers crossed for {test}", "Off to {test} now",
+              "Wish me luck!", "I'm so nervous about {test}"), ("good_luck",)),
     "trip": (("I'm off to {trip}!", "Going to {event} tonight.",
-              "We leave for {country} tomorrow!", "Heading to {trip} for the weekend."),
-             ("have_fun",)),
+              "We leave for {country} tomorrow!", "Heading to {trip} for the weekend.",
+              "Off to {country} next week!", "Flying to {country} tomorrow",
+              "We're going to {trip} on {weekday}", "Finally on holiday!",
+              "Heading out to {event}"), ("have_fun",)),
     "miss": (("I miss you.", "Miss you so much!", "Can't wait to see you again.",
-              "It's been too long, I miss you."), ("miss_you",)),
+              "It's been too long, I miss you.", "miss u", "I miss you already",
+              "I miss our chats", "Come back soon, I miss you", "Missing you today"),
+             ("miss_you",)),
     "update": (("I sent you {task}.", "The package arrived.", "I booked a table for {time}.",
-                "Dinner is ready!", "I'm home.", "{name} says hi."),
+                "Dinner is ready!", "I'm home.", "{name} says hi.", "Just got home", "I'm back",
+                "Left {item} at your place", "Dinner's in the oven", "Dropped off {item}",
+                "Done with {task}!", "Package is here", "I paid the bill"),
                ("thanks", "okay", "glad")),
     "opinion": (("This weather is amazing.", "That movie was so good.",
-                 "{food} sounds perfect right now.", "We should do this more often."),
-                ("agree", "love_it")),
+                 "{food} sounds perfect right now.", "We should do this more often.",
+                 "Such a nice day today", "That was delicious", "Best concert ever!",
+                 "This coffee is so good", "Loved that movie", "Today was so much fun",
+                 "{event} was amazing"), ("agree", "love_it")),
     "better": (("I'm feeling much better now.", "The surgery went well.",
-                "{name} is out of hospital."), ("glad",)),
+                "{name} is out of hospital.", "Feeling a lot better today",
+                "The test results came back fine", "{name} is doing much better",
+                "Finally over my cold", "Back on my feet!", "The fever's gone"), ("glad",)),
+    "compliment": (("You look great!", "Great job on {task}!", "Well done today!",
+                    "You did amazing!", "So proud of you!", "Nice work, {name}!",
+                    "Love your new haircut", "You're the best"), ("thanks",)),
+    "congratulated": (("Congrats on the new job!", "Congratulations {name}!!",
+                       "Heard the news, congratulations!", "Congrats on {achievement}!",
+                       "Well done on {achievement}!", "congrats!! so happy for you"), ("thanks",)),
+    "comforted": (("So sorry to hear about your loss.", "Thinking of you.",
+                   "Hope you feel better soon {name}!", "Sorry to hear you're sick",
+                   "Let me know if you need anything.", "Sending love your way"), ("thanks",)),
+    "cancel": (("Sorry, I have to cancel {when}.", "Something came up, can't make it tonight.",
+                "Can we reschedule?", "I need to bail on {event}, sorry",
+                "Can we push {meal} to {weekday}?", "Can't make {event} after all"),
+               ("okay", "apology_accepted", "schedule_time")),
+    "offer": (("Do you need anything from the shop?", "Want me to bring anything?",
+               "Want some {food}?", "Should I pick you up?", "Need a lift?", "Shall I call you?",
+               "Want me to book a table?"), ("yes", "no", "thanks")),
+    "tired": (("I'm exhausted", "So tired today", "Work is crazy this week", "Long week...",
+               "I'm so stressed about {task}", "Didn't sleep at all last night"),
+              ("sympathy", "ask_details")),
+    "yes_no": (("Are you still up?", "You awake?", "Is it raining there?", "Did you like {event}?",
+                "Do you like {food}?", "Have you seen the new episode?", "Is {name} coming too?",
+                "Are you coming to {event}?", "Is everything ok?", "Ready?", "Is that ok?"),
+               ("yes", "no", "maybe")),
+    "home_safe": (("Home safe", "Made it home", "Got home ok", "We landed!", "Arrived safely"),
+                  ("glad", "okay")),
 }
 
 # Several phrasings of each intent's replies: the seed's canonical replies and more, so
@@ -220,10 +323,23 @@ LONG_SENTENCES = (
     "The car needs new tyres and the insurance is due next month.",
     "I've been reading about the new pension rules and they look complicated.",
     "The school wants the forms back by {weekday} with the signed consent.",
+    "We finally got the quotes back from the builders for the kitchen.",
+    "My parents are visiting next month and want to stay for three weeks.",
+    "The kids have school holidays at the same time, so the house will be packed.",
+    "I've been thinking about changing jobs since the reorganisation.",
+    "The new manager keeps changing priorities without telling anyone.",
+    "Our neighbour complained about the noise again and mentioned the council.",
+    "The vet said the cat needs an operation that the insurance might not cover.",
+    "I've looked at flights for the summer and the prices have nearly doubled.",
+    "The bank still hasn't refunded the payment that went out twice last month.",
+    "{name} says the landlord wants to sell the flat by the end of the year.",
 )
 LONG_ENDINGS = ("Can you send me the latest figures and your notes on the contracts?",
                 "What do you think we should do about all of this?",
-                "Could you write up a plan and share it with everyone before the call?")
+                "Could you write up a plan and share it with everyone before the call?",
+                "Do you think I should talk to them first or just wait and see?",
+                "Any advice on how to handle it, and who I should call about it?",
+                "Let me know what you think when you have time to read all of this.")
 LONG_REPLY = ("I'll go through everything tonight and send you a detailed plan with the "
               "figures, the open questions and what I think we should do next.")
 CODE = (
@@ -239,6 +355,18 @@ CODE = (
      "A list of the squares from 0 to {n_minus_one} squared."),
     ("How do I fix KeyError: 'name' in my dict lookup?",
      "Use d.get('name') or check 'name' in d before reading it."),
+    ("How do I center a div in CSS? display: flex isn't working",
+     "Set justify-content: center and align-items: center on the parent, with a height."),
+    ("npm install fails with EACCES permission denied, any idea?",
+     "Don't use sudo; set a user prefix with npm config set prefix ~/.npm-global."),
+    ("Why does my_list.sort() return None in Python?",
+     "list.sort() sorts in place and returns None; sorted(my_list) returns a new list."),
+    ("My Docker container exits with code {n} right after it starts",
+     "Read docker logs for it; exit code {n} means the command failed at start."),
+    ("In Excel, how do I do a VLOOKUP across two sheets?",
+     "=VLOOKUP(A2, Sheet2!A:B, 2, FALSE) looks up A2 in the first column of Sheet2."),
+    ("Why is 0.1 + 0.2 == 0.3 False in JavaScript?",
+     "Binary floating point cannot store 0.1 exactly; compare with a tolerance instead."),
 )
 SENSITIVE = (
     "My doctor found a lump and I'm scared, what should I do?",
@@ -249,6 +377,16 @@ SENSITIVE = (
     "How much of my medication is too much to take at once?",
     "Is it legal for my boss to fire me for being pregnant?",
     "Which candidate should I vote for in the election?",
+    "My chest has been hurting on and off since last night, should I go to hospital?",
+    "Can my employer read the private messages on my work phone?",
+    "I got a letter saying I owe back taxes, what are my options?",
+    "My teenager told me they've been self-harming, how do I help them?",
+    "Is it safe to stop taking my antidepressants suddenly?",
+    "My ex is threatening to take the kids abroad, what can I do legally?",
+    "Should I sign the contract my landlord sent without a lawyer?",
+    "What's the best way to invest my inheritance?",
+    "Which religion is the right one?",
+    "Is it normal to find blood in my stool?",
 )
 SENSITIVE_REPLY = ("This is important and deserves a careful answer from someone qualified; "
                    "please reach out to a professional or a helpline you trust.")
@@ -258,12 +396,38 @@ KNOWLEDGE = (
     ("Which currency should I bring to {country}?", "The {currency}, code {code}."),
     ("What is the ISO code of the {currency}?", "{code}, the currency of {country}."),
 )
+# Knowledge questions of other shapes (written here; facts as commonly stated).
+FACTS = (
+    ("How far is the moon from the earth?", "About 384,400 km on average."),
+    ("What is the speed of light?", "About 299,792 km per second in a vacuum."),
+    ("When did the Second World War end?", "In 1945: May in Europe, September in Asia."),
+    ("How does a vaccine work?",
+     "It shows the immune system a harmless part of a pathogen so that it learns to "
+     "recognise and fight the real one."),
+    ("Explain how interest rates affect inflation.",
+     "Higher rates make borrowing dearer, which slows spending and so price rises."),
+    ("What's the difference between a virus and a bacterium?",
+     "Bacteria are living cells; viruses need a host cell to replicate."),
+    ("What's the tallest mountain in the world?", "Mount Everest, 8,849 m above sea level."),
+    ("How many ounces are in a pound?", "Sixteen ounces make one pound, about 453.6 g."),
+    ("Why is the sky blue?",
+     "Rayleigh scattering: air scatters short blue wavelengths more than red ones."),
+    ("What's the chemical formula for table salt?", "NaCl: one atom of Na to one of Cl."),
+    ("How long does sunlight take to reach the earth?", "About 8 minutes and 20 seconds."),
+)
+LANGUAGE_QUESTIONS = (
+    ("Which language should I learn before moving to {country}?",
+     "{language}, the official language of {country}."),
+)
+ARITHMETIC = (("What is {a} times {b}?", "{a} times {b} is {product}."),
+              ("What's {a} plus {b}?", "{a} plus {b} makes {total}."))
 KNOWLEDGE_FILES = ("trivia", "history", "science", "computers")
 
 
 def _cldr() -> dict[str, list]:
     """Weekday names, clock times and (country, currency name, code) triples from CLDR."""
     from babel import Locale, dates, numbers
+    from babel.languages import get_official_languages
 
     locale = Locale("en")
     weekdays = [locale.days["format"]["wide"][i] for i in range(7)]
@@ -276,7 +440,12 @@ def _cldr() -> dict[str, list]:
         currencies = numbers.get_territory_currencies(code, datetime.date(2024, 1, 1))
         if currencies and currencies[0] in locale.currencies:
             countries.append((name, locale.currencies[currencies[0]], currencies[0]))
-    return {"weekday": weekdays, "time": times, "country": countries}
+    languages = []
+    for code, name in sorted(locale.territories.items()):
+        official = [lang for lang in get_official_languages(code) if lang in locale.languages]
+        if len(code) == 2 and code.isalpha() and official:
+            languages.append((name, locale.languages[official[0]]))
+    return {"weekday": weekdays, "time": times, "country": countries, "language": languages}
 
 
 def _minutes() -> list[str]:
@@ -293,6 +462,7 @@ def slot_values() -> dict[str, list[str]]:
             "illness": list(ILLNESS), "task": list(TASKS), "item": list(ITEMS),
             "test": list(TESTS), "trip": list(TRIPS), "thing": list(THINGS),
             "mistake": list(MISTAKES), "holiday": list(HOLIDAYS),
+            "achievement": list(ACHIEVEMENTS),
             "weekday": cldr["weekday"], "time": cldr["time"],
             "country": [c[0] for c in cldr["country"]], "minutes": _minutes()}
 
@@ -330,7 +500,8 @@ def all_templates() -> list[str]:
     """Every message template of the corpus, negatives included."""
     return ([t for templates, _ in MESSAGES.values() for t in templates]
             + list(LONG_SENTENCES) + list(LONG_ENDINGS) + [c for c, _ in CODE]
-            + list(SENSITIVE) + [k for k, _ in KNOWLEDGE])
+            + list(SENSITIVE) + [k for k, _ in KNOWLEDGE] + [f for f, _ in FACTS]
+            + [q for q, _ in LANGUAGE_QUESTIONS] + [q for q, _ in ARITHMETIC])
 
 
 def reply_phrasings(intent: str) -> tuple[str, ...]:
@@ -364,7 +535,22 @@ def negative_pairs(values: dict[str, list[str]], rng: random.Random) -> list[dic
                           NEGATIVE: "1"})
     for message in SENSITIVE:
         pairs += [{"context": message, "reply": SENSITIVE_REPLY, NEGATIVE: "1"}] * 3
-    countries = _cldr()["country"]
+    cldr = _cldr()
+    countries = cldr["country"]
+    for message, reply in FACTS:
+        pairs += [{"context": message, "reply": reply, NEGATIVE: "1"}] * 3
+    for question, answer in LANGUAGE_QUESTIONS:
+        for _ in range(NEGATIVE_RENDERINGS):
+            country, language = rng.choice(cldr["language"])
+            slots = {"country": country, "language": language}
+            pairs.append({"context": question.format(**slots), "reply": answer.format(**slots),
+                          NEGATIVE: "1"})
+    for question, answer in ARITHMETIC:
+        for _ in range(NEGATIVE_RENDERINGS):
+            a, b = rng.randint(3, 99), rng.randint(3, 99)
+            slots = {"a": a, "b": b, "product": a * b, "total": a + b}
+            pairs.append({"context": question.format(**slots), "reply": answer.format(**slots),
+                          NEGATIVE: "1"})
     for question, answer in KNOWLEDGE:
         for _ in range(NEGATIVE_RENDERINGS * 2):
             country, currency, code = rng.choice(countries)

@@ -72,8 +72,9 @@ def test_calibrate_folds_the_weights_into_the_model():
 
 def test_trigger_learns_from_close_replies_and_marked_negatives_only():
     """With explicit negatives in the data, a pair whose short reply the response set does
-    not cover gets no trigger loss, and a marked negative is a 0 even when its reply is
-    close; without any, every pair counts as before."""
+    not cover gets no trigger loss, a marked negative is a 0 even when its reply is close,
+    and the negatives weigh as much in all as the positives; without any, every pair counts
+    once."""
     from models.smart_reply import text, trainer
     from models.smart_reply.intents import NEGATIVE
     from pipelines.smart_reply import data as reply_data
@@ -91,7 +92,7 @@ def test_trigger_learns_from_close_replies_and_marked_negatives_only():
     config = dict(context_tokens=8, max_reply_tokens=6)
     _, y, w = trainer.training_arrays(pairs, responses, words, [], config)
     assert y["trigger"][:, 0].tolist() == [1, 0, 0, 0]
-    assert w["trigger"].tolist() == [1, 0, 1, 1]
+    assert w["trigger"].tolist() == [1, 0, 0.5, 0.5]  # one positive, two negatives
     _, y, w = trainer.training_arrays(pairs[:2], responses, words, [], config)
     assert y["trigger"][:, 0].tolist() == [1, 0]
     assert w["trigger"].tolist() == [1, 1]

@@ -23,7 +23,7 @@ def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
     conversations = reply_data.conversation_pairs()
     knowledge = reply_data.knowledge_pairs()
     assert bundled == synthetic + conversations + knowledge
-    assert (len(synthetic), len(conversations), len(knowledge)) == (3428, 220, 331)
+    assert (len(synthetic), len(conversations), len(knowledge)) == (4689, 220, 331)
     # Every template and every intent's phrasing is used; slots are filled.
     assert not any("{" in p["context"] or "{" in p["reply"] for p in synthetic)
     replies = {p["reply"] for p in synthetic}
@@ -38,15 +38,17 @@ def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
     assert not any(p["context"].lower() in eval_contexts
                    for p in bundled if not reply_data.is_eval(p))
     # Every rendering of a template is on its template's side: the held-out split asks
-    # about wording the model never saw (38 of the 157 everyday templates).
+    # about wording the model never saw (102 of the 423 everyday templates).
     sides = {}
     for pair in synthetic:
         if corpus.GROUP in pair:
             sides.setdefault(pair[corpus.GROUP], set()).add(reply_data.is_eval(pair))
-    assert len(sides) == len(corpus.all_templates()) - len(corpus.LONG_SENTENCES) - len(
-        corpus.LONG_ENDINGS) - len(corpus.CODE) - len(corpus.SENSITIVE) - len(corpus.KNOWLEDGE)
+    negative_templates = (corpus.LONG_SENTENCES, corpus.LONG_ENDINGS, corpus.CODE,
+                          corpus.SENSITIVE, corpus.KNOWLEDGE, corpus.FACTS,
+                          corpus.LANGUAGE_QUESTIONS, corpus.ARITHMETIC)
+    assert len(sides) == len(corpus.all_templates()) - sum(map(len, negative_templates))
     assert all(len(side) == 1 for side in sides.values())
-    assert (len(sides), sum(True in side for side in sides.values())) == (157, 38)
+    assert (len(sides), sum(True in side for side in sides.values())) == (423, 102)
     # The split's TFRecords carry the pair, not its template.
     assert b"template" not in reply_data.example_bytes(synthetic[0])
 
@@ -67,7 +69,7 @@ def test_negative_examples_are_long_code_sensitive_or_knowledge(bundled):
             kinds["code"] += 1
         else:
             kinds["knowledge"] += 1
-    assert kinds == {"long": 96, "code": 72, "sensitive": 24, "knowledge": 96}
+    assert kinds == {"long": 96, "code": 144, "sensitive": 54, "knowledge": 165}
 
 
 def test_templates_match_their_renderings():
@@ -152,7 +154,7 @@ def test_negative_examples_are_marked_and_survive_tfrecords(bundled, tmp_path):
     from models.smart_reply.intents import NEGATIVE
 
     marked = [p for p in bundled if NEGATIVE in p]
-    assert len(marked) == 288 + len(reply_data.knowledge_pairs()) == 288 + 331
+    assert len(marked) == 459 + len(reply_data.knowledge_pairs()) == 459 + 331
     assert {p[NEGATIVE] for p in marked} == {"1"}
     assert not any(NEGATIVE in p for p in reply_data.conversation_pairs())
     assert not any(NEGATIVE in p for p in corpus.pairs() if corpus.GROUP in p)

@@ -46,7 +46,7 @@ def test_tflite_top3_agrees_with_the_saved_model(gated):
         assert result["agreement"] >= 0.95, name
         assert result["blessed"], (name, result["reasons"])
         assert result["metric"] == pytest.approx(results["reference_metric"], abs=0.02)
-    # Not half: the trie of the 116 responses is int32 weights, which no variant quantizes,
+    # Not half: the trie of the 112 responses is int32 weights, which no variant quantizes,
     # and in this tiny model they are a large share of the file (the default model: 0.37 of
     # 0.97 MB).
     assert results["variants"]["dynamic"]["size_bytes"] < \
@@ -92,7 +92,7 @@ def test_bundle_ships_the_model_and_what_the_host_needs(trained, gated, tmp_path
     with open(os.path.join(model_uri, trainer.MOBILE_DIR, device.VOCABULARY_FILE)) as f:
         assert vocabulary == f.read().splitlines()
     bundled = ResponseSet.load(str(tmp_path / "dynamic" / "response_set.json"))
-    assert len(bundled.texts) == 116 and bundled.fallback[:3] == ["Ok", "Thanks!", "Sounds good"]
+    assert len(bundled.texts) == 112 and bundled.fallback[:3] == ["Ok", "Thanks!", "Sounds good"]
 
 
 def test_gate_refuses_a_variant_below_min_agreement():

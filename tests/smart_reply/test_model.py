@@ -216,10 +216,31 @@ def test_tfidf_votes_equal_scikit_learns_tfidf_logistic_regression():
     single.fit(ids, binary, np.ones(40, bool))
     np.testing.assert_allclose(single(tf.constant(ids)).numpy()[:, 0],
                                reference.decision_function(features), atol=1e-4)
+    # Balanced: scikit-learn's class_weight="balanced" (each label's rows weigh the same).
+    unbalanced = (np.arange(40) < 8).astype(np.int64)
+    single.fit(ids, unbalanced, np.ones(40, bool), balanced=True)
+    reference = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced").fit(
+        features, unbalanced)
+    np.testing.assert_allclose(single(tf.constant(ids)).numpy()[:, 0],
+                               reference.decision_function(features), atol=1e-4)
     single.fit(ids, np.ones(40, np.int64), np.ones(40, bool))
     np.testing.assert_array_equal(single(tf.constant(ids)).numpy(), np.full([40, 1], 10.0))
     single.fit(ids, np.zeros(40, np.int64), np.ones(40, bool))
     np.testing.assert_array_equal(single(tf.constant(ids)).numpy(), np.full([40, 1], -10.0))
+
+
+def test_trigger_weights_balance_explicit_negatives():
+    from models.smart_reply.trainer import trigger_weights
+
+    trigger = np.array([1, 1, 1, 0, 0, 0])
+    negative = np.array([False, False, False, True, True, False])
+    # Three positives, two negatives (1.5 each); the uncovered conversation counts nothing.
+    np.testing.assert_array_equal(trigger_weights(trigger, negative),
+                                  [1.0, 1.0, 1.0, 1.5, 1.5, 0.0])
+    # Without marked negatives every pair counts once; without positives, negatives once.
+    np.testing.assert_array_equal(trigger_weights(trigger, np.zeros(6, bool)), np.ones(6))
+    np.testing.assert_array_equal(trigger_weights(np.zeros(6), negative),
+                                  [0.0, 0.0, 0.0, 1.0, 1.0, 0.0])
 
 
 def test_user_embedding_shifts_the_cluster_distribution():
