@@ -58,9 +58,14 @@ def _ternary(values: np.ndarray) -> np.ndarray:
 
 def _shift(plane: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """out[y, x] = plane[y + dy, x + dx], 0 beyond the edge."""
+    # Slicing into zeros: np.pad here was most of the time a codec's entropy fit took.
     rows, cols = plane.shape
-    d = max(abs(dy), abs(dx))
-    return np.pad(plane, d)[d + dy: d + dy + rows, d + dx: d + dx + cols]
+    out = np.zeros_like(plane)
+    top, bottom = max(0, -dy), min(rows, rows - dy)
+    left, right = max(0, -dx), min(cols, cols - dx)
+    if top < bottom and left < right:
+        out[top:bottom, left:right] = plane[top + dy: bottom + dy, left + dx: right + dx]
+    return out
 
 
 def groups(mask: np.ndarray, levels: int = LEVELS
