@@ -42,7 +42,10 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys; assert sy
   "$py" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check uv==0.13.9
-"$venv/bin/uv" pip sync -q --python "$venv/bin/python" "$lock"
+# Bytecode is compiled once here (pip's default; uv's is off): otherwise every process that
+# imports TensorFlow, TFX and Beam compiles them from source again when .pyc files cannot be
+# written (PYTHONDONTWRITEBYTECODE, read-only installs) -- 50 s instead of 22 s an import.
+"$venv/bin/uv" pip sync -q --compile-bytecode --python "$venv/bin/python" "$lock"
 "$venv/bin/uv" pip install -q --python "$venv/bin/python" --no-deps -e .
 "$venv/bin/uv" pip check -q --python "$venv/bin/python"
 echo "environment ready: $venv (Python $("$venv/bin/python" -c 'import platform; print(platform.python_version())'))"
