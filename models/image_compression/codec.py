@@ -6,11 +6,12 @@ model over the whole image), coded tile by tile for k iterations, and the codes
 are laid out as one (H/16, W/16, 32) bit map per iteration, so each iteration costs exactly
 H·W/8 bits of the padded image before entropy coding. Decoding crops back to the original size.
 
-Rate control by bits per pixel or quality is spatially adaptive (Johnston et al., "Improved
-Lossy Image Compression with Priming and Spatially Adaptive Bit Rates for Recurrent
-Networks", CVPR 2018): each tile stops at the first iteration whose SSIM reaches a target
-common to all tiles (or at its best, when none does), the target chosen so that the file
-meets the rate or the image its MS-SSIM, and the stream carries each tile's count.
+Rate control by bits per pixel or quality can be spatially adaptive (Johnston et al.,
+"Improved Lossy Image Compression with Priming and Spatially Adaptive Bit Rates for Recurrent
+Networks", CVPR 2018), with the counts chosen as in rate-distortion optimisation: each tile
+takes the iteration count that maximises its SSIM minus a price per iteration common to all
+tiles, the price chosen so that the file meets the rate or the image its MS-SSIM; the stream
+carries each tile's count. Same-count-for-every-tile files are tried too and kept when better.
 """
 from __future__ import annotations
 
@@ -387,15 +388,21 @@ class Compressed:
     tile_iterations: np.ndarray | None = None
 
 
-def tile_counts(scores: np.ndarray, target: float) -> np.ndarray:
-    """Each tile's iterations (N,) from its scores (T, N) after each iteration: the first that
-    reaches `target`, else the tile's best (never an iteration that only makes it worse)."""
-    reached = scores >= target
-    best = np.argmax(scores, axis=0) + 1
-    return np.where(reached.any(axis=0), reached.argmax(axis=0) + 1, best)
+def tile_counts(scores: np.ndarray, price: float) -> np.ndarray:
+    """Each tile's iterations (N,) from its scores (T, N) after each iteration: the count k
+    maximising score(k) - price·k, the fewest on ties. Price 0 gives each tile its best
+    iteration; a price above every gain an iteration brings gives one iteration a tile."""
+    ks = np.arange(1, len(scores) + 1)[:, np.newaxis]
+    return np.argmax(scores - price * ks, axis=0) + 1
 
 
-SEARCH_STEPS = 14  # bisections of the SSIM target in [-1, 1]: steps of ~1e-4
+def candidate_prices(scores: np.ndarray) -> np.ndarray:
+    """The prices (ascending, from 0) at which some tile's count changes: the positive gains
+    per iteration between any two of its iterations. Between two neighbours no count moves,
+    so searching these is exact."""
+    first, second = np.triu_indices(len(scores), 1)
+    slopes = (scores[second] - scores[first]) / (second - first)[:, np.newaxis]
+    return np.unique(np.concatenate([[0.0], slopes[slopes > 0]]))
 
 
 def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
@@ -405,10 +412,11 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
     """Encodes `image` for a number of iterations, the most that fit in `bpp` (file bits per
     pixel, header and entropy coding included), or the fewest reaching MS-SSIM `min_quality`
     (the most the codec has when none does). With `bpp` or `min_quality` and `adaptive`, each
-    32×32 tile gets its own count (`tile_counts`: the first iteration whose SSIM reaches a
-    target common to all tiles), the target the highest whose file fits in `bpp`, or the
-    lowest whose image reaches `min_quality`. `encoded`: the (codes, reconstructions)
-    `encode_tiles` made of this image's tiles, to try several settings on one encoding."""
+    32×32 tile gets its own count (`tile_counts` at a price per iteration: the lowest price
+    whose file fits in `bpp`, or the highest whose image reaches `min_quality`), kept when it
+    beats the same count for every tile (higher MS-SSIM in `bpp`, or fewer bytes reaching
+    `min_quality`). `encoded`: the (codes, reconstructions) `encode_tiles` made of this
+    image's tiles, to try several settings on one encoding."""
     if sum(x is not None for x in (iterations, bpp, min_quality)) > 1:
         raise CodecError("give one of iterations, bpp, min_quality")
     if iterations is not None and not 1 <= iterations <= codec.iterations:
@@ -442,59 +450,67 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
 
     if bpp is None and min_quality is None:
         return result(None, total)
-    if adaptive:
-        scores = tile_ssim(tiles, reconstructions)
+    uniform = _uniform(codec, image, codes, reconstructions, grid, bpp, min_quality, coder)
+    if not adaptive:
+        return result(None, uniform)
+    scores = tile_ssim(tiles, reconstructions)
+    prices = candidate_prices(scores)
 
-        def good(target: float) -> bool:
-            """Fits in `bpp` (true at low targets), or reaches `min_quality` (at high ones)."""
-            counts = tile_counts(scores, target)
-            if bpp is not None:
-                stream = codec.write_stream((height, width), codes[: counts.max()], counts, coder)
-                return len(stream) * 8 / pixels <= bpp
-            decoded = from_tiles(select(reconstructions, counts), grid, (height, width))
-            return quality.ms_ssim(image, decoded) >= min_quality
+    def good(index: int) -> bool:
+        """Fits in `bpp` (true at high prices), or reaches `min_quality` (at low ones)."""
+        counts = tile_counts(scores, prices[index])
+        if bpp is not None:
+            stream = codec.write_stream((height, width), codes[: counts.max()], counts, coder)
+            return len(stream) * 8 / pixels <= bpp
+        decoded = from_tiles(select(reconstructions, counts), grid, (height, width))
+        return quality.ms_ssim(image, decoded) >= min_quality
 
-        lowest, highest = -1.0, 1.0 + 1e-9  # one iteration a tile; each tile its best
-        # Each tile at its own best may still miss a whole-image MS-SSIM that every tile at the
-        # last iteration reaches: then the same count for every tile (below) is the answer.
-        adaptive = min_quality is None or good(highest)
-    if adaptive:
-        if bpp is not None and not good(lowest):
-            smallest = codec.write_stream((height, width), codes[:1], None, coder)
-            raise SettingError("bpp", f"{bpp:g} is below this image's smallest file "
-                                      f"({len(smallest) * 8 / pixels:.3f} bpp, 1 iteration)")
-        if bpp is not None and good(highest):
-            target = highest
-        elif min_quality is not None and good(lowest):
-            target = lowest
-        else:
-            # Bisection: `fits` holds for bpp / fails for quality at `low`, the other at `high`.
-            low, high = lowest, highest
-            for _ in range(SEARCH_STEPS):
-                middle = (low + high) / 2
-                if good(middle) == (bpp is not None):
-                    low = middle
-                else:
-                    high = middle
-            target = low if bpp is not None else high
-        counts = tile_counts(scores, target)
-        return result(counts, int(counts.max()))
-    full = codec.write_stream((height, width), codes, None, coder)
-    k = total
+    # The price index where `good` turns: the lowest price that fits / the highest reaching.
+    low, high = 0, len(prices) - 1
     if bpp is not None:
+        if good(low):
+            high = low
+        while low < high:
+            middle = (low + high) // 2
+            low, high = (low, middle) if good(middle) else (middle + 1, high)
+    else:
+        if not good(low):
+            high = low  # not even each tile at its best reaches it: fewest bytes of the best
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if good(middle) else (low, middle - 1)
+    counts = tile_counts(scores, prices[low])
+    per_tile = result(counts, int(counts.max()))
+    same = result(None, uniform)
+    if bpp is not None:
+        better = per_tile.bpp <= bpp and per_tile.ms_ssim > same.ms_ssim
+    else:
+        better = (per_tile.ms_ssim >= min_quality > same.ms_ssim
+                  or (min(per_tile.ms_ssim, same.ms_ssim) >= min_quality
+                      and len(per_tile.stream) < len(same.stream)))
+    return per_tile if better else same
+
+
+def _uniform(codec: Codec, image: np.ndarray, codes: np.ndarray, reconstructions: np.ndarray,
+             grid: tuple[int, int], bpp: float | None, min_quality: float | None,
+             coder: str) -> int:
+    """The same iteration count for every tile: the most that fit in `bpp`, or the fewest
+    reaching `min_quality` (all when none does)."""
+    height, width = image.shape[:2]
+    pixels = height * width
+    if bpp is not None:
+        full = codec.write_stream((height, width), codes, None, coder)
         sizes = np.cumsum(bitstream.chunk_sizes(full)) + bitstream.HEADER_SIZE
         fitting = np.nonzero(sizes * 8 / pixels <= bpp)[0]
         if not len(fitting):
             raise SettingError("bpp", f"{bpp:g} is below this image's smallest file "
                                       f"({sizes[0] * 8 / pixels:.3f} bpp, 1 iteration)")
-        k = int(fitting[-1]) + 1
-    else:
-        for k in range(1, total + 1):
-            decoded = from_tiles(reconstructions[k - 1], grid, (height, width))
-            if quality.ms_ssim(image, decoded) >= min_quality:
-                break
-    # Rewritten rather than cut, so that the header says how many iterations the file holds.
-    return result(None, k)
+        return int(fitting[-1]) + 1
+    for k in range(1, len(codes) + 1):
+        decoded = from_tiles(reconstructions[k - 1], grid, (height, width))
+        if quality.ms_ssim(image, decoded) >= min_quality:
+            return k
+    return len(codes)
 
 
 def decompress(codec: Codec, stream: bytes) -> tuple[np.ndarray, bitstream.Header, int]:

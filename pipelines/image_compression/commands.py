@@ -52,7 +52,7 @@ def _compress(args: argparse.Namespace) -> None:
     codec, model = _codec(args)
     result = codec.compress(model, image, iterations=args.iterations, bpp=args.bpp,
                             min_quality=args.quality, coder=args.coder,
-                            adaptive=args.adaptive)
+                            adaptive=not args.uniform)
     codec.write_atomic(args.output, result.stream)
     note = ""
     if args.quality is not None and result.ms_ssim < args.quality:
@@ -99,11 +99,9 @@ def add_commands(add_command: AddCommand) -> None:
                       default="best",
                       help="coding of each iteration's bits: the codec's entropy model (range "
                            "coder), a lossless coder, or the smallest of all (default)")
-    # Opt-in: on the benchmark's codec, per-tile counts lost to uniform ones at equal bpp
-    # (benchmarks/results/image_compression.md).
-    comp.add_argument("--adaptive", action="store_true",
-                      help="with --bpp / --quality, each 32×32 tile stops once its SSIM reaches "
-                           "a common target (default: the same iterations for every tile)")
+    comp.add_argument("--uniform", action="store_true",
+                      help="with --bpp / --quality, the same iterations for every 32×32 tile "
+                           "(default: each tile its own count when that beats the same count)")
     _model_arguments(comp)
     comp.set_defaults(handler=compress)
 

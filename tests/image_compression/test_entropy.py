@@ -157,45 +157,83 @@ def _flat_and_textured(seed=4):
     return image
 
 
-def test_adaptive_tiles_stop_early_where_the_image_is_flat(trained):
+def test_adaptive_iterations_go_where_they_buy_the_most_ssim(trained):
     from models.image_compression import quality
 
     image = _flat_and_textured()
     tiles, grid = codec.to_tiles(image)
     _, reconstructions = trained.encode_tiles(tiles, trained.iterations)
+    scores = codec.tile_ssim(tiles, reconstructions)
     # Halfway between the first iteration's MS-SSIM and that of each tile at its own best
-    # iteration (the most per-tile counts can reach).
-    best = codec.tile_counts(codec.tile_ssim(tiles, reconstructions), 2.0)
+    # iteration (price 0: the most per-tile counts can reach).
+    best = codec.tile_counts(scores, 0.0)
     first, ceiling = (quality.ms_ssim(image, codec.from_tiles(r, grid, image.shape[:2]))
                       for r in (reconstructions[0], codec.select(reconstructions, best)))
     target = (first + ceiling) / 2
     result = codec.compress(trained, image, min_quality=target)
-    counts = result.tile_iterations.reshape(2, 4)
-    assert counts[:, :2].mean() < counts[:, 2:].mean()
-    assert result.ms_ssim >= target
-    assert codec.tile_counts(np.array([[0.5, 0.2], [0.7, 0.3], [0.6, 0.4]]), 0.65).tolist() == [
-        2, 3]  # the first iteration reaching the target, else the tile's best
+    uniform = codec.compress(trained, image, min_quality=target, adaptive=False)
+    assert result.ms_ssim >= target and len(result.stream) < len(uniform.stream)
+    counts = result.tile_iterations
+    # One price per iteration for every tile (each count maximises SSIM - price · count)...
+    assert any(np.array_equal(counts, codec.tile_counts(scores, price))
+               for price in codec.candidate_prices(scores))
+    # ...under which the flat half and the noisy half get different counts.
+    halves = counts.reshape(2, 4)
+    assert halves[:, :2].mean() != halves[:, 2:].mean()
+
+
+def test_tile_counts_trade_score_for_iterations_at_a_price():
+    # Tile A peaks at its second iteration; tile B gains 0.1 an iteration.
+    scores = np.array([[0.5, 0.2], [0.7, 0.3], [0.6, 0.4]])
+    assert codec.tile_counts(scores, 0.0).tolist() == [2, 3]  # each tile's best
+    assert codec.tile_counts(scores, 0.15).tolist() == [2, 1]
+    assert codec.tile_counts(scores, 0.1).tolist() == [2, 1]  # a tie: the fewest iterations
+    assert codec.tile_counts(scores, 0.5).tolist() == [1, 1]
+    prices = codec.candidate_prices(scores)
+    np.testing.assert_allclose(np.unique(prices.round(12)), [0.0, 0.05, 0.1, 0.2])
+    # Between neighbouring candidates no count changes, so searching them is exact.
+    prices = np.unique(prices.round(12))
+    for low, high in zip(prices, [*prices[1:], 1.0], strict=True):
+        inside = [codec.tile_counts(scores, p).tolist() for p in np.linspace(low, high, 7)[1:-1]]
+        assert inside == [inside[0]] * len(inside)
+
+
+@pytest.mark.parametrize("setting", [{"bpp": 0.2}, {"bpp": 0.3}, {"bpp": 0.4},
+                                     {"min_quality": 0.6}, {"min_quality": 0.65},
+                                     {"min_quality": 0.9}])
+def test_adaptive_is_never_worse_than_the_same_count_for_every_tile(trained, setting):
+    from pipelines.image_compression import data as compression_data
+
+    photo = compression_data._bundled_photo("sklearn:flower.jpg")[100:164, 100:228]
+    adaptive = codec.compress(trained, photo, **setting)
+    uniform = codec.compress(trained, photo, adaptive=False, **setting)
+    if "bpp" in setting:
+        assert adaptive.bpp <= setting["bpp"] and adaptive.ms_ssim >= uniform.ms_ssim
+    else:
+        target = setting["min_quality"]
+        # Reaches the target, or (out of reach) is the uniform file with every iteration.
+        assert adaptive.ms_ssim >= target or adaptive.stream == uniform.stream
+        if uniform.ms_ssim >= target:
+            assert len(adaptive.stream) <= len(uniform.stream)
 
 
 def test_adaptive_stream_decodes_like_fixed_iterations_of_the_same_tiles(trained):
     image = _flat_and_textured(5)
     full = codec.compress(trained, image)  # every tile every iteration: no counts stored
     assert full.tile_iterations is None and full.iterations == trained.iterations
-    fixed, _, _ = codec.decompress(trained, full.stream)
-    target = full.bpp * 0.8
-    adaptive = codec.compress(trained, image, bpp=target)
-    assert adaptive.bpp <= target and adaptive.tile_iterations is not None
-    counts = adaptive.tile_iterations
-    restored, header, k = codec.decompress(trained, adaptive.stream)
-    assert header.tile_iterations == tuple(counts) and k == counts.max()
-    # Each tile as a fixed-iteration decode of that tile at its count.
     tiles, grid = codec.to_tiles(image)
     _, codes = trained.read_stream(full.stream)
+    counts = np.array([1, 2, 3, 4, 4, 3, 1, 2])  # the 2 × 4 tiles' own iterations
+    stream = trained.write_stream(image.shape[:2], codes, counts, "best")
+    assert len(stream) < len(full.stream)
+    restored, header, k = codec.decompress(trained, stream)
+    assert header.tile_iterations == tuple(counts) and k == counts.max()
+    # Each tile as a fixed-iteration decode of that tile at its count.
     per_iteration = trained.decode_tiles(codes)
     expected = codec.from_tiles(codec.select(per_iteration, counts), grid, image.shape[:2])
     np.testing.assert_array_equal(restored, expected)
     # Progressive: cut after 1 chunk, every tile shows its first iteration.
-    first, _, k = codec.decompress(trained, bitstream.cut(adaptive.stream, 1))
+    first, _, k = codec.decompress(trained, bitstream.cut(stream, 1))
     assert k == 1
     np.testing.assert_array_equal(first, codec.from_tiles(per_iteration[0], grid, (64, 128)))
 
