@@ -189,10 +189,10 @@ def test_tile_counts_trade_score_for_iterations_at_a_price():
     assert codec.tile_counts(scores, 0.15).tolist() == [2, 1]
     assert codec.tile_counts(scores, 0.1).tolist() == [2, 1]  # a tie: the fewest iterations
     assert codec.tile_counts(scores, 0.5).tolist() == [1, 1]
-    prices = codec.candidate_prices(scores)
-    np.testing.assert_allclose(np.unique(prices.round(12)), [0.0, 0.05, 0.1, 0.2])
+    # Rounded: tile B's 0.1 comes out of three pairs with different float noise.
+    prices = np.unique(codec.candidate_prices(scores).round(12))
+    np.testing.assert_allclose(prices, [0.0, 0.05, 0.1, 0.2])
     # Between neighbouring candidates no count changes, so searching them is exact.
-    prices = np.unique(prices.round(12))
     for low, high in zip(prices, [*prices[1:], 1.0], strict=True):
         inside = [codec.tile_counts(scores, p).tolist() for p in np.linspace(low, high, 7)[1:-1]]
         assert inside == [inside[0]] * len(inside)
@@ -221,7 +221,7 @@ def test_adaptive_stream_decodes_like_fixed_iterations_of_the_same_tiles(trained
     image = _flat_and_textured(5)
     full = codec.compress(trained, image)  # every tile every iteration: no counts stored
     assert full.tile_iterations is None and full.iterations == trained.iterations
-    tiles, grid = codec.to_tiles(image)
+    _, grid = codec.to_tiles(image)
     _, codes = trained.read_stream(full.stream)
     counts = np.array([1, 2, 3, 4, 4, 3, 1, 2])  # the 2 × 4 tiles' own iterations
     stream = trained.write_stream(image.shape[:2], codes, counts, "best")
