@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from models.keras2 import keras
+from models.smart_reply.text import RESERVED
 
 TRIGGER, CLUSTER, TOKENS = "trigger", "cluster", "tokens"
 StepFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]
@@ -105,21 +106,28 @@ class TfidfVotes(keras.layers.Layer):
     to a multinomial logistic regression on the train split, solved to convergence: on a
     small corpus that convex fit generalises better than the same weights trained by a few
     hundred Adam steps beside an LSTM that memorises the split.
+
+    With `bigram_buckets`, adjacent pairs of known words are features too (Kannan et al.
+    §3 trigger on unigrams and bigrams), hashed into that many extra ids after the
+    vocabulary: "going to", "hurting myself" or "how was" say what single words do not.
     """
 
-    def __init__(self, vocab_size: int, num_clusters: int, **kwargs: Any) -> None:
+    def __init__(self, vocab_size: int, num_clusters: int, bigram_buckets: int = 0,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.vocab_size, self.num_clusters = vocab_size, num_clusters
+        self.bigram_buckets = bigram_buckets
 
     def build(self, input_shape: Any) -> None:
-        self.idf = self.add_weight("idf", [self.vocab_size], initializer="zeros",
-                                   trainable=False)
-        self.votes = self.add_weight("votes", [self.vocab_size, self.num_clusters],
+        features = self.vocab_size + self.bigram_buckets
+        self.idf = self.add_weight("idf", [features], initializer="zeros", trainable=False)
+        self.votes = self.add_weight("votes", [features, self.num_clusters],
                                      initializer="zeros")
         self.bias = self.add_weight("bias", [self.num_clusters], initializer="zeros")
         super().build(input_shape)
 
     def call(self, ids: tf.Tensor) -> tf.Tensor:
+        ids = with_bigrams(ids, self.vocab_size, self.bigram_buckets, tf)
         weight = tf.gather(self.idf, ids)  # [B, T]: each position adds its word's idf once
         # The vector's norm counts a word n times as (n · idf)², as TF-IDF does: the sum of
         # idf_i · idf_j over the pairs of positions holding the same word.
@@ -145,17 +153,18 @@ class TfidfVotes(keras.layers.Layer):
         from scipy import sparse
         from sklearn.linear_model import LogisticRegression
 
-        from models.smart_reply.text import RESERVED
 
         if not self.built:
             self.build(context_ids.shape)
+        context_ids = with_bigrams(context_ids, self.vocab_size, self.bigram_buckets, np)
+        features = self.vocab_size + self.bigram_buckets
         count = len(context_ids)
-        document_frequency = np.zeros([self.vocab_size])
+        document_frequency = np.zeros([features])
         for row in context_ids:
             document_frequency[np.unique(row[row >= RESERVED])] += 1
         idf = np.where(document_frequency > 0,
                        np.log((1 + count) / (1 + document_frequency)) + 1.0, 0.0)
-        votes = np.zeros([self.vocab_size, self.num_clusters], np.float32)
+        votes = np.zeros([features, self.num_clusters], np.float32)
         bias = np.full([self.num_clusters], -10.0, np.float32)
         present = np.unique(clusters[labelled])
         if self.num_clusters == 1 and len(present) < 2:
@@ -166,7 +175,7 @@ class TfidfVotes(keras.layers.Layer):
             rows = np.repeat(np.arange(count), context_ids.shape[1])
             tf_idf = sparse.csr_matrix(
                 (idf[context_ids.reshape(-1)], (rows, context_ids.reshape(-1))),
-                shape=(count, self.vocab_size))
+                shape=(count, features))
             norms = np.sqrt(np.asarray(tf_idf.multiply(tf_idf).sum(axis=1))).reshape(-1)
             tf_idf = sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ tf_idf
             classifier = LogisticRegression(
@@ -190,7 +199,26 @@ class TfidfVotes(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "vocab_size": self.vocab_size,
-                "num_clusters": self.num_clusters}
+                "num_clusters": self.num_clusters, "bigram_buckets": self.bigram_buckets}
+
+
+# An odd multiplier: every left word's products differ modulo a power-of-two bucket count.
+# ids below 2^31 / 7919 (~271,000 words) keep the product inside int32.
+_BIGRAM_MULTIPLIER = 7919
+
+
+def with_bigrams(ids, vocab_size: int, buckets: int, xp):
+    """Token ids [B, T] followed by their adjacent known-word pairs' ids [B, T - 1]: pair
+    (a, b) → vocab_size + (a · 7919 + b) mod buckets; 0 (PAD) where either is PAD or OOV.
+    `xp`: numpy (the fit) or tf (the layer), computing the same ids. No buckets: `ids`."""
+    if not buckets:
+        return ids
+    left, right = ids[:, :-1], ids[:, 1:]
+    known = (left >= RESERVED) & (right >= RESERVED)
+    pair = (left * _BIGRAM_MULTIPLIER + right) % buckets + vocab_size
+    if xp is np:
+        return np.concatenate([ids, np.where(known, pair, 0)], axis=1)
+    return tf.concat([ids, tf.where(known, pair, tf.zeros_like(pair))], axis=1)
 
 
 @keras.utils.register_keras_serializable("shipyard")
@@ -217,7 +245,7 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
                 trigger_units: int = 64, num_users: int = 0, user_dim: int = 16,
                 dropout: float = 0.0, sampled_softmax: int = 0,
                 reply_vocab_size: int | None = None, bag_of_words: bool = True,
-                name: str = "smart_reply") -> keras.Model:
+                bigram_buckets: int = 0, name: str = "smart_reply") -> keras.Model:
     """Builds the training graph: context ids (+ user id) and the teacher-forced decoder
     input [GO_cluster, w1 … wn, PAD …] → trigger probability, cluster logits, token logits.
 
@@ -240,6 +268,7 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
         message's TF-IDF vector) to stage 1's cluster logits and to the trigger's logit; the
         Trainer fits them before training and they stay fixed. On a small corpus the LSTM and
         the trigger's embeddings alone overfit the corpus' wording.
+      bigram_buckets: hashed word-pair features of those paths (0: words alone).
     """
     reply_vocab_size = reply_vocab_size or vocab_size
     context = keras.Input([context_length], dtype="int32", name="context_ids")
@@ -266,7 +295,7 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
         # mean of embeddings trained on a small corpus is confidently silent on everyday
         # wording it never saw; the convex fit on the words it knows is not.
         trigger_logit = keras.layers.Add(name="trigger_bag_skip")(
-            [trigger_logit, TfidfVotes(vocab_size, 1, trainable=False,
+            [trigger_logit, TfidfVotes(vocab_size, 1, bigram_buckets, trainable=False,
                                        name="trigger_word_votes")(context)])
     trigger = keras.layers.Activation("sigmoid", name=TRIGGER)(trigger_logit)
 
@@ -278,7 +307,7 @@ def smart_reply(vocab_size: int, num_clusters: int, context_length: int = 24,
     if bag_of_words:
         # Fitted by the Trainer before the LSTM trains (`TfidfVotes.fit`), then kept fixed:
         # the LSTM's logits learn what words alone miss.
-        votes = TfidfVotes(vocab_size, num_clusters, trainable=False,
+        votes = TfidfVotes(vocab_size, num_clusters, bigram_buckets, trainable=False,
                            name="cluster_word_votes")(context)
         cluster_logits = keras.layers.Add(name="cluster_bag_skip")([cluster_logits, votes])
     if num_users:

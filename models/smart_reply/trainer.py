@@ -139,7 +139,8 @@ def build_model(config: dict[str, Any], vocab_size: int, num_clusters: int,
         vocab_size, num_clusters, context_length=config["context_tokens"],
         reply_length=config["max_reply_tokens"] + 1, embedding_dim=config["embedding_dim"],
         units=config["units"], num_users=num_users, dropout=config.get("dropout", 0.0),
-        sampled_softmax=config.get("sampled_softmax", 0), reply_vocab_size=reply_vocab_size)
+        sampled_softmax=config.get("sampled_softmax", 0), reply_vocab_size=reply_vocab_size,
+        bigram_buckets=config.get("bigram_buckets", 0))
     tokens_loss = (model_lib.token_loss if config.get("sampled_softmax")
                    else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.compile(

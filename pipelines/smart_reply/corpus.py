@@ -48,21 +48,39 @@ FAVORS = ("the help", "dinner", "the ride", "the gift", "lending me your car", "
 GOOD_NEWS = ("I got the job", "I passed my driving test", "we're getting married",
              "I got promoted", "we bought a house", "I finished the marathon",
              "we're having a baby", "I got into the program", "I won the competition",
-             "my book is getting published")
-BAD_NEWS = ("my grandma passed away", "my dog died", "I didn't get the job",
-            "I broke my arm", "my flight got cancelled", "we lost the final",
-            "I failed the exam", "my car broke down", "we broke up", "I lost my wallet")
+             "my book is getting published", "I got a raise", "we got the flat",
+             "I finally handed in my dissertation", "my sister had her baby",
+             "I ran my first half marathon", "my visa came through", "we won the league",
+             "the bank approved our mortgage", "I got the scholarship", "my paper got accepted",
+             "we adopted a kitten", "the scan was all clear", "I aced the test",
+             "we sold the house")
+BAD_NEWS = ("my grandma passed away", "my dog died", "I didn't get the job", "I broke my arm",
+            "my flight got cancelled", "we lost the final", "I failed the exam",
+            "my car broke down", "we broke up", "I lost my wallet", "my uncle is in hospital",
+            "our cat is really ill", "I got laid off", "the house sale fell through",
+            "grandad had a fall", "the landlord is kicking us out", "I crashed the car",
+            "my phone got stolen", "mum is in the hospital", "they rejected my application",
+            "we had to put the dog down", "my laptop died with all my work on it", "I got dumped",
+            "the restaurant lost our booking", "my bag got stolen on the train")
 ILLNESS = ("I'm sick", "I have the flu", "I've got a terrible cold", "I have a fever",
-           "my back is killing me", "I have a migraine")
+           "my back is killing me", "I have a migraine", "I've got food poisoning",
+           "I've been throwing up all night", "I think I have covid", "I've got a stomach bug",
+           "I sprained my ankle", "I'm feeling really rough")
 TASKS = ("the report", "the slides", "the dishes", "your homework", "the laundry",
          "the budget", "the application")
 ITEMS = ("some milk", "the charger", "an umbrella", "the keys", "bread", "your laptop")
-TESTS = ("an interview", "my exam", "a big presentation", "my driving test", "the audition")
+TESTS = ("an interview", "my exam", "a big presentation", "my driving test", "the audition",
+         "my thesis defence", "the job interview", "my first shift", "the final",
+         "my piano recital")
 TRIPS = ("the beach", "the mountains", "a camping trip", "a road trip", "the lake")
 THINGS = ("our new puppy", "the cake I baked", "my new haircut", "the garden",
-          "the view from the hotel", "my new bike", "the baby")
+          "the view from the hotel", "my new bike", "the baby", "my new tattoo",
+          "the sunset from the balcony", "the new kitchen", "my painting", "the kids' drawing",
+          "our holiday photos")
 MISTAKES = ("missing your call", "being late", "forgetting your birthday",
             "the mess in the kitchen", "the confusion earlier", "not replying sooner")
+WEATHER = ("sunny", "hot", "cold", "rainy", "windy", "freezing", "beautiful", "grey")
+TRANSPORT = ("bus", "train", "tram", "ferry", "plane", "tube", "night bus")
 HOLIDAYS = ("new year", "holidays", "Thanksgiving", "Easter", "Valentine's Day")
 ACHIEVEMENTS = ("the promotion", "your graduation", "the new house", "passing your test",
                 "the engagement", "the new baby", "finishing the marathon", "the award")
@@ -132,11 +150,16 @@ MESSAGES: dict[str, Kind] = {
                    "Finally {good_news}!", "{name}, {good_news}!", "guess what!! {good_news}",
                    "omg {good_news}", "Some good news: {good_news}!",
                    "Just found out {good_news}!", "We did it, {good_news}!",
-                   "Great news, {good_news}."), ("congratulations", "glad", "surprise")),
+                   "Great news, {good_news}.",
+                   "So happy right now, {good_news}", "{good_news} this morning!",
+                   "You'll never believe it, {good_news}"),
+                  ("congratulations", "glad", "surprise")),
     "bad_news": (("{bad_news}.", "Bad news, {bad_news}.", "Ugh, {bad_news}.",
                   "So {bad_news} today.", "{name}, {bad_news}.", "Terrible day, {bad_news}.",
                   "Just found out {bad_news}.", "Not a great week, {bad_news}.", "ugh {bad_news}",
-                  "I'm so upset, {bad_news}.", "Sad news: {bad_news}."),
+                  "I'm so upset, {bad_news}.", "Sad news: {bad_news}.",
+                  "{bad_news} last night", "Worst day ever, {bad_news}",
+                  "Can't stop crying, {bad_news}"),
                  ("sympathy", "ask_details")),
     "ill": (("{illness}.", "Not coming in today, {illness}.", "{illness}, staying home.",
              "Can't make it, {illness}.", "I think I'm coming down with something",
@@ -255,12 +278,48 @@ MESSAGES: dict[str, Kind] = {
                "Want some {food}?", "Should I pick you up?", "Need a lift?", "Shall I call you?",
                "Want me to book a table?"), ("yes", "no", "thanks")),
     "tired": (("I'm exhausted", "So tired today", "Work is crazy this week", "Long week...",
-               "I'm so stressed about {task}", "Didn't sleep at all last night"),
+               "I'm so stressed about {task}", "Didn't sleep at all last night",
+               "Finally home after a twelve hour shift", "What a week, I'm shattered",
+               "Rough morning, {bad_news}"),
               ("sympathy", "ask_details")),
     "yes_no": (("Are you still up?", "You awake?", "Is it raining there?", "Did you like {event}?",
                 "Do you like {food}?", "Have you seen the new episode?", "Is {name} coming too?",
                 "Are you coming to {event}?", "Is everything ok?", "Ready?", "Is that ok?"),
                ("yes", "no", "maybe")),
+    "how_was": (("How was {event}?", "How did {test} go?",
+                 "How was the trip to {country}?", "how was {meal}?",
+                 "How did it go with {name}?", "How's the new job going?",
+                 "How was your weekend?", "hows {name} doing?", "How was the flight?",
+                 "So how did {event} go?", "how was {trip}?"), ("how_are_you", "love_it")),
+    "ask_opinion": (("What did you think of {event}?", "Did you enjoy {event}?",
+                     "Thoughts on {thing}?", "Be honest, how's {thing}?",
+                     "Was {event} any good?", "What do you reckon, {food} tonight?",
+                     "Do you like {thing}?", "Did you like the {food} place?"),
+                    ("love_it", "agree", "yes")),
+    "plans": (("What are you up to {when}?", "Any plans for {when}?",
+               "What's the plan for {when}?", "What are we doing {when}?", "wyd",
+               "What you doing {when}?", "Doing anything fun {when}?",
+               "What's happening {when}?", "Got plans on {weekday}?"),
+              ("maybe", "schedule_time", "ask_details")),
+    "wish_luck": (("Good luck with {test}!", "Good luck today!", "Hope {test} goes well",
+                   "You'll smash it tomorrow", "Break a leg!", "Rooting for you!",
+                   "All the best for {test}", "Fingers crossed for you {name}!",
+                   "good luck tmrw!!"), ("thanks",)),
+    "remark": (("What a {weather} day!", "It's so {weather} today", "Lovely evening, isn't it?",
+                "Can't believe how {weather} it is", "Gorgeous morning!", "Such a {weather} week",
+                "Finally {weekday}!", "This week has flown by"), ("agree", "love_it")),
+    "in_transit": (("On the {transport} now", "Just got on the {transport}",
+                    "Boarding now", "The {transport} is packed", "Just got off the {transport}",
+                    "Waiting for the {transport}", "On the {transport}, see you in {minutes}",
+                    "Missed the {transport}, getting the next one"), ("okay", "see_you")),
+    "who_brings": (("Who's bringing {food}?", "Who's driving {when}?",
+                    "Who else is coming to {event}?", "Can someone bring {item}?",
+                    "Who's in for {meal} {when}?", "Anyone got {item}?"),
+                   ("maybe", "offer_help", "yes")),
+    "liked_it": (("{name} loved the present", "The kids loved {favor}",
+                  "Mum said thanks for {favor}", "Everyone loved the cake you made",
+                  "{name} can't stop talking about {event}", "The flowers you sent are beautiful"),
+                 ("glad", "welcome")),
     "home_safe": (("Home safe", "Made it home", "Got home ok", "We landed!", "Arrived safely"),
                   ("glad", "okay")),
 }
@@ -387,6 +446,27 @@ SENSITIVE = (
     "What's the best way to invest my inheritance?",
     "Which religion is the right one?",
     "Is it normal to find blood in my stool?",
+    "Can my landlord come into the flat without telling me first?",
+    "Is it illegal to record a phone call without the other person knowing?",
+    "How can I tell if a mole is cancerous?",
+    "My payslip is missing my overtime, can I take my employer to court?",
+    "What dose of paracetamol is safe for a six year old?",
+    "I keep having panic attacks at night, what's wrong with me?",
+    "Is it ok to mix alcohol and sleeping pills?",
+    "Should I declare bankruptcy or take out another loan?",
+    "Do I have to pay tax on the money my parents gave me?",
+    "My boyfriend pushed me last night, is that abuse?",
+    # Crises told, not asked: a canned reply would be worse than none.
+    "I don't see the point in living anymore",
+    "I've started self-harming again",
+    "He hit me again last night and I'm scared to go home",
+    "I took a lot of pills and I feel strange",
+    "I found a lump under my arm and they want to do a biopsy",
+    "Someone is blackmailing me with photos of me",
+    "My manager keeps touching me and I don't know who to tell",
+    "I can't pay the rent and the bailiffs are coming tomorrow",
+    "I think my drink was spiked last night",
+    "I'm having chest pains and my left arm is numb",
 )
 SENSITIVE_REPLY = ("This is important and deserves a careful answer from someone qualified; "
                    "please reach out to a professional or a helpline you trust.")
@@ -421,6 +501,39 @@ LANGUAGE_QUESTIONS = (
 )
 ARITHMETIC = (("What is {a} times {b}?", "{a} times {b} is {product}."),
               ("What's {a} plus {b}?", "{a} plus {b} makes {total}."))
+# Number words in other languages (answered by num2words), time zones (answered by CLDR),
+# unit conversions (computed) and landmarks (written here; figures as commonly stated).
+NUMBER_LANGUAGES = ("de", "fr", "es", "it", "pt", "nl", "pl", "tr", "id", "sv")
+NUMBER_QUESTIONS = (("How do you say {n} in {language}?", "{n} is {words}."),
+                    ("What's the number {n} in {language}?", "In {language}, {n} is {words}."),
+                    ("How is {n} written in {language}?", "{n}: {words}"))
+ZONES = ("Europe/Rome", "Asia/Tokyo", "America/New_York", "Europe/London", "Australia/Sydney",
+         "America/Chicago", "Asia/Kolkata", "Europe/Berlin", "America/Los_Angeles",
+         "Africa/Nairobi", "America/Sao_Paulo", "Asia/Singapore", "Europe/Madrid",
+         "America/Toronto", "Asia/Dubai")
+ZONE_QUESTIONS = (("Which time zone does {city} use?", "{city} is on {zone}."),
+                  ("What's the time difference with {city}?", "{city} keeps {zone}."),
+                  ("Is {city} on {zone}?", "Yes, {city} keeps {zone}."),
+                  ("What's the forecast for {city} this week?",
+                   "A weather service has {city}'s forecast by the hour."),
+                  ("Does it snow in {city} in winter?",
+                   "Climate records for {city} give the average snowfall by month."))
+UNITS = (("kilometres", "miles", 0.621371), ("miles", "kilometres", 1.609344),
+         ("kilograms", "pounds", 2.204623), ("pounds", "kilograms", 0.453592),
+         ("litres", "US gallons", 0.264172), ("inches", "centimetres", 2.54),
+         ("feet", "metres", 0.3048), ("metres", "feet", 3.280840))
+CONVERSIONS = (("How many {other} is {n} {unit}?", "{value} {other}."),
+               ("What is {c} °C in Fahrenheit?", "{f} °F."),
+               ("How much is {f} Fahrenheit in Celsius?", "{c} °C."))
+LANDMARKS = (("the Colosseum", "AD 80", "48 m"), ("the Empire State Building", "1931", "443 m"),
+             ("the Golden Gate Bridge", "1937", "227 m"), ("the Taj Mahal", "1653", "73 m"),
+             ("the Sydney Opera House", "1973", "65 m"), ("the Statue of Liberty", "1886", "93 m"),
+             ("the Burj Khalifa", "2010", "828 m"), ("the Leaning Tower of Pisa", "1372", "56 m"),
+             ("the Great Pyramid of Giza", "about 2560 BC", "139 m"),
+             ("Tower Bridge", "1894", "65 m"))
+LANDMARK_QUESTIONS = (("How tall is {landmark}?", "About {height}."),
+                      ("How old is {landmark}?", "It dates from {year}."),
+                      ("What year was {landmark} finished?", "{year}."))
 KNOWLEDGE_FILES = ("trivia", "history", "science", "computers")
 
 
@@ -462,7 +575,8 @@ def slot_values() -> dict[str, list[str]]:
             "illness": list(ILLNESS), "task": list(TASKS), "item": list(ITEMS),
             "test": list(TESTS), "trip": list(TRIPS), "thing": list(THINGS),
             "mistake": list(MISTAKES), "holiday": list(HOLIDAYS),
-            "achievement": list(ACHIEVEMENTS),
+            "achievement": list(ACHIEVEMENTS), "transport": list(TRANSPORT),
+            "weather": list(WEATHER),
             "weekday": cldr["weekday"], "time": cldr["time"],
             "country": [c[0] for c in cldr["country"]], "minutes": _minutes()}
 
@@ -501,7 +615,9 @@ def all_templates() -> list[str]:
     return ([t for templates, _ in MESSAGES.values() for t in templates]
             + list(LONG_SENTENCES) + list(LONG_ENDINGS) + [c for c, _ in CODE]
             + list(SENSITIVE) + [k for k, _ in KNOWLEDGE] + [f for f, _ in FACTS]
-            + [q for q, _ in LANGUAGE_QUESTIONS] + [q for q, _ in ARITHMETIC])
+            + [q for q, _ in LANGUAGE_QUESTIONS] + [q for q, _ in ARITHMETIC]
+            + [q for q, _ in NUMBER_QUESTIONS] + [q for q, _ in ZONE_QUESTIONS]
+            + [q for q, _ in CONVERSIONS] + [q for q, _ in LANDMARK_QUESTIONS])
 
 
 def reply_phrasings(intent: str) -> tuple[str, ...]:
@@ -557,6 +673,44 @@ def negative_pairs(values: dict[str, list[str]], rng: random.Random) -> list[dic
             slots = {"country": country, "currency": currency, "code": code}
             pairs.append({"context": question.format(**slots), "reply": answer.format(**slots),
                           NEGATIVE: "1"})
+    return pairs + _reference_pairs(rng)
+
+
+def _reference_pairs(rng: random.Random) -> list[dict[str, str]]:
+    """Negatives answered from reference data: number words, time zones, conversions,
+    landmarks."""
+    from babel import Locale, dates
+    from num2words import num2words
+
+    names = Locale("en").languages
+    pairs = []
+
+    def add(question: str, answer: str, slots: dict) -> None:
+        pairs.append({"context": render(question.format(**slots), {}, rng),
+                      "reply": answer.format(**slots), NEGATIVE: "1"})
+
+    for question, answer in NUMBER_QUESTIONS:
+        for _ in range(NEGATIVE_RENDERINGS):
+            n, lang = rng.randint(11, 999), rng.choice(NUMBER_LANGUAGES)
+            add(question, answer, {"n": n, "language": names[lang],
+                                   "words": num2words(n, lang=lang)})
+    for question, answer in ZONE_QUESTIONS:
+        for _ in range(NEGATIVE_RENDERINGS):
+            zone = rng.choice(ZONES)
+            add(question, answer, {"city": zone.split("/")[-1].replace("_", " "),
+                                   "zone": dates.get_timezone_name(dates.get_timezone(zone),
+                                                                   locale="en")})
+    for question, answer in CONVERSIONS:
+        for _ in range(NEGATIVE_RENDERINGS):
+            unit, other, factor = rng.choice(UNITS)
+            n, c = rng.randint(2, 500), rng.randint(-20, 45)
+            add(question, answer, {"n": n, "unit": unit, "other": other,
+                                   "value": f"{n * factor:,.1f}", "c": c,
+                                   "f": f"{c * 9 / 5 + 32:g}"})
+    for question, answer in LANDMARK_QUESTIONS:
+        for _ in range(NEGATIVE_RENDERINGS // 2):
+            landmark, year, height = rng.choice(LANDMARKS)
+            add(question, answer, {"landmark": landmark, "year": year, "height": height})
     return pairs
 
 

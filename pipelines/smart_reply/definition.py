@@ -28,7 +28,7 @@ def _check(args: argparse.Namespace) -> None:
                        "min_token_count",
                        "context_tokens", "embedding_dim", "units", "suggestions", "beam_width",
                        "max_message_chars")
-    arguments.at_least(args, 0, "sampled_softmax")
+    arguments.at_least(args, 0, "sampled_softmax", "bigram_buckets")
     if args.suggestions > len(INTENTS):
         raise ShipyardError(f"--suggestions {args.suggestions} cannot exceed the "
                             f"{len(INTENTS)} intents (suggestions come from distinct intents)")
@@ -42,7 +42,7 @@ def _check(args: argparse.Namespace) -> None:
 def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
     keys = ("max_responses", "max_reply_tokens", "min_count", "min_similarity",
             "vocab_size", "min_token_count", "context_tokens", "embedding_dim", "units", "dropout",
-            "word_dropout",
+            "word_dropout", "bigram_buckets",
             "sampled_softmax", "batch_size",
             "learning_rate", "suggestions", "beam_width", "length_bias", "rank_by",
             "trigger_threshold", "trigger_recall",
@@ -94,6 +94,9 @@ class SmartReply(Family):
         model.add_argument("--word-dropout", type=float,
                            help="share of message words replaced by the unknown-word id in "
                                 "training (unseen words in real messages)")
+        model.add_argument("--bigram-buckets", type=int,
+                           help="hashed word pairs beside words in the bag-of-words paths "
+                                "(0: words alone)")
         model.add_argument("--sampled-softmax", type=int,
                            help="tokens sampled per step for a sampled softmax of the response "
                                 "LSTM in training, for large vocabularies (0: full softmax)")

@@ -23,7 +23,7 @@ def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
     conversations = reply_data.conversation_pairs()
     knowledge = reply_data.knowledge_pairs()
     assert bundled == synthetic + conversations + knowledge
-    assert (len(synthetic), len(conversations), len(knowledge)) == (4689, 220, 331)
+    assert (len(synthetic), len(conversations), len(knowledge)) == (5639, 220, 331)
     # Every template and every intent's phrasing is used; slots are filled.
     assert not any("{" in p["context"] or "{" in p["reply"] for p in synthetic)
     replies = {p["reply"] for p in synthetic}
@@ -38,17 +38,18 @@ def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
     assert not any(p["context"].lower() in eval_contexts
                    for p in bundled if not reply_data.is_eval(p))
     # Every rendering of a template is on its template's side: the held-out split asks
-    # about wording the model never saw (102 of the 423 everyday templates).
+    # about wording the model never saw (117 of the 497 everyday templates).
     sides = {}
     for pair in synthetic:
         if corpus.GROUP in pair:
             sides.setdefault(pair[corpus.GROUP], set()).add(reply_data.is_eval(pair))
     negative_templates = (corpus.LONG_SENTENCES, corpus.LONG_ENDINGS, corpus.CODE,
                           corpus.SENSITIVE, corpus.KNOWLEDGE, corpus.FACTS,
-                          corpus.LANGUAGE_QUESTIONS, corpus.ARITHMETIC)
+                          corpus.LANGUAGE_QUESTIONS, corpus.ARITHMETIC, corpus.NUMBER_QUESTIONS,
+                          corpus.ZONE_QUESTIONS, corpus.CONVERSIONS, corpus.LANDMARK_QUESTIONS)
     assert len(sides) == len(corpus.all_templates()) - sum(map(len, negative_templates))
     assert all(len(side) == 1 for side in sides.values())
-    assert (len(sides), sum(True in side for side in sides.values())) == (423, 102)
+    assert (len(sides), sum(True in side for side in sides.values())) == (497, 117)
     # The split's TFRecords carry the pair, not its template.
     assert b"template" not in reply_data.example_bytes(synthetic[0])
 
@@ -69,7 +70,33 @@ def test_negative_examples_are_long_code_sensitive_or_knowledge(bundled):
             kinds["code"] += 1
         else:
             kinds["knowledge"] += 1
-    assert kinds == {"long": 96, "code": 144, "sensitive": 54, "knowledge": 165}
+    assert kinds == {"long": 96, "code": 144, "sensitive": 114, "knowledge": 315}
+
+
+def test_reference_negatives_are_answered_from_installed_data():
+    """Number words come from num2words, time zones from CLDR, conversions are computed."""
+    import re
+
+    from babel import Locale
+    from num2words import num2words
+
+    languages = {name: code for code, name in Locale("en").languages.items()}
+    negatives = corpus._reference_pairs(corpus.random.Random(0))
+    assert len(negatives) == 150 and all(p[intents.NEGATIVE] == "1" for p in negatives)
+    numbers = [p for p in negatives if p["context"].startswith(("How do you say", "What's the "
+                                                                "number", "How is"))]
+    assert len(numbers) == 36
+    for pair in numbers:
+        n, language = re.search(r"(\d+) (?:written )?in (\w+)\?$", pair["context"]).groups()
+        assert num2words(int(n), lang=languages[language]) in pair["reply"]
+    assert corpus._reference_pairs(corpus.random.Random(0)) == negatives  # deterministic
+    conversions = [p for p in negatives if re.match(r"How many \w+ is \d+ \w+\?$",
+                                                    p["context"])]
+    assert conversions
+    factors = {(u, o): f for u, o, f in corpus.UNITS}
+    for pair in conversions:
+        other, n, unit = re.match(r"How many (\w+) is (\d+) (\w+)\?$", pair["context"]).groups()
+        assert pair["reply"] == f"{int(n) * factors[unit, other]:,.1f} {other}."
 
 
 def test_templates_match_their_renderings():
@@ -154,7 +181,7 @@ def test_negative_examples_are_marked_and_survive_tfrecords(bundled, tmp_path):
     from models.smart_reply.intents import NEGATIVE
 
     marked = [p for p in bundled if NEGATIVE in p]
-    assert len(marked) == 459 + len(reply_data.knowledge_pairs()) == 459 + 331
+    assert len(marked) == 669 + len(reply_data.knowledge_pairs()) == 669 + 331
     assert {p[NEGATIVE] for p in marked} == {"1"}
     assert not any(NEGATIVE in p for p in reply_data.conversation_pairs())
     assert not any(NEGATIVE in p for p in corpus.pairs() if corpus.GROUP in p)

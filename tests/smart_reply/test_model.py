@@ -229,6 +229,48 @@ def test_tfidf_votes_equal_scikit_learns_tfidf_logistic_regression():
     np.testing.assert_array_equal(single(tf.constant(ids)).numpy(), np.full([40, 1], -10.0))
 
 
+def test_tfidf_votes_with_bigrams_equal_scikit_learns_unigrams_and_bigrams():
+    """With bigram buckets the path computes scikit-learn's TF-IDF over words and adjacent
+    word pairs (ngram_range (1, 2)) + logistic regression, when no two pairs share a bucket;
+    pairs with PAD or an unknown word are no features, and word order now counts."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    ids = np.zeros([60, 6], np.int32)
+    for row in ids:
+        words = rng.choice(np.arange(RESERVED, 12), rng.integers(1, 6))
+        row[:len(words)] = words
+    pairs = {(a, b) for row in ids for a, b in zip(row[:-1], row[1:], strict=True) if a and b}
+    buckets = 4096
+    extended = smart_reply_model.with_bigrams(ids, 12, buckets, np)
+    assert extended.shape == (60, 11)
+    hashed = {(a, b): 12 + (a * 7919 + b) % buckets for a, b in pairs}
+    assert len(set(hashed.values())) == len(pairs)  # no collision in this case
+    for row, out in zip(ids, extended, strict=True):
+        expected = [hashed.get((a, b), 0) for a, b in zip(row[:-1], row[1:], strict=True)]
+        assert out[:6].tolist() == row.tolist() and out[6:].tolist() == expected
+    np.testing.assert_array_equal(
+        smart_reply_model.with_bigrams(tf.constant(ids), 12, buckets, tf).numpy(), extended)
+    labels = rng.integers(0, 2, 60)
+    layer = smart_reply_model.TfidfVotes(12, 1, buckets)
+    layer.fit(ids, labels, np.ones(60, bool))
+    texts = [" ".join(str(t) for t in row if t) for row in ids]
+    features = TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2)).fit_transform(texts)
+    reference = LogisticRegression(C=10.0, max_iter=2000).fit(features, labels)
+    np.testing.assert_allclose(layer(tf.constant(ids)).numpy()[:, 0],
+                               reference.decision_function(features), atol=1e-4)
+    # An unknown word (id 1) drops its own feature and both pairs it is in.
+    unknown = np.array([[3, 1, 4, 0, 0, 0]], np.int32)
+    assert smart_reply_model.with_bigrams(unknown, 12, buckets, np)[0, 6:].tolist() == [0] * 5
+    # Order: "a b" and "b a" differ by their pair only.
+    a, b = next((a, b) for a, b in sorted(pairs) if a != b and (b, a) in pairs)
+    ab, ba = np.array([[a, b, 0, 0, 0, 0], [b, a, 0, 0, 0, 0]], np.int32)
+    logits = layer(tf.constant(np.stack([ab, ba]))).numpy()[:, 0]
+    assert abs(logits[0] - logits[1]) > 1e-3
+    assert smart_reply_model.with_bigrams(ids, 12, 0, np) is ids  # no buckets: words alone
+
+
 def test_trigger_weights_balance_explicit_negatives():
     from models.smart_reply.trainer import trigger_weights
 
