@@ -109,7 +109,7 @@ class TfidfVotes(keras.layers.Layer):
 
     With `bigram_buckets`, adjacent pairs of known words are features too (Kannan et al.
     §3 trigger on unigrams and bigrams), hashed into that many extra ids after the
-    vocabulary: "going to", "hurting myself" or "how was" say what single words do not.
+    vocabulary: "how was" or "going to" say what their single words do not.
     """
 
     def __init__(self, vocab_size: int, num_clusters: int, bigram_buckets: int = 0,
@@ -152,7 +152,6 @@ class TfidfVotes(keras.layers.Layer):
         share, so both labels count equally."""
         from scipy import sparse
         from sklearn.linear_model import LogisticRegression
-
 
         if not self.built:
             self.build(context_ids.shape)
