@@ -75,7 +75,7 @@ def predict_response(servable: Servable, request: predict_pb2.PredictRequest,
     response = predict_pb2.PredictResponse()
     fill_model_spec(response.model_spec, servable, request.model_spec.signature_name)
     for name in request.output_filter or outputs:
-        response.outputs[name].CopyFrom(tensors.array_to_proto(outputs[name]))
+        tensors.array_to_proto(outputs[name], response.outputs[name])
     return response
 
 
@@ -87,11 +87,11 @@ def predict_protos(servable: Servable, signature_name: str, inputs: Mapping[str,
     request.model_spec.name = servable.name
     request.model_spec.signature_name = signature_name
     for name, value in inputs.items():
-        request.inputs[name].CopyFrom(tensors.array_to_proto(value))
+        tensors.array_to_proto(value, request.inputs[name])
     response = predict_pb2.PredictResponse()
     fill_model_spec(response.model_spec, servable, signature_name)
     for name, value in outputs.items():
-        response.outputs[name].CopyFrom(tensors.array_to_proto(value))
+        tensors.array_to_proto(value, response.outputs[name])
     return request, response
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorflow.core.framework import tensor_pb2, types_pb2
 
 from serving.core.errors import ServingError, invalid
 
@@ -333,9 +333,60 @@ def predict_response_json(outputs: Mapping[str, np.ndarray], row_format: bool) -
 
 
 # --- TensorProto <-> numpy -----------------------------------------------------------------
+# tf.make_ndarray / tf.make_tensor_proto cost tens of microseconds a tensor in dtype lookups;
+# these read and write the common dtypes with numpy directly, with make_ndarray's exact rules
+# (tensor_content first, else the typed field; a short typed field is padded with its last
+# value, an empty one gives zeros). Anything else goes to tf.make_ndarray itself.
+
+# The typed field holding each dtype's values, and the numpy dtype read from it.
+_VALUE_FIELDS = {
+    types_pb2.DT_FLOAT: ("float_val", np.float32), types_pb2.DT_DOUBLE: ("double_val", np.float64),
+    types_pb2.DT_HALF: ("half_val", np.uint16), types_pb2.DT_INT8: ("int_val", np.int8),
+    types_pb2.DT_INT16: ("int_val", np.int16), types_pb2.DT_INT32: ("int_val", np.int32),
+    types_pb2.DT_UINT8: ("int_val", np.uint8), types_pb2.DT_UINT16: ("int_val", np.uint16),
+    types_pb2.DT_INT64: ("int64_val", np.int64), types_pb2.DT_UINT32: ("uint32_val", np.uint32),
+    types_pb2.DT_UINT64: ("uint64_val", np.uint64), types_pb2.DT_BOOL: ("bool_val", np.bool_),
+}
+
+
+def _fast_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray | None:
+    """tf.make_ndarray(proto) for the dtypes above and DT_STRING; None for any other dtype."""
+    dtype = proto.dtype
+    field = _VALUE_FIELDS.get(dtype)
+    if field is None and dtype != types_pb2.DT_STRING:
+        return None
+    shape = [d.size for d in proto.tensor_shape.dim]
+    numpy_type = _NUMPY[dtype]
+    content = proto.tensor_content
+    if content:
+        return np.frombuffer(content, dtype=numpy_type).copy().reshape(shape)
+    if field is None:  # DT_STRING
+        values = list(proto.string_val)
+        padding = int(np.prod(shape, dtype=np.int64)) - len(values)
+        if padding > 0:
+            values.extend([values[-1] if values else ""] * padding)
+        return np.array(values, dtype=object).reshape(shape)
+    name, stored = field
+    values = np.fromiter(getattr(proto, name), dtype=stored)
+    if dtype == types_pb2.DT_HALF:
+        values = values.view(np.float16)
+    if values.size == 0:
+        return np.zeros(shape, numpy_type)
+    num_elements = np.prod(shape, dtype=np.int64)
+    if values.size != num_elements:
+        values = np.pad(values, (0, num_elements - values.size), "edge")
+    return values.reshape(shape)
+
 
 def proto_to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
-    """A request TensorProto (typed fields or tensor_content) as numpy."""
+    """A request TensorProto (typed fields or tensor_content) as numpy, as tf.make_ndarray
+    reads it."""
+    try:
+        arr = _fast_ndarray(proto)
+        if arr is not None:
+            return arr
+    except (TypeError, ValueError):
+        pass  # make_ndarray raises the same; its message is the one reported
     import tensorflow as tf
 
     try:
@@ -344,8 +395,10 @@ def proto_to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
         raise invalid(f"Invalid tensor {dtype_name(proto.dtype)}: {e}") from None
 
 
-def array_to_proto(arr: np.ndarray) -> tensor_pb2.TensorProto:
-    """A TensorProto with values in the typed fields (float_val, ...) as TF Serving answers."""
+def array_to_proto(arr: np.ndarray, proto: tensor_pb2.TensorProto | None = None
+                   ) -> tensor_pb2.TensorProto:
+    """A TensorProto with values in the typed fields (float_val, ...) as TF Serving answers;
+    written into `proto` (e.g. a response's map entry) when one is given."""
     arr = np.asarray(arr)
     if arr.dtype.kind in "SUO":
         dtype = types_pb2.DT_STRING
@@ -353,29 +406,23 @@ def array_to_proto(arr: np.ndarray) -> tensor_pb2.TensorProto:
         dtype = _DTYPE_OF_NUMPY.get(arr.dtype)
         if dtype is None:
             raise invalid(f"Unsupported output dtype {arr.dtype}")
-    proto = tensor_pb2.TensorProto(
-        dtype=dtype,
-        tensor_shape=tensor_shape_pb2.TensorShapeProto(
-            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in arr.shape]))
-    flat = arr.reshape(-1)
-    if dtype == types_pb2.DT_FLOAT:
-        proto.float_val.extend(flat)
-    elif dtype == types_pb2.DT_DOUBLE:
-        proto.double_val.extend(flat)
-    elif dtype == types_pb2.DT_HALF:
-        proto.half_val.extend(flat.view(np.uint16).astype(np.int32))
-    elif dtype in (types_pb2.DT_INT8, types_pb2.DT_INT16, types_pb2.DT_INT32, types_pb2.DT_UINT8,
-                   types_pb2.DT_UINT16):
-        proto.int_val.extend(flat.astype(np.int32))
-    elif dtype == types_pb2.DT_INT64:
-        proto.int64_val.extend(flat)
-    elif dtype == types_pb2.DT_UINT32:
-        proto.uint32_val.extend(flat)
-    elif dtype == types_pb2.DT_UINT64:
-        proto.uint64_val.extend(flat)
-    elif dtype == types_pb2.DT_BOOL:
-        proto.bool_val.extend(flat.tolist())
+    if proto is None:
+        proto = tensor_pb2.TensorProto()
     else:
+        proto.Clear()
+    proto.dtype = dtype
+    proto.tensor_shape.SetInParent()  # present even for a scalar, as TF Serving writes it
+    dims = proto.tensor_shape.dim
+    for size in arr.shape:
+        dims.add(size=size)
+    flat = arr.reshape(-1)
+    if dtype == types_pb2.DT_STRING:
         proto.string_val.extend(x if isinstance(x, bytes) else str(x).encode("utf-8")
                                 for x in flat.tolist())
+    elif dtype == types_pb2.DT_HALF:
+        proto.half_val.extend(flat.view(np.uint16).tolist())
+    else:
+        # tolist(): Python numbers, which the repeated fields take in one pass (numpy scalars
+        # are converted one by one); int8/16 and uint8/16 travel in int_val.
+        getattr(proto, _VALUE_FIELDS[dtype][0]).extend(flat.tolist())
     return proto
