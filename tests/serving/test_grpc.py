@@ -56,6 +56,44 @@ def test_predict_typed_fields(tiny):
     assert set(stub.Predict(request, timeout=TIMEOUT).outputs) == {"total"}
 
 
+def test_lone_short_predicts_run_on_the_event_loop(tiny, monkeypatch):
+    """An unbatched Predict alone on the server skips the pool hand-over once its signature is
+    known to be quick (grpc_server.INLINE_CALL_SECONDS); with that limit at 0 every call goes
+    to the pool. Either way the answers are the same."""
+    import threading
+
+    from serving.api import grpc_server
+    from serving.core.loader import Servable
+
+    threads = []
+    call = Servable.call
+
+    def recording(self, *args):
+        threads.append(threading.current_thread().name)
+        return call(self, *args)
+
+    monkeypatch.setattr(Servable, "call", recording)
+    # A limit no call reaches, so the test does not depend on this machine's speed.
+    monkeypatch.setattr(grpc_server, "INLINE_CALL_SECONDS", 60.0)
+    _, stub, _ = tiny
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "tiny"
+    request.model_spec.signature_name = "add"
+    # Shapes never sent before: the first call's duration is unknown, so it goes to the pool.
+    request.inputs["a"].CopyFrom(tf.make_tensor_proto(np.arange(7, dtype=np.int32)))
+    request.inputs["b"].CopyFrom(tf.make_tensor_proto(np.ones(7, np.int32)))
+    for _ in range(3):
+        outputs = stub.Predict(request, timeout=TIMEOUT).outputs
+        assert list(outputs["c"].int_val) == list(range(1, 8))
+    assert threads[0].startswith("grpc_") and threads[1:] == ["grpc-loop", "grpc-loop"]
+    monkeypatch.setattr(grpc_server, "INLINE_CALL_SECONDS", 0.0)
+    threads.clear()
+    for _ in range(2):
+        assert list(stub.Predict(request, timeout=TIMEOUT).outputs["c"].int_val) == \
+            list(range(1, 8))
+    assert all(name.startswith("grpc_") for name in threads) and len(threads) == 2
+
+
 def test_predict_strings_and_ints(tiny):
     _, stub, _ = tiny
     request = predict_pb2.PredictRequest()
