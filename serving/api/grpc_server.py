@@ -9,7 +9,7 @@ whose work is mostly a model call or a model load (Classify, Regress, MultiInfer
 reloads). A thread per RPC, as grpcio's synchronous server runs them, spent most of a
 request's CPU time on the GIL handing over between those threads. One exception: an
 unbatched Predict alone on the server whose call is known to be short runs it on the loop
-thread, sparing the two hand-overs (see INLINE_CALL_SECONDS).
+thread, sparing the two hand-overs (serving.api.inline).
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from serving.api import handlers
 from serving.api.batching import BatchScheduler
+from serving.api.inline import InlineCalls
 from serving.api.metrics import Metrics
 from serving.api.request_log import ServerRequestLogger
 from serving.config.ssl_config import SSLConfig
@@ -44,14 +45,6 @@ log = logging.getLogger("serving.grpc")
 
 # A handler of one RPC on the servable its ModelSpec names (a coroutine).
 Handler = Callable[[Servable, Any], Awaitable[Any]]
-
-# An unbatched Predict that is the only RPC in flight runs its model call on the event loop
-# thread itself when the last call of that signature with the same input shapes took less
-# than this: handing it to a pool thread and back costs two thread wake-ups (0.4-0.8 ms on 2
-# busy cores), more than such a call, while an RPC that arrives meanwhile waits at most about
-# this long. Any other call, and every call while other RPCs are in flight, goes to the pool.
-INLINE_CALL_SECONDS = 0.005
-_CALL_TIMES_KEPT = 4096  # call durations remembered, by servable, signature and input shapes
 
 
 class _Call:
@@ -89,9 +82,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self.metrics = metrics
         self.scheduler = scheduler
         self.pool: futures.ThreadPoolExecutor | None = None  # set by GrpcServer
-        # Both used on the event loop thread only.
-        self._in_flight = 0  # Predict, Classify, ... RPCs between arrival and answer
-        self._call_seconds: dict[tuple, float] = {}
+        self.inline = InlineCalls()  # counts Predict, Classify, ... RPCs in flight
 
     async def _in_pool(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
@@ -113,26 +104,23 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             call.version = str(servable.version)
             return await handler(servable, request)
 
-        self._in_flight += 1
+        self.inline.in_flight += 1
         try:
             return await call.run(context, work)
         finally:
-            self._in_flight -= 1
+            self.inline.in_flight -= 1
 
     async def _call_model(self, servable: Servable, signature: str,
                           inputs: dict[str, Any]) -> dict[str, Any]:
-        """servable.call, inline or on the pool (see INLINE_CALL_SECONDS)."""
-        key = (servable.name, servable.version, signature,
-               tuple((name, value.shape) for name, value in sorted(inputs.items())))
+        """servable.call, on the loop thread or the pool (serving.api.inline)."""
+        kind = (servable.name, servable.version, signature,
+                tuple((name, value.shape) for name, value in sorted(inputs.items())))
         start = time.perf_counter()
-        if (self._in_flight == 1
-                and self._call_seconds.get(key, INLINE_CALL_SECONDS) < INLINE_CALL_SECONDS):
+        if self.inline.inline(kind):
             outputs = servable.call(signature, inputs)
         else:
             outputs = await self._in_pool(servable.call, signature, inputs)
-        if len(self._call_seconds) >= _CALL_TIMES_KEPT:
-            self._call_seconds.clear()
-        self._call_seconds[key] = time.perf_counter() - start
+        self.inline.record(kind, time.perf_counter() - start)
         return outputs
 
     async def _logged(self, api: str, spec: model_pb2.ModelSpec, request: Any,

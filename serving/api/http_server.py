@@ -2,10 +2,11 @@
 
 aiohttp parses HTTP, keeps connections alive and accepts with a deep listen backlog, so bursts
 of clients that open a connection per request are queued rather than reset (the standard
-library's server had a backlog of 5). The event loop runs in one thread and never calls a
-model: each request's work (JSON, the model call, the answer) runs on a thread pool of
---rest_api_num_threads, so one slow model call never stalls the other connections, and a
-call longer than --rest_api_timeout_in_ms answers 504.
+library's server had a backlog of 5). The event loop runs in one thread; each request's work
+(JSON, the model call, the answer) runs on a thread pool of --rest_api_num_threads, so one
+slow model call never stalls the other connections, and a call longer than
+--rest_api_timeout_in_ms answers 504. Only a request alone on the server whose kind is known to
+be quick runs on the loop thread, sparing the two hand-overs (serving.api.inline).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from concurrent import futures
 
 from aiohttp import web
 
+from serving.api.inline import InlineCalls
 from serving.api.metrics import Metrics
 from serving.api.rest import RestAnswer, RestApi
 
@@ -60,6 +62,7 @@ class RestServer:
         self.port = self._socket.getsockname()[1]
         self._executor = futures.ThreadPoolExecutor(max_workers=max(1, num_threads),
                                                     thread_name_prefix="rest")
+        self.inline = InlineCalls()
         self._loop = asyncio.new_event_loop()
         self._runner: web.ServerRunner | None = None
         self._thread: threading.Thread | None = None
@@ -133,6 +136,16 @@ class RestServer:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    async def _in_pool(self, method: str, path: str, body: bytes) -> RestAnswer:
+        work = self._loop.run_in_executor(self._executor, self.api.handle, method, path, body)
+        try:
+            return await asyncio.wait_for(work, self.timeout_seconds)
+        except asyncio.TimeoutError:
+            # The call goes on in its thread; the client gets TF Serving's DEADLINE_EXCEEDED.
+            return RestAnswer(504, _error(
+                f"Deadline exceeded: the request took longer than {self.timeout_seconds:g} s "
+                "(--rest_api_timeout_in_ms)"), "", "unknown", "")
+
     async def _handle(self, request: web.BaseRequest) -> web.Response:
         method, path = request.method, request.raw_path
         if method not in ("GET", "POST"):
@@ -145,15 +158,20 @@ class RestServer:
                 urllib.parse.urlsplit(path).path == self.metrics_path:
             return self._response(200, self.metrics.render(), "text/plain; version=0.0.4")
         start = time.perf_counter()
-        work = self._loop.run_in_executor(self._executor, self.api.handle, method, path,
-                                          body if method == "POST" else b"")
+        if method != "POST":
+            body = b""
+        kind = (method, path, len(body))
+        self.inline.in_flight += 1
         try:
-            answer = await asyncio.wait_for(work, self.timeout_seconds)
-        except asyncio.TimeoutError:
-            # The call goes on in its thread; the client gets TF Serving's DEADLINE_EXCEEDED.
-            answer = RestAnswer(504, _error(
-                f"Deadline exceeded: the request took longer than {self.timeout_seconds:g} s "
-                "(--rest_api_timeout_in_ms)"), "", "unknown", "")
+            # Inline only where the timeout could not have fired: well under it.
+            if self.inline.inline(kind, (self.timeout_seconds or 60.0) / 10):
+                answer = self.api.handle(method, path, body)
+            else:
+                answer = await self._in_pool(method, path, body)
+            if answer.status != 504:
+                self.inline.record(kind, time.perf_counter() - start)
+        finally:
+            self.inline.in_flight -= 1
         self.metrics.record_request("REST", answer.model, answer.api, answer.status,
                                     answer.version, time.perf_counter() - start)
         return self._response(answer.status, answer.body)

@@ -58,11 +58,11 @@ def test_predict_typed_fields(tiny):
 
 def test_lone_short_predicts_run_on_the_event_loop(tiny, monkeypatch):
     """An unbatched Predict alone on the server skips the pool hand-over once its signature is
-    known to be quick (grpc_server.INLINE_CALL_SECONDS); with that limit at 0 every call goes
+    known to be quick (serving.api.inline); with that limit at 0 every call goes
     to the pool. Either way the answers are the same."""
     import threading
 
-    from serving.api import grpc_server
+    from serving.api import inline
     from serving.core.loader import Servable
 
     threads = []
@@ -74,7 +74,7 @@ def test_lone_short_predicts_run_on_the_event_loop(tiny, monkeypatch):
 
     monkeypatch.setattr(Servable, "call", recording)
     # A limit no call reaches, so the test does not depend on this machine's speed.
-    monkeypatch.setattr(grpc_server, "INLINE_CALL_SECONDS", 60.0)
+    monkeypatch.setattr(inline, "INLINE_CALL_SECONDS", 60.0)
     _, stub, _ = tiny
     request = predict_pb2.PredictRequest()
     request.model_spec.name = "tiny"
@@ -86,7 +86,7 @@ def test_lone_short_predicts_run_on_the_event_loop(tiny, monkeypatch):
         outputs = stub.Predict(request, timeout=TIMEOUT).outputs
         assert list(outputs["c"].int_val) == list(range(1, 8))
     assert threads[0].startswith("grpc_") and threads[1:] == ["grpc-loop", "grpc-loop"]
-    monkeypatch.setattr(grpc_server, "INLINE_CALL_SECONDS", 0.0)
+    monkeypatch.setattr(inline, "INLINE_CALL_SECONDS", 0.0)
     threads.clear()
     for _ in range(2):
         assert list(stub.Predict(request, timeout=TIMEOUT).outputs["c"].int_val) == \

@@ -201,6 +201,38 @@ def test_tiny_row_format_several_outputs(tiny):
                                                                        "y": [[3.0, 5.0]]}})
 
 
+def test_lone_quick_requests_run_on_the_event_loop(tiny, monkeypatch):
+    """A REST request alone on the server runs on the loop thread once the same URL with the
+    same body length is known to be quick (serving.api.inline), else on the pool; the answers
+    are the same either way."""
+    import threading
+
+    from serving.api import inline
+    from serving.api.rest import RestApi
+
+    threads = []
+    handle = RestApi.handle
+
+    def recording(self, *args):
+        threads.append(threading.current_thread().name)
+        return handle(self, *args)
+
+    monkeypatch.setattr(RestApi, "handle", recording)
+    monkeypatch.setattr(inline, "INLINE_CALL_SECONDS", 60.0)  # whatever this machine's speed
+    body = {"signature_name": "add", "inputs": {"a": [1, 2, 3, 4, 5], "b": [5, 4, 3, 2, 1]}}
+    for _ in range(3):
+        assert http(tiny, "POST", "/v1/models/tiny:predict", body) == \
+            (200, {"outputs": [6, 6, 6, 6, 6]})
+    # The first is unknown, so pooled; a 60 s limit is cut to a tenth of the 30 s timeout.
+    assert threads[0].startswith("rest_") and threads[1:] == ["rest", "rest"]
+    monkeypatch.setattr(inline, "INLINE_CALL_SECONDS", 0.0)
+    threads.clear()
+    for _ in range(2):
+        assert http(tiny, "POST", "/v1/models/tiny:predict", body) == \
+            (200, {"outputs": [6, 6, 6, 6, 6]})
+    assert len(threads) == 2 and all(name.startswith("rest_") for name in threads)
+
+
 def test_tiny_b64_in_and_out(tiny):
     raw = b"\x00\xffhi"
     encoded = base64.b64encode(raw).decode()
