@@ -76,9 +76,16 @@ class BatchScheduler:
                 del self._queues[key]
 
     def stop(self) -> None:
+        """Stops the batch threads; the tasks still queued fail with UNAVAILABLE at once, so
+        no caller waits out TASK_WAIT_SECONDS on a batch that will never run."""
         with self._cond:
             self._stopping = True
+            pending = [task for queue in self._queues.values() for batch in queue.batches
+                       for task in batch.tasks]
+            self._queues.clear()
             self._cond.notify_all()
+        for task in pending:
+            task.outputs.set_exception(_shutting_down())
         for thread in self._threads:
             thread.join(timeout=10)
 
@@ -116,6 +123,8 @@ class BatchScheduler:
         key = (id(servable), signature, shape_key)
         task = _Task(inputs=arrays, size=size)
         with self._cond:
+            if self._stopping:
+                raise _shutting_down()
             queue = self._queues.get(key)
             if queue is None:
                 queue = self._queues[key] = _Queue(servable, signature)
@@ -205,6 +214,10 @@ class BatchScheduler:
                 parts.append(np.repeat(first, padded - total, axis=0))
             merged[name] = np.concatenate(parts, axis=0)
         return merged, padded
+
+
+def _shutting_down() -> ServingError:
+    return ServingError(grpc.StatusCode.UNAVAILABLE, "The server is shutting down")
 
 
 def _pad_to_common_shape(parts: list[np.ndarray]) -> list[np.ndarray]:

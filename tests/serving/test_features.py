@@ -160,6 +160,28 @@ def test_concurrent_grpc_predicts_are_answered_from_one_batch(tmp_path, tiny_dir
                '{model_name="m"} 8\n' in text
 
 
+def test_stopping_the_scheduler_fails_queued_tasks_at_once(tiny_dir):
+    """A task queued in a batch that will never run (its scheduler stopped) fails with
+    UNAVAILABLE right away instead of holding its caller for TASK_WAIT_SECONDS; later tasks
+    are refused the same way."""
+    from serving.core.errors import ServingError
+
+    params = BatchingParameters(max_batch_size=8, batch_timeout_micros=60_000_000,
+                                num_batch_threads=1)
+    scheduler = BatchScheduler(params)
+    servable = Servable("m", 1, tiny_dir)
+    queued = scheduler.submit(servable, "serving_default", {"x": np.zeros((1, 2), np.float32)})
+    started = time.monotonic()
+    scheduler.stop()
+    with pytest.raises(ServingError) as info:
+        queued.result(timeout=5)
+    assert (info.value.code, info.value.message) == (grpc.StatusCode.UNAVAILABLE,
+                                                     "The server is shutting down")
+    with pytest.raises(ServingError, match="^The server is shutting down$"):
+        scheduler.run(servable, "serving_default", {"x": np.zeros((1, 2), np.float32)})
+    assert time.monotonic() - started < 5
+
+
 def test_server_batching_metrics_and_size_limit(tmp_path, tiny_dir):
     base = str(tmp_path / "m")
     copy_version(tiny_dir, base, 1)
