@@ -157,31 +157,6 @@ def _flat_and_textured(seed=4):
     return image
 
 
-def test_adaptive_iterations_go_where_they_buy_the_most_ssim(trained):
-    from models.image_compression import quality
-
-    image = _flat_and_textured()
-    tiles, grid = codec.to_tiles(image)
-    _, reconstructions = trained.encode_tiles(tiles, trained.iterations)
-    scores = codec.tile_ssim(tiles, reconstructions)
-    # Halfway between the first iteration's MS-SSIM and that of each tile at its own best
-    # iteration (price 0: the most per-tile counts can reach).
-    best = codec.tile_counts(scores, 0.0)
-    first, ceiling = (quality.ms_ssim(image, codec.from_tiles(r, grid, image.shape[:2]))
-                      for r in (reconstructions[0], codec.select(reconstructions, best)))
-    target = (first + ceiling) / 2
-    result = codec.compress(trained, image, min_quality=target)
-    uniform = codec.compress(trained, image, min_quality=target, adaptive=False)
-    assert result.ms_ssim >= target and len(result.stream) < len(uniform.stream)
-    counts = result.tile_iterations
-    # One price per iteration for every tile (each count maximises SSIM - price · count)...
-    assert any(np.array_equal(counts, codec.tile_counts(scores, price))
-               for price in codec.candidate_prices(scores))
-    # ...under which the flat half and the noisy half get different counts.
-    halves = counts.reshape(2, 4)
-    assert halves[:, :2].mean() != halves[:, 2:].mean()
-
-
 def test_tile_counts_trade_score_for_iterations_at_a_price():
     # Tile A peaks at its second iteration; tile B gains 0.1 an iteration.
     scores = np.array([[0.5, 0.2], [0.7, 0.3], [0.6, 0.4]])
