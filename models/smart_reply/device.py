@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from models.keras2 import keras
 from models.smart_reply import model as model_lib
-from models.smart_reply import search, text
+from models.smart_reply import search, sensitive, text
 from models.smart_reply.response_set import ResponseSet
 
 INT_WEIGHTS = ("trie_token", "trie_children", "trie_response", "trie_output",
@@ -161,6 +161,11 @@ def host_settings(config: dict[str, Any], personal: bool) -> dict[str, Any]:
         "suggestions": config["suggestions"], "trigger_threshold": config["trigger_threshold"],
         "fallback_confidence": config["fallback_confidence"],
         "max_message_chars": config["max_message_chars"],
+        # The serving signature's crisis guard, which the host applies: a message whose tokens
+        # match gets no suggestions (trigger score 0). null: no guard.
+        "silent_on": ({"pattern": sensitive.PATTERN,
+                       "matched_against": "' ' + the message's tokens joined by ' ' + ' '"}
+                      if config["sensitive_guard"] else None),
     }
 
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from models.keras2 import keras
 from models.smart_reply import model as model_lib
-from models.smart_reply import search, text
+from models.smart_reply import search, sensitive, text
 from models.smart_reply.response_set import ResponseSet
 
 MESSAGES, USERS = "messages", "users"
@@ -50,7 +50,9 @@ def user_table(users: list[str]) -> tf.lookup.StaticHashTable:
 def reply_function(model: keras.Model, vocabulary: list[str], users: list[str],
                    response_set: ResponseSet, config: dict[str, Any]):
     """A tf.function: messages [B] (and users [B] when the model is personalised) → the
-    outputs of `search.suggest`. Empty and over-long messages fail with INVALID_ARGUMENT."""
+    outputs of `search.suggest`. Empty and over-long messages fail with INVALID_ARGUMENT. With
+    `sensitive_guard` a message holding a crisis phrase scores trigger 0
+    (models/smart_reply/sensitive.py)."""
     encoder = model_lib.encoder(model)
     step = model_lib.decoder_step(model)
     trie = trie_of(response_set, vocabulary)
@@ -60,6 +62,7 @@ def reply_function(model: keras.Model, vocabulary: list[str], users: list[str],
     model.token_table, model.user_table = tokens, names
     max_chars = config["max_message_chars"]
     context_tokens = config["context_tokens"]
+    guard = config["sensitive_guard"]
 
     def suggest(messages: tf.Tensor, user_names: tf.Tensor | None) -> dict[str, tf.Tensor]:
         stripped = tf.strings.length(tf.strings.strip(messages), unit="UTF8_CHAR")
@@ -73,6 +76,9 @@ def reply_function(model: keras.Model, vocabulary: list[str], users: list[str],
             ids = text.to_ids(tokens, messages, context_tokens)
         inputs = [ids] if user_names is None else [ids, names.lookup(user_names)]
         trigger, cluster_logp, state_h, state_c = encoder(inputs)
+        if guard:
+            trigger = tf.where(sensitive.in_graph(text.tokenize(messages)),
+                               tf.zeros_like(trigger), trigger)
         scores = search.trie_beam_search(
             cluster_logp, state_h, state_c, step, trie,
             beam_width=config["beam_width"], length_bias=config["length_bias"])

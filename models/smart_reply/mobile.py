@@ -8,8 +8,10 @@ What runs where on the phone:
   the diversity rule; out come the trigger score and verdict, reply ids, scores and clusters;
 - on the host (a small documented step, `smart_reply.json` in the bundle): tokenising the
   message (lower case, punctuation split off, whitespace split; the regex is in the file),
-  looking tokens up in `vocabulary.txt`, and mapping reply ids to texts with
-  `response_set.json` (its responses, then its fallback set).
+  looking tokens up in `vocabulary.txt`, the crisis guard (`silent_on`: a message whose tokens
+  match its pattern gets no suggestions, as the serving signature does; models/smart_reply/
+  sensitive.py), and mapping reply ids to texts with `response_set.json` (its responses, then
+  its fallback set).
 
 The fidelity gate scores recall@3 of the true reply's cluster as models/smart_reply/
 evaluation.py does, and `agreement` is the share of held-out messages whose three TFLite
@@ -18,6 +20,7 @@ replies are exactly the SavedModel's (the served signature, on the raw message s
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 
@@ -28,7 +31,7 @@ from models import tflite
 from models.artifacts import MOBILE_DIR, RESPONSE_SET_DIR, SERVING_DIR
 from models.keras2 import keras
 from models.mobile_hook import MobileHook
-from models.smart_reply import device, evaluation, metrics, text
+from models.smart_reply import device, evaluation, metrics, sensitive, text
 from models.smart_reply import export as export_lib
 from models.smart_reply.response_set import ResponseSet
 
@@ -46,6 +49,7 @@ class Messages:
     user_ids: np.ndarray | None  # [N] int32
     response_set: ResponseSet
     saved_model_dir: str
+    silent: np.ndarray  # [N] bool: the host's crisis guard matched (no suggestions)
 
     def __len__(self) -> int:
         return len(self.messages)
@@ -78,23 +82,36 @@ def load_split(transform_graph_uri: str | None, examples_uri: str, split: str,
     if model_uri is None:
         raise ValueError("Smart Reply's mobile split needs the model (its response set)")
     pairs = evaluation.read_pairs(examples_uri, split, limit)
+    x = host_messages(model_uri, [p["context"] for p in pairs],
+                      [p.get("user", "") for p in pairs])
+    _, true_clusters = x.response_set.labels(text.tokens([p["reply"] for p in pairs]))
+    return x, true_clusters
+
+
+def host_messages(model_uri: str, messages: list[str], users: list[str] | None = None
+                  ) -> Messages:
+    """`messages` (and their users, for a personalised model) as the phone's host prepares
+    them from the mobile bundle's files: token ids, user ids, the crisis guard's verdict."""
     mobile = _mobile_dir(model_uri)
     response_set = ResponseSet.load(os.path.join(model_uri, RESPONSE_SET_DIR,
                                                  "response_set.json"))
-    _, true_clusters = response_set.labels(text.tokens([p["reply"] for p in pairs]))
     model_input = load_model(model_uri).inputs[0]
     table = text.lookup_table(_lines(os.path.join(mobile, device.VOCABULARY_FILE)))
-    messages = [p["context"] for p in pairs]
     ids = text.to_ids(table, tf.constant(messages), int(model_input.shape[1])).numpy()
-    users = user_ids = None
+    user_ids = None
     if os.path.isfile(os.path.join(mobile, device.USERS_FILE)):
         known = {u: i + 1 for i, u in enumerate(_lines(os.path.join(mobile,
                                                                     device.USERS_FILE)))}
-        users = [p.get("user", "") for p in pairs]
+        users = users or [""] * len(messages)
         user_ids = np.array([known.get(u, 0) for u in users], np.int32)
-    x = Messages(messages, users, ids, user_ids, response_set,
-                 os.path.join(model_uri, SERVING_DIR))
-    return x, true_clusters
+    else:
+        users = None
+    with open(os.path.join(mobile, device.SETTINGS_FILE), encoding="utf-8") as f:
+        guard = json.load(f)["silent_on"]
+    silent = np.array(sensitive.matches(text.tokens(messages), guard["pattern"])
+                      if guard else [False] * len(messages), bool)
+    return Messages(messages, users, ids, user_ids, response_set,
+                    os.path.join(model_uri, SERVING_DIR), silent)
 
 
 def convert(model: keras.Model, conversion: str, representative, io_type: str) -> bytes:
@@ -125,10 +142,14 @@ def texts_of(reply_ids: np.ndarray, response_set: ResponseSet) -> np.ndarray:
 
 
 def tflite_predict(model_bytes: bytes, x: Messages) -> dict[str, np.ndarray]:
-    """Each message through LiteRT (one thread, batch 1), as a phone runs it."""
+    """Each message through LiteRT (one thread, batch 1), as a phone runs it, with the
+    host's crisis guard."""
     runner = litert_runner(model_bytes)
     rows = [runner(**_row_inputs(x, i)) for i in range(len(x))]
     outputs = {name: np.concatenate([r[name] for r in rows]) for name in device.OUTPUTS}
+    outputs["trigger_score"] = np.where(x.silent, 0.0, outputs["trigger_score"]).astype(
+        outputs["trigger_score"].dtype)
+    outputs["triggered"] = outputs["triggered"] & ~x.silent
     outputs["replies"] = texts_of(outputs["reply_ids"], x.response_set)
     return outputs
 

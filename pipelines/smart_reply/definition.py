@@ -46,7 +46,7 @@ def custom_config(args: argparse.Namespace, paths: PipelinePaths) -> dict:
             "sampled_softmax", "batch_size",
             "learning_rate", "suggestions", "beam_width", "length_bias", "rank_by",
             "trigger_threshold", "trigger_recall",
-            "fallback_confidence", "max_message_chars")
+            "fallback_confidence", "sensitive_guard", "max_message_chars")
     config = {key: getattr(args, key) for key in keys}
     config["backup_dir"] = os.path.join(paths.checkpoints, "backup")
     return config
@@ -118,6 +118,10 @@ class SmartReply(Family):
                                   "keeps this recall on its held-out split (0: off)")
         suggest.add_argument("--fallback-confidence", type=float,
                              help="below this top-cluster probability the fallback set is shown")
+        suggest.add_argument("--sensitive-guard", action=argparse.BooleanOptionalAction,
+                             help="no suggestions on messages holding a crisis phrase "
+                                  "(self-harm, abuse, medical emergency), whatever the trigger "
+                                  "says")
         suggest.add_argument("--max-message-chars", type=int,
                              help="longer messages are refused (one-line error / HTTP 400)")
         suggest.add_argument("--min-sensible", type=float,

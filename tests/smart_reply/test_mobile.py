@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from components import mobile as components
-from models.smart_reply import device, text, trainer
+from models.smart_reply import device, sensitive, text, trainer
 from models.smart_reply import mobile as hook
 from models.smart_reply.response_set import ResponseSet
 
@@ -78,6 +78,22 @@ def test_hook_runs_what_the_phone_runs(trained, gated):
         == [[response_set.texts[0], response_set.fallback[0], ""]]
 
 
+def test_phone_and_server_give_nothing_on_a_crisis(trained, gated):
+    model_uri, _, root, _ = trained
+    messages = ["I want to hurt myself", "Thanks for the help!", "He hit me again last night",
+                "Hit me up later"]
+    x = hook.host_messages(model_uri, messages)
+    assert x.silent.tolist() == [True, False, True, False]
+    with open(root / "tflite" / "float32" / "model.tflite", "rb") as f:
+        phone = hook.tflite_predict(f.read(), x)
+    served = hook.reference_predict(hook.load_model(model_uri), x)
+    for outputs in (phone, served):
+        assert outputs["trigger_score"][[0, 2]].tolist() == [0.0, 0.0]
+        assert not outputs["triggered"][[0, 2]].any()
+        assert outputs["trigger_score"][1] > 0.0 and outputs["trigger_score"][3] > 0.0
+    np.testing.assert_allclose(phone["trigger_score"], served["trigger_score"], atol=1e-5)
+
+
 def test_bundle_ships_the_model_and_what_the_host_needs(trained, gated, tmp_path):
     model_uri, _, root, _ = trained
     pushed = components.build_bundle(str(root / "tflite"), gated[1], str(tmp_path))
@@ -88,6 +104,7 @@ def test_bundle_ships_the_model_and_what_the_host_needs(trained, gated, tmp_path
     settings = json.loads((tmp_path / "dynamic" / "smart_reply.json").read_text())
     assert settings["context_tokens"] == 12 and settings["first_word_id"] == text.RESERVED
     assert settings["tokenizer"]["split_off"] == text.PUNCTUATION
+    assert settings["silent_on"]["pattern"] == sensitive.PATTERN
     vocabulary = (tmp_path / "dynamic" / "vocabulary.txt").read_text().splitlines()
     with open(os.path.join(model_uri, trainer.MOBILE_DIR, device.VOCABULARY_FILE)) as f:
         assert vocabulary == f.read().splitlines()

@@ -316,7 +316,8 @@ def test_sampled_softmax_trains_and_exports_the_same_signature():
     config = dict(context_tokens=10, max_reply_tokens=6, embedding_dim=8, units=8, dropout=0.0,
                   learning_rate=0.01, beam_width=8, length_bias=0.0, rank_by="cluster",
                   suggestions=3,
-                  trigger_threshold=0.5, fallback_confidence=0.0, max_message_chars=100)
+                  trigger_threshold=0.5, fallback_confidence=0.0, sensitive_guard=True,
+                  max_message_chars=100)
     signatures = {}
     for sampled in (0, 16):
         settings = {**config, "sampled_softmax": sampled}

@@ -10,7 +10,8 @@ import types
 CONFIG = dict(context_tokens=12, max_reply_tokens=6, embedding_dim=16, units=16, dropout=0.0,
               max_responses=120, min_count=2, min_similarity=0.5, beam_width=160,
               length_bias=0.2, rank_by="cluster", suggestions=3, trigger_threshold=0.5,
-              fallback_confidence=0.0, max_message_chars=200, batch_size=16, learning_rate=0.003,
+              fallback_confidence=0.0, sensitive_guard=True, max_message_chars=200,
+              batch_size=16, learning_rate=0.003,
               epochs=1, bigram_buckets=512)
 HELD_OUT = 80
 
