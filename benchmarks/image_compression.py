@@ -282,7 +282,7 @@ def wall_clock_cosine(peak: float, seconds: float, alpha: float = 0.1):
 
 
 def train(model_dir: str, minutes: float, iterations: int, batch_size: int,
-          learning_rate: float) -> dict[str, float]:
+          learning_rate: float, channel_shuffle: float) -> dict[str, float]:
     """Trains the Trainer's codec (cpu preset, its random-crop input) for `minutes` of wall
     clock on the bundled training photos and exports it as the Trainer does (entropy model
     included). The learning rate follows a cosine over the wall-clock budget
@@ -296,7 +296,7 @@ def train(model_dir: str, minutes: float, iterations: int, batch_size: int,
     tf.random.set_seed(0)
     photos = [compression_data._bundled_photo(n) for n in compression_data.TRAIN_PHOTOS]
     model = rg.residual_gru_codec("cpu", iterations=iterations, learning_rate=learning_rate)
-    dataset = trainer.crop_dataset(photos, batch_size)
+    dataset = trainer.crop_dataset(photos, batch_size, shuffle=channel_shuffle)
     load_before = os.getloadavg()
     start, cpu = time.perf_counter(), time.process_time()
     # More steps than any budget allows: the callback ends the fit.
@@ -309,7 +309,8 @@ def train(model_dir: str, minutes: float, iterations: int, batch_size: int,
     start_export = time.perf_counter()
     trainer.export(model, model_dir, trainer.warmup_png(), photos)
     return {"minutes": minutes, "steps": done, "batch_size": batch_size,
-            "iterations": iterations, "learning_rate": learning_rate, "seconds": seconds,
+            "iterations": iterations, "learning_rate": learning_rate,
+            "channel_shuffle": channel_shuffle, "seconds": seconds,
             "patches_per_s": done * batch_size / seconds,
             "patches_per_cpu_s": done * batch_size / cpu,
             "load_average_before": list(load_before), "load_average_after": list(os.getloadavg()),
@@ -323,6 +324,8 @@ def training_line(t: dict) -> str:
         f", load average {t['load_average_before'][0]:.1f} before and "
         f"{t['load_average_after'][0]:.1f} after")
     rate = "" if "learning_rate" not in t else f", learning rate {t['learning_rate']:g}"
+    if "channel_shuffle" in t:
+        rate += f", colour channels reordered in {t['channel_shuffle']:.0%} of crops"
     per_cpu = ("" if "patches_per_cpu_s" not in t
                else f", {t['patches_per_cpu_s']:.1f} per CPU-second")
     return (f"Codec trained {t['minutes']:g} min: {t['steps']:,} steps of {t['batch_size']} "
@@ -405,6 +408,8 @@ def plot(path: str, codec_rows: list[dict], jpeg_rows: list[dict],
 
 
 def main() -> None:
+    from models.image_compression import crops
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="serving SavedModel of the codec")
     parser.add_argument("--train-minutes", type=float,
@@ -413,6 +418,8 @@ def main() -> None:
     parser.add_argument("--train-iterations", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--channel-shuffle", type=float, default=crops.SHUFFLE,
+                        help="share of training crops with their colour channels reordered")
     parser.add_argument("--iterations", type=int, help="default: all the codec has")
     parser.add_argument("--runs", type=int, default=3, help="timed calls per speed figure")
     parser.add_argument("--no-serving", action="store_true",
@@ -424,7 +431,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.train_minutes:
         figures = train(args.model, args.train_minutes, args.train_iterations,
-                        args.batch_size, args.learning_rate)
+                        args.batch_size, args.learning_rate, args.channel_shuffle)
         with open(os.path.join(args.model, TRAINING_FILE), "w") as f:
             json.dump(figures, f, indent=2)
         print(json.dumps(figures))

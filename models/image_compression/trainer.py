@@ -74,11 +74,13 @@ def read_images(files: list[str]) -> list:
     return [image.numpy() for image in dataset]
 
 
-def crop_dataset(photos: list, batch_size: int, seed: int = 0) -> tf.data.Dataset:
-    """Endless batches of random 32×32 crops (flipped at random, drawn more often where the
-    photo is busy: models/image_compression/crops.py) of whole photos, in [-0.5, 0.5]. A split
-    of fixed patches (--max-patches-per-photo) gives those patches, flipped."""
-    sampler = crops.CropSampler(photos, seed)
+def crop_dataset(photos: list, batch_size: int, seed: int = 0,
+                 shuffle: float = crops.SHUFFLE) -> tf.data.Dataset:
+    """Endless batches of random 32×32 crops (flipped at random, a `shuffle` share with their
+    colour channels reordered, drawn more often where the photo is busy: models/
+    image_compression/crops.py) of whole photos, in [-0.5, 0.5]. A split of fixed patches
+    (--max-patches-per-photo) gives those patches, flipped and reordered alike."""
+    sampler = crops.CropSampler(photos, seed, shuffle)
     spec = tf.TensorSpec([batch_size, rg.PATCH, rg.PATCH, 3], tf.float32)
     return tf.data.Dataset.from_generator(lambda: sampler.batches(batch_size),
                                           output_signature=spec).prefetch(4)
@@ -125,7 +127,8 @@ def run_fn(fn_args: Any) -> None:
     batch_size = config.get("batch_size", 32)
     budget_mb, seed = config.get("input_cache_mb"), config.get("seed", 0)
     photos = read_images(_files(fn_args.train_files))
-    train_ds = crop_dataset(photos, batch_size, seed)
+    train_ds = crop_dataset(photos, batch_size, seed,
+                            config.get("channel_shuffle", crops.SHUFFLE))
     eval_ds = patch_dataset(_files(fn_args.eval_files), batch_size, False, budget_mb, seed)
     strategy = distribution_strategy(config.get("strategy", "one_device"), config.get("tpu"))
     with strategy.scope():

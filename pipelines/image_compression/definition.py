@@ -28,7 +28,7 @@ def _check(args: argparse.Namespace) -> None:
         raise ShipyardError(f"--gamma must be 0 (one-shot) or 1 (additive), got {args.gamma}")
     arguments.check_training(args)
     arguments.at_least(args, 1, "max_patches_per_photo", "eval_photos")
-    arguments.within(args, 0, 1, "min_ms_ssim")
+    arguments.within(args, 0, 1, "min_ms_ssim", "channel_shuffle")
     if arguments.check_mobile(args, MOBILE_VARIANTS):
         arguments.within(args, 0, 1, "max_metric_drop")
 
@@ -57,6 +57,9 @@ class ImageCompression(Family):
         parser.add_argument("--max-patches-per-photo", type=int,
                             help="keep N fixed 32×32 patches of each training photo instead of "
                                  "the whole photo (default: whole photos, cropped at random)")
+        parser.add_argument("--channel-shuffle", type=float,
+                            help="share of training crops whose R, G, B come in another order "
+                                 "(every hue seen, whatever the photos' colours; 0: none)")
         arguments.add_training_arguments(parser)
         parser.add_argument("--min-ms-ssim", type=float,
                             help="blessing threshold on held-out MS-SSIM at the last iteration "
@@ -75,7 +78,7 @@ class ImageCompression(Family):
         custom_config = {
             "preset": args.preset, "alpha": args.alpha, "iterations": args.iterations,
             "gamma": args.gamma, "batch_size": args.batch_size,
-            "learning_rate": args.learning_rate,
+            "learning_rate": args.learning_rate, "channel_shuffle": args.channel_shuffle,
             "backup_dir": os.path.join(paths.checkpoints, "backup"),
         }
         evaluation = FamilyEvaluation(self.module("evaluation"), HEADLINE, args.min_ms_ssim,

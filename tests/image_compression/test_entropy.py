@@ -219,7 +219,7 @@ def test_random_crops_stay_inside_the_photo_and_favour_texture():
     photo = np.stack([rows, cols, np.zeros_like(rows)], axis=-1).astype(np.uint8)
     photo[:, :100, 2] = 7  # flat blue on the left, noise on the right
     photo[:, 100:, 2] = np.random.default_rng(6).integers(0, 256, (50, 100))
-    sampler = crops.CropSampler([photo], seed=0)
+    sampler = crops.CropSampler([photo], seed=0, shuffle=0.0)
     batch = np.round((sampler.sample(400) + 0.5) * 255).astype(int)
     assert batch.shape == (400, 32, 32, 3)
     lefts = []
@@ -238,3 +238,22 @@ def test_random_crops_stay_inside_the_photo_and_favour_texture():
     assert 0.3 < np.mean(flipped) < 0.7
     with pytest.raises(ValueError, match="smaller than a 32×32 crop"):
         crops.CropSampler([photo[:20]])
+
+
+def test_random_crops_shuffle_colour_channels_as_configured():
+    # Each channel's values lie in its own range, so a crop's channel order can be read back.
+    rows, cols = np.meshgrid(np.arange(40), np.arange(90), indexing="ij")
+    photo = np.stack([rows, 60 + cols, 200 + (rows + cols) % 50], axis=-1).astype(np.uint8)
+
+    def orders(shuffle: float) -> list[tuple[int, ...]]:
+        batch = np.round((crops.CropSampler([photo], 1, shuffle).sample(600) + 0.5) * 255)
+        return [tuple(int(np.digitize(crop[..., c].min(), [60, 200])) for c in range(3))
+                for crop in batch]
+
+    assert set(orders(0.0)) == {(0, 1, 2)}
+    shuffled = orders(1.0)
+    counts = {o: shuffled.count(o) for o in set(shuffled)}
+    # Every order but the photo's own, about equally often (600 / 5 = 120 each).
+    assert sorted(counts) == [(0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)]
+    assert all(80 < n < 160 for n in counts.values())
+    assert 0.4 < np.mean([o == (0, 1, 2) for o in orders(0.5)]) < 0.6
