@@ -180,11 +180,8 @@ def _tile_means_restored(tiles: np.ndarray, reconstruction: np.ndarray,
 
     error = (tiles - reconstruction).mean(axis=(1, 2)).reshape(*grid, 3)
     spread = ndimage.zoom(error, (codec.TILE, codec.TILE, 1), order=1, mode="nearest")
-    image = reconstruction.reshape(*grid, codec.TILE, codec.TILE, 3).transpose(0, 2, 1, 3, 4)
-    image = image.reshape(grid[0] * codec.TILE, grid[1] * codec.TILE, 3) + spread
-    return codec.from_tiles(
-        image.reshape(grid[0], codec.TILE, grid[1], codec.TILE, 3).transpose(0, 2, 1, 3, 4)
-        .reshape(-1, codec.TILE, codec.TILE, 3), grid, size)
+    image = codec.assemble(reconstruction, grid) + spread
+    return codec.to_uint8(image[: size[0], : size[1]])
 
 
 def codec_curve(signatures, photo: np.ndarray, iterations: int, trained=None

@@ -269,11 +269,20 @@ def to_tiles(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     return tiles.reshape(-1, TILE, TILE, 3), grid
 
 
+def assemble(tiles: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Float tiles (N, 32, 32, 3), row-major → the float padded image (rows·32, cols·32, 3)."""
+    image = tiles.reshape(grid[0], grid[1], TILE, TILE, 3).transpose(0, 2, 1, 3, 4)
+    return image.reshape(grid[0] * TILE, grid[1] * TILE, 3)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float pixels in [-0.5, 0.5] → uint8."""
+    return np.clip(np.round((image + 0.5) * 255.0), 0, 255).astype(np.uint8)
+
+
 def from_tiles(tiles: np.ndarray, grid: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
     """Float tiles → the uint8 image, cropped back to `size`."""
-    image = tiles.reshape(grid[0], grid[1], TILE, TILE, 3).transpose(0, 2, 1, 3, 4)
-    image = image.reshape(grid[0] * TILE, grid[1] * TILE, 3)[: size[0], : size[1]]
-    return np.clip(np.round((image + 0.5) * 255.0), 0, 255).astype(np.uint8)
+    return to_uint8(assemble(tiles, grid)[: size[0], : size[1]])
 
 
 def cell_mask(counts: np.ndarray | None, grid: tuple[int, int], index: int) -> np.ndarray:

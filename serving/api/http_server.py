@@ -50,6 +50,8 @@ class RestServer:
         self.max_request_bytes = max_request_bytes
         self.enable_cors = enable_cors
         self.timeout_seconds = timeout_seconds if timeout_seconds > 0 else None
+        # Inline only where the timeout could not have fired: well under it.
+        self.inline_limit = None if self.timeout_seconds is None else self.timeout_seconds / 10
         # Bound here, so a taken port fails the server's start with OSError, as before.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)
@@ -163,8 +165,7 @@ class RestServer:
         kind = (method, path, len(body))
         self.inline.in_flight += 1
         try:
-            # Inline only where the timeout could not have fired: well under it.
-            if self.inline.inline(kind, (self.timeout_seconds or 60.0) / 10):
+            if self.inline.inline(kind, self.inline_limit):
                 answer = self.api.handle(method, path, body)
             else:
                 answer = await self._in_pool(method, path, body)

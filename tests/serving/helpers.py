@@ -111,3 +111,18 @@ def http(server: Any, method: str, path: str, body: Any = None,
          raw: bytes | None = None, timeout: float = 30) -> tuple[int, Any]:
     """(status, parsed JSON or text) for one request to the server's REST port."""
     return rest_client.call(f"127.0.0.1:{server.rest_port}", method, path, body, raw, timeout)
+
+
+def record_threads(monkeypatch: Any, owner: type, method: str) -> list[str]:
+    """Patches `owner.method` to append the calling thread's name to the returned list."""
+    import threading
+
+    names: list[str] = []
+    original = getattr(owner, method)
+
+    def recording(self, *args):
+        names.append(threading.current_thread().name)
+        return original(self, *args)
+
+    monkeypatch.setattr(owner, method, recording)
+    return names

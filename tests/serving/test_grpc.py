@@ -18,7 +18,7 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from tests.serving.helpers import running_server, save_tiny_model
+from tests.serving.helpers import record_threads, running_server, save_tiny_model
 
 TIMEOUT = 30
 
@@ -60,19 +60,10 @@ def test_lone_short_predicts_run_on_the_event_loop(tiny, monkeypatch):
     """An unbatched Predict alone on the server skips the pool hand-over once its signature is
     known to be quick (serving.api.inline); with that limit at 0 every call goes
     to the pool. Either way the answers are the same."""
-    import threading
-
     from serving.api import inline
     from serving.core.loader import Servable
 
-    threads = []
-    call = Servable.call
-
-    def recording(self, *args):
-        threads.append(threading.current_thread().name)
-        return call(self, *args)
-
-    monkeypatch.setattr(Servable, "call", recording)
+    threads = record_threads(monkeypatch, Servable, "call")
     # A limit no call reaches, so the test does not depend on this machine's speed.
     monkeypatch.setattr(inline, "INLINE_CALL_SECONDS", 60.0)
     _, stub, _ = tiny

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.serving.helpers import http, running_server, save_tiny_model
+from tests.serving.helpers import http, record_threads, running_server, save_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -205,19 +205,10 @@ def test_lone_quick_requests_run_on_the_event_loop(tiny, monkeypatch):
     """A REST request alone on the server runs on the loop thread once the same URL with the
     same body length is known to be quick (serving.api.inline), else on the pool; the answers
     are the same either way."""
-    import threading
-
     from serving.api import inline
     from serving.api.rest import RestApi
 
-    threads = []
-    handle = RestApi.handle
-
-    def recording(self, *args):
-        threads.append(threading.current_thread().name)
-        return handle(self, *args)
-
-    monkeypatch.setattr(RestApi, "handle", recording)
+    threads = record_threads(monkeypatch, RestApi, "handle")
     monkeypatch.setattr(inline, "INLINE_CALL_SECONDS", 60.0)  # whatever this machine's speed
     body = {"signature_name": "add", "inputs": {"a": [1, 2, 3, 4, 5], "b": [5, 4, 3, 2, 1]}}
     for _ in range(3):
