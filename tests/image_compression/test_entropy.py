@@ -173,6 +173,30 @@ def test_tile_counts_trade_score_for_iterations_at_a_price():
         assert inside == [inside[0]] * len(inside)
 
 
+def test_tile_ssim_is_ms_ssims_per_channel_ssim_and_sees_colour():
+    from models.image_compression import quality
+
+    rng = np.random.default_rng(3)
+    reference = rng.uniform(-0.3, 0.3, (2, 32, 32, 3)).astype(np.float32)
+    distorted = reference.copy()
+    # A hue shift that keeps luma (0.299 R + 0.587 G + 0.114 B) exactly.
+    distorted[0, ..., 0] += 0.15
+    distorted[0, ..., 1] -= 0.15 * 0.299 / 0.587
+    distorted[1] = distorted[1] * 0.5  # contrast halved, every channel
+    scores = codec.tile_ssim(reference, distorted[np.newaxis])
+    assert scores.shape == (1, 2)
+    for i in range(2):
+        per_channel, _ = quality._ssim_and_cs((reference[i] + 0.5) * 255.0,
+                                              (distorted[i] + 0.5) * 255.0, 255.0)
+        assert scores[0, i] == pytest.approx(per_channel.mean(), rel=1e-6)
+    # Luma alone sees no error in the hue shift; the per-channel score does.
+    luma = np.array([0.299, 0.587, 0.114])
+    luma_ssim, _ = quality._ssim_and_cs(((reference[0] + 0.5) @ luma * 255.0)[..., None],
+                                        ((distorted[0] + 0.5) @ luma * 255.0)[..., None], 255.0)
+    assert luma_ssim[0] == pytest.approx(1.0, abs=1e-6) and scores[0, 0] < 0.99
+    assert codec.tile_ssim(reference, reference[np.newaxis]) == pytest.approx(np.ones((1, 2)))
+
+
 @pytest.mark.parametrize("setting", [{"bpp": 0.2}, {"bpp": 0.3}, {"bpp": 0.4},
                                      {"min_quality": 0.6}, {"min_quality": 0.65},
                                      {"min_quality": 0.9}])
