@@ -34,16 +34,17 @@ def _gaussian() -> np.ndarray:
 
 
 def _filter(image: np.ndarray) -> np.ndarray:
-    """Separable Gaussian over (H, W) of (H, W, C), 'valid' part only (as TF's conv VALID)."""
+    """Separable Gaussian over (H, W) of (..., H, W, C), 'valid' part only (as TF's conv
+    VALID)."""
     g = _gaussian()
-    out = ndimage.correlate1d(image, g, axis=0, mode="constant")
-    out = ndimage.correlate1d(out, g, axis=1, mode="constant")
+    out = ndimage.correlate1d(image, g, axis=-3, mode="constant")
+    out = ndimage.correlate1d(out, g, axis=-2, mode="constant")
     half = FILTER_SIZE // 2
-    return out[half: image.shape[0] - half, half: image.shape[1] - half]
+    return out[..., half:-half, half:-half, :]
 
 
-def _ssim_and_cs(x: np.ndarray, y: np.ndarray, max_val: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel SSIM and contrast-structure means of (H, W, C) float64 images."""
+def ssim_and_cs(x: np.ndarray, y: np.ndarray, max_val: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel SSIM and contrast-structure means (..., C) of (..., H, W, C) images."""
     c1, c2 = (K1 * max_val) ** 2, (K2 * max_val) ** 2
     mu_x, mu_y = _filter(x), _filter(y)
     luminance = (2 * mu_x * mu_y + c1) / (mu_x ** 2 + mu_y ** 2 + c1)
@@ -52,7 +53,7 @@ def _ssim_and_cs(x: np.ndarray, y: np.ndarray, max_val: float) -> tuple[np.ndarr
     sigma_xx = _filter(x * x) - mu_x ** 2
     sigma_yy = _filter(y * y) - mu_y ** 2
     cs = (2 * sigma_xy + c2) / (sigma_xx + sigma_yy + c2)
-    return (luminance * cs).mean(axis=(0, 1)), cs.mean(axis=(0, 1))
+    return (luminance * cs).mean(axis=(-3, -2)), cs.mean(axis=(-3, -2))
 
 
 def _downsample(image: np.ndarray) -> np.ndarray:
@@ -70,7 +71,7 @@ def ms_ssim(reference: np.ndarray, distorted: np.ndarray) -> float:
     x, y = reference.astype(np.float64), distorted.astype(np.float64)
     factors = []
     for scale in range(scales):
-        ssim, cs = _ssim_and_cs(x, y, 255.0)
+        ssim, cs = ssim_and_cs(x, y, 255.0)
         factors.append(ssim if scale == scales - 1 else cs)
         x, y = _downsample(x), _downsample(y)
     stacked = np.maximum(np.stack(factors), 0.0)  # (scales, channels); TF applies relu too

@@ -186,12 +186,12 @@ def test_tile_ssim_is_ms_ssims_per_channel_ssim_and_sees_colour():
     scores = codec.tile_ssim(reference, distorted[np.newaxis])
     assert scores.shape == (1, 2)
     for i in range(2):
-        per_channel, _ = quality._ssim_and_cs((reference[i] + 0.5) * 255.0,
+        per_channel, _ = quality.ssim_and_cs((reference[i] + 0.5) * 255.0,
                                               (distorted[i] + 0.5) * 255.0, 255.0)
         assert scores[0, i] == pytest.approx(per_channel.mean(), rel=1e-6)
     # Luma alone sees no error in the hue shift; the per-channel score does.
     luma = np.array([0.299, 0.587, 0.114])
-    luma_ssim, _ = quality._ssim_and_cs(((reference[0] + 0.5) @ luma * 255.0)[..., None],
+    luma_ssim, _ = quality.ssim_and_cs(((reference[0] + 0.5) @ luma * 255.0)[..., None],
                                         ((distorted[0] + 0.5) @ luma * 255.0)[..., None], 255.0)
     assert luma_ssim[0] == pytest.approx(1.0, abs=1e-6) and scores[0, 0] < 0.99
     assert codec.tile_ssim(reference, reference[np.newaxis]) == pytest.approx(np.ones((1, 2)))
