@@ -73,12 +73,12 @@ def reply_function(model: keras.Model, vocabulary: list[str], users: list[str],
                 message=f"message longer than {max_chars} characters"),
         ]
         with tf.control_dependencies(checks):
-            ids = text.to_ids(tokens, messages, context_tokens)
+            words = text.tokenize(messages)
+        ids = text.words_to_ids(tokens, words, context_tokens)
         inputs = [ids] if user_names is None else [ids, names.lookup(user_names)]
         trigger, cluster_logp, state_h, state_c = encoder(inputs)
-        if guard:
-            trigger = tf.where(sensitive.in_graph(text.tokenize(messages)),
-                               tf.zeros_like(trigger), trigger)
+        if guard:  # on the whole message, not only the context tokens the model reads
+            trigger = tf.where(sensitive.in_graph(words), tf.zeros_like(trigger), trigger)
         scores = search.trie_beam_search(
             cluster_logp, state_h, state_c, step, trie,
             beam_width=config["beam_width"], length_bias=config["length_bias"])

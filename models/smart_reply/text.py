@@ -36,7 +36,12 @@ def lookup_table(vocabulary: list[str]) -> tf.lookup.StaticHashTable:
 def to_ids(table: tf.lookup.StaticHashTable, texts: tf.Tensor, max_tokens: int) -> tf.Tensor:
     """[batch] strings → [batch, max_tokens] int32 ids, the last `max_tokens` tokens kept
     (the end of a message says most about the reply), PAD on the right."""
-    words = tokenize(texts)
+    return words_to_ids(table, tokenize(texts), max_tokens)
+
+
+def words_to_ids(table: tf.lookup.StaticHashTable, words: tf.RaggedTensor,
+                 max_tokens: int) -> tf.Tensor:
+    """`to_ids` of messages already tokenized (`tokenize`)."""
     words = words[:, -max_tokens:]
     ids = tf.ragged.map_flat_values(table.lookup, words)
     return tf.cast(ids.to_tensor(default_value=PAD, shape=[None, max_tokens]), tf.int32)
