@@ -53,7 +53,13 @@ GOOD_NEWS = ("I got the job", "I passed my driving test", "we're getting married
              "I ran my first half marathon", "my visa came through", "we won the league",
              "the bank approved our mortgage", "I got the scholarship", "my paper got accepted",
              "we adopted a kitten", "the scan was all clear", "I aced the test",
-             "we sold the house")
+             "we sold the house",
+             "we're expecting a baby", "my sister is pregnant", "I'm going to be a dad",
+             "I'm going to be an auntie", "we got engaged at the weekend", "he proposed",
+             "I got the part in the play", "we're moving in together", "I quit smoking",
+             "I got my first pay cheque", "my results came back and I passed",
+             "our offer on the house was accepted", "the twins were born this morning",
+             "I got a first", "I finally got my licence", "we paid off the mortgage")
 BAD_NEWS = ("my grandma passed away", "my dog died", "I didn't get the job", "I broke my arm",
             "my flight got cancelled", "we lost the final", "I failed the exam",
             "my car broke down", "we broke up", "I lost my wallet", "my uncle is in hospital",
@@ -61,17 +67,29 @@ BAD_NEWS = ("my grandma passed away", "my dog died", "I didn't get the job", "I 
             "grandad had a fall", "the landlord is kicking us out", "I crashed the car",
             "my phone got stolen", "mum is in the hospital", "they rejected my application",
             "we had to put the dog down", "my laptop died with all my work on it", "I got dumped",
-            "the restaurant lost our booking", "my bag got stolen on the train")
+            "the restaurant lost our booking", "my bag got stolen on the train",
+            "my girlfriend dumped me", "we're getting divorced", "my hamster died",
+            "the vet says there's nothing more they can do", "I got rejected again",
+            "grandpa is really ill", "I didn't get into uni", "our flat flooded",
+            "someone broke into the car", "I failed my driving test", "I missed my flight",
+            "my best friend is moving away", "my marriage is over", "the kitten ran away",
+            "I didn't get the part", "my nan is in a home now")
 ILLNESS = ("I'm sick", "I have the flu", "I've got a terrible cold", "I have a fever",
            "my back is killing me", "I have a migraine", "I've got food poisoning",
            "I've been throwing up all night", "I think I have covid", "I've got a stomach bug",
-           "I sprained my ankle", "I'm feeling really rough")
+           "I sprained my ankle", "I'm feeling really rough",
+           "I have a splitting headache", "I've got tonsillitis", "my throat is killing me",
+           "I've got a chest infection", "I pulled a muscle", "I've got an ear infection",
+           "I've got a nasty cough", "I'm full of cold", "I've got a temperature",
+           "I twisted my knee", "I've got a toothache", "I've got a tummy bug")
 TASKS = ("the report", "the slides", "the dishes", "your homework", "the laundry",
          "the budget", "the application")
 ITEMS = ("some milk", "the charger", "an umbrella", "the keys", "bread", "your laptop")
 TESTS = ("an interview", "my exam", "a big presentation", "my driving test", "the audition",
          "my thesis defence", "the job interview", "my first shift", "the final",
-         "my piano recital")
+         "my piano recital",
+         "my first day at the new job", "the new school", "my dentist appointment",
+         "the match", "my exam results", "the big race")
 TRIPS = ("the beach", "the mountains", "a camping trip", "a road trip", "the lake")
 THINGS = ("our new puppy", "the cake I baked", "my new haircut", "the garden",
           "the view from the hotel", "my new bike", "the baby", "my new tattoo",
@@ -79,6 +97,17 @@ THINGS = ("our new puppy", "the cake I baked", "my new haircut", "the garden",
           "our holiday photos")
 MISTAKES = ("missing your call", "being late", "forgetting your birthday",
             "the mess in the kitchen", "the confusion earlier", "not replying sooner")
+FUNNY = ("{name} fell in the pool", "the dog stole the sausages off the barbecue",
+         "I walked straight into a glass door", "dad tried to use emojis again",
+         "{name} wore his jumper inside out all day", "the cat got stuck in the washing basket",
+         "I called my teacher mum", "{name} fell asleep in the meeting and snored",
+         "the baby sneezed on the cake", "the parrot learned to swear",
+         "I put salt in my coffee", "{name} got locked out in his pyjamas")
+SURPRISES = ("{name} is moving to Canada", "{name} and {name} split up",
+             "{name} quit her job", "the corner shop closed down", "{name} is getting married",
+             "they're knocking down the old cinema", "{name} shaved his head",
+             "{name} bought a boat", "the wedding's been called off", "{name} is having twins",
+             "our neighbours are selling up", "{name} won the lottery")
 WEATHER = ("sunny", "hot", "cold", "rainy", "windy", "freezing", "beautiful", "grey")
 TRANSPORT = ("bus", "train", "tram", "ferry", "plane", "tube", "night bus")
 HOLIDAYS = ("new year", "holidays", "Thanksgiving", "Easter", "Valentine's Day")
@@ -110,7 +139,9 @@ MESSAGES: dict[str, Kind] = {
                 "Come over for {meal} {when}?", "Fancy a drink after work?",
                 "Want to catch a movie {when}?", "We should get {food} {when}, you in?",
                 "Join us at {place} {when}?", "Up for a walk later?",
-                "Do you want to come with us to {event}?", "Feel like {food} {when}?"),
+                "Do you want to come with us to {event}?", "Feel like {food} {when}?",
+               "Come to {event} with us {when}!", "Join us for {meal} {when}!",
+               "You should come to {event}", "We're having {food} {when}, come!"),
                ("accept_invite", "decline", "maybe", "yes")),
     "available": (("Are you free {when}?", "Are you around on {weekday}?",
                    "Can you make it {when}?", "Is {weekday} ok for you?",
@@ -183,7 +214,10 @@ MESSAGES: dict[str, Kind] = {
     "where_are_you": (("Where are you?", "Are you on your way?", "Are you close?",
                        "How far away are you?", "Are you here yet?", "When will you get here?",
                        "where r u?", "u here yet?", "What's your ETA?", "Are you nearly here?",
-                       "Where are you now?", "You on your way?"), ("on_my_way", "running_late")),
+                       "Where are you now?", "You on your way?", "We're all waiting for you",
+                       "Hurry up!", "The film's starting, where are you?",
+                       "Everyone's here except you", "Are you coming or what?"),
+                      ("on_my_way", "running_late")),
     "arrived": (("I'm here.", "I'm at {place}.", "Just got to {place}.", "I'm outside.",
                  "Waiting at {place}.", "here!", "I'm outside your place", "Just parked",
                  "Just arrived at {place}", "Here, grabbing a table"),
@@ -211,11 +245,17 @@ MESSAGES: dict[str, Kind] = {
                "Just sent you a pic of {thing}", "Isn't {thing} adorable?",
                "Here's the photo from {event}", "Sending you a photo of {thing}",
                "Check this out"), ("love_it",)),
-    "funny": (("Haha that's so funny", "I can't stop laughing at that video",
+    "funny": (("{funny} lol", "lol {funny}", "haha {funny}", "{funny} 😂", "omg {funny}, I can't",
+               "{funny}, I'm dying", "Guess what, {funny} haha",
+               "Haha that's so funny", "I can't stop laughing at that video",
                "You won't believe what {name} just did lol", "That meme you sent killed me",
                "lol {name} fell asleep on the train again", "lmao", "haha {name} is hilarious",
                "omg I'm crying laughing", "That's the funniest thing I've seen all week",
                "lol did you see that?", "You're so funny", "hahaha no way"), ("laugh",)),
+    "news": (("{surprise}!", "Did you hear? {surprise}", "Guess what, {surprise}",
+              "Apparently {surprise}", "You won't believe it, {surprise}", "So {surprise}!",
+              "Big gossip: {surprise}", "Just heard {surprise}", "omg {surprise}"),
+             ("surprise", "ask_details")),
     "vague": (("Something happened at work today.", "You won't believe what happened.",
                "I need to tell you something.", "Guess who I ran into today?",
                "Can we talk later?", "Long day...", "You'll never guess what happened",
@@ -245,7 +285,9 @@ MESSAGES: dict[str, Kind] = {
               "Heading out to {event}"), ("have_fun",)),
     "miss": (("I miss you.", "Miss you so much!", "Can't wait to see you again.",
               "It's been too long, I miss you.", "miss u", "I miss you already",
-              "I miss our chats", "Come back soon, I miss you", "Missing you today"),
+              "I miss our chats", "Come back soon, I miss you", "Missing you today",
+              "Wish you could be here", "It's not the same without you",
+              "Wish you were closer", "When are you coming home? I miss you"),
              ("miss_you",)),
     "update": (("I sent you {task}.", "The package arrived.", "I booked a table for {time}.",
                 "Dinner is ready!", "I'm home.", "{name} says hi.", "Just got home", "I'm back",
@@ -260,10 +302,14 @@ MESSAGES: dict[str, Kind] = {
     "better": (("I'm feeling much better now.", "The surgery went well.",
                 "{name} is out of hospital.", "Feeling a lot better today",
                 "The test results came back fine", "{name} is doing much better",
-                "Finally over my cold", "Back on my feet!", "The fever's gone"), ("glad",)),
+                "Finally over my cold", "Back on my feet!", "The fever's gone",
+                "The baby finally slept", "We finally got some sleep", "The boiler's fixed",
+                "The power is back on", "Found my keys!", "{name} found the cat"), ("glad",)),
     "compliment": (("You look great!", "Great job on {task}!", "Well done today!",
                     "You did amazing!", "So proud of you!", "Nice work, {name}!",
-                    "Love your new haircut", "You're the best"), ("thanks",)),
+                    "Love your new haircut", "You're the best", "You were brilliant at {event}",
+                    "Loved your speech", "You sang beautifully", "You played so well today",
+                    "That dress really suits you", "Your cooking is the best"), ("thanks",)),
     "congratulated": (("Congrats on the new job!", "Congratulations {name}!!",
                        "Heard the news, congratulations!", "Congrats on {achievement}!",
                        "Well done on {achievement}!", "congrats!! so happy for you"), ("thanks",)),
@@ -284,7 +330,8 @@ MESSAGES: dict[str, Kind] = {
               ("sympathy", "ask_details")),
     "yes_no": (("Are you still up?", "You awake?", "Is it raining there?", "Did you like {event}?",
                 "Do you like {food}?", "Have you seen the new episode?", "Is {name} coming too?",
-                "Are you coming to {event}?", "Is everything ok?", "Ready?", "Is that ok?"),
+                "Are you coming to {event}?", "Is everything ok?", "Ready?", "Is that ok?",
+                "Feeling any better?", "Are you feeling better?", "Still poorly?"),
                ("yes", "no", "maybe")),
     "how_was": (("How was {event}?", "How did {test} go?",
                  "How was the trip to {country}?", "how was {meal}?",
@@ -572,6 +619,7 @@ def slot_values() -> dict[str, list[str]]:
     return {"name": list(NAMES), "place": list(PLACES), "meal": list(MEALS),
             "food": list(FOODS), "event": list(EVENTS), "when": list(WHEN),
             "favor": list(FAVORS), "good_news": list(GOOD_NEWS), "bad_news": list(BAD_NEWS),
+            "funny": list(FUNNY), "surprise": list(SURPRISES),
             "illness": list(ILLNESS), "task": list(TASKS), "item": list(ITEMS),
             "test": list(TESTS), "trip": list(TRIPS), "thing": list(THINGS),
             "mistake": list(MISTAKES), "holiday": list(HOLIDAYS),
@@ -587,8 +635,14 @@ _SLOT = re.compile(r"\{(\w+)\}")
 def render(template: str, values: dict[str, list[str]], rng: random.Random) -> str:
     """The template with each slot filled by a seeded choice; a message starting with a slot
     value gets a capital letter, as people type it."""
-    rendered = _SLOT.sub(lambda m: rng.choice(values[m.group(1)]), template)
+    rendered = _SLOT.sub(lambda m: render_slots(rng.choice(values[m.group(1)]), values, rng),
+                         template)
     return rendered[:1].upper() + rendered[1:]
+
+
+def render_slots(value: str, values: dict[str, list[str]], rng: random.Random) -> str:
+    """A slot value with its own slots filled (a piece of news naming a person)."""
+    return _SLOT.sub(lambda m: render_slots(rng.choice(values[m.group(1)]), values, rng), value)
 
 
 def template_pattern(template: str, values: dict[str, list[str]]) -> re.Pattern:
@@ -598,16 +652,17 @@ def template_pattern(template: str, values: dict[str, list[str]]) -> re.Pattern:
     def slot(name: str) -> str:
         if name not in values:
             return ".+"
-        return "(?:" + "|".join(re.escape(" ".join(v.lower().split()))
-                                for v in values[name]) + ")"
+        return "(?:" + "|".join(filled(" ".join(v.split())) for v in values[name]) + ")"
 
     def literal(text: str) -> str:
         # Spaces at the slot's edges belong to the pattern; any run of them matches any run.
         return r"\s+".join(re.escape(word) for word in re.split(r"\s+", text.lower()))
 
-    parts = _SLOT.split(template)
-    pattern = "".join(literal(p) if i % 2 == 0 else slot(p) for i, p in enumerate(parts))
-    return re.compile(f"^{pattern}$")
+    def filled(text: str) -> str:  # a template or a slot value, which may hold slots
+        parts = _SLOT.split(text)
+        return "".join(literal(p) if i % 2 == 0 else slot(p) for i, p in enumerate(parts))
+
+    return re.compile(f"^{filled(template)}$")
 
 
 def all_templates() -> list[str]:

@@ -1,6 +1,8 @@
 """Smart Reply data: the bundled corpus, users' TSV / JSONL, the split and the response set."""
 import json
 import os
+import random
+import re
 
 import pytest
 import tensorflow as tf
@@ -23,7 +25,7 @@ def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
     conversations = reply_data.conversation_pairs()
     knowledge = reply_data.knowledge_pairs()
     assert bundled == synthetic + conversations + knowledge
-    assert (len(synthetic), len(conversations), len(knowledge)) == (5639, 220, 331)
+    assert (len(synthetic), len(conversations), len(knowledge)) == (6079, 220, 331)
     # Every template and every intent's phrasing is used; slots are filled.
     assert not any("{" in p["context"] or "{" in p["reply"] for p in synthetic)
     replies = {p["reply"] for p in synthetic}
@@ -38,7 +40,7 @@ def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
     assert not any(p["context"].lower() in eval_contexts
                    for p in bundled if not reply_data.is_eval(p))
     # Every rendering of a template is on its template's side: the held-out split asks
-    # about wording the model never saw (117 of the 497 everyday templates).
+    # about wording the model never saw (125 of the 541 everyday templates).
     sides = {}
     for pair in synthetic:
         if corpus.GROUP in pair:
@@ -49,7 +51,7 @@ def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
                           corpus.ZONE_QUESTIONS, corpus.CONVERSIONS, corpus.LANDMARK_QUESTIONS)
     assert len(sides) == len(corpus.all_templates()) - sum(map(len, negative_templates))
     assert all(len(side) == 1 for side in sides.values())
-    assert (len(sides), sum(True in side for side in sides.values())) == (497, 117)
+    assert (len(sides), sum(True in side for side in sides.values())) == (541, 125)
     # The split's TFRecords carry the pair, not its template.
     assert b"template" not in reply_data.example_bytes(synthetic[0])
 
@@ -75,8 +77,6 @@ def test_negative_examples_are_long_code_sensitive_or_knowledge(bundled):
 
 def test_reference_negatives_are_answered_from_installed_data():
     """Number words come from num2words, time zones from CLDR, conversions are computed."""
-    import re
-
     from babel import Locale
     from num2words import num2words
 
@@ -107,6 +107,17 @@ def test_templates_match_their_renderings():
     assert not pattern.match("running eleven minutes late, sorry!")
     assert not pattern.match("running ten minutes late")
     assert corpus.template_pattern("Hi {n}!", {}).match("hi there!")
+
+
+def test_slot_values_may_hold_slots():
+    values = {"news": ["{name} shaved his head", "the shop closed"], "name": ["Ann", "Bo"]}
+    rendered = {corpus.render("omg {news}!", values, random.Random(seed)) for seed in range(40)}
+    assert rendered == {"Omg Ann shaved his head!", "Omg Bo shaved his head!",
+                        "Omg the shop closed!"}
+    pattern = corpus.template_pattern("omg {news}!", values)
+    assert all(pattern.match(m.lower()) for m in rendered)
+    assert not pattern.match("omg cy shaved his head!")
+    assert not pattern.match("omg {name} shaved his head!")
 
 
 def _write(tmp_path, name, content: bytes):
