@@ -151,7 +151,7 @@ def build_flag_parser() -> argparse.ArgumentParser:
                    const=True, default=d.allow_version_labels_for_unavailable_models)
     p.add_argument("--tensorflow_intra_op_parallelism", type=int,
                    default=d.tensorflow_intra_op_parallelism,
-                   help="threads inside one op (0: TensorFlow's default, one per core)")
+                   help="threads inside one op (0: one fewer than the cores, at least 1)")
     p.add_argument("--tensorflow_inter_op_parallelism", type=int,
                    default=d.tensorflow_inter_op_parallelism,
                    help="ops run in parallel (0: TensorFlow's default)")

@@ -17,7 +17,7 @@ from serving.config.options import (
     options_from_flags,
     parse_grpc_channel_arguments,
 )
-from serving.server import ModelServer
+from serving.server import ModelServer, tensorflow_thread_pools
 from tests.serving.helpers import copy_version, http, save_tiny_model
 
 # tensorflow_model_server's flags (model_servers/main.cc, TF Serving 2.16.1 and master).
@@ -140,3 +140,10 @@ def test_version_and_alts(capsys):
         "shipyard-model-server 2.16 (TF Serving 2.16.1's APIs and flags)\n"
     with pytest.raises(ConfigError, match="^--use_alts_credentials is not supported"):
         options_from_flags(["--model_base_path=/m", "--use_alts_credentials"])
+
+
+def test_unset_tensorflow_pools_leave_a_core_to_the_server():
+    assert tensorflow_thread_pools(0, 0, cores=2) == (1, 0)
+    assert tensorflow_thread_pools(0, 0, cores=1) == (1, 0)
+    assert tensorflow_thread_pools(0, 2, cores=8) == (7, 2)
+    assert tensorflow_thread_pools(3, 1, cores=2) == (3, 1)  # the flags win
