@@ -5,7 +5,8 @@ message (a thank-you, an invitation, a late arrival, good or bad news, ...), eac
 intents that answer it (models/smart_reply/intents.py), and several phrasings of each intent's
 replies. Slots are filled from installed data where it exists: weekday names and clock times
 from Babel's CLDR, minutes written out by num2words, country and currency names from CLDR;
-people's first names, places, meals, foods and events are short lists written here.
+people's first names, places, meals, foods, events and pieces of news (good, bad, funny,
+surprising; an entry may name someone, "{name} shaved his head") are short lists written here.
 
 Beside them, negative examples, where no suggestion should be shown: knowledge questions with
 their factual answers (CLDR's currencies and chatterbot-corpus' trivia, history, science and
