@@ -97,7 +97,7 @@ def main() -> None:
     for intra, inter in SETTINGS:
         key = f"{intra},{inter}"
         label = f"{name(intra)} / {name(inter)}"
-        if (intra, inter) == (server_default[0], server_default[1]):
+        if (intra, inter) == server_default:
             label += " (the model server's default here)"
         rows.append(f"| {label} | {span(key, '1', 'p50_ms')} | {span(key, '32', 'p50_ms')} | "
                     f"{span(key, '1', 'cpu_ms_per_call')} | "

@@ -48,11 +48,10 @@ def tensorflow_thread_pools(intra: int, inter: int, cores: int | None = None
 
     An unset intra-op pool gets one thread fewer than the cores this process may run on (at
     least one), leaving a core to the threads that take requests; TensorFlow's own default, a
-    thread per core, spins its workers against them. On 2 cores the benchmark's MobileNet
-    (direct call) took 0.85 ms p50 at batch 1 and 2.0-2.5 ms at batch 32 with one intra-op
-    thread, 2.1-2.5 ms and 3.8-4.3 ms with TensorFlow's default, at twice the CPU time. An
-    unset inter-op pool keeps TensorFlow's default (one thread gave the same times). Only 2
-    cores were measured.
+    thread per core, spins its workers against them: on 2 cores it made the benchmark's
+    MobileNet about twice as slow at batch 1 and 32, at twice the CPU time. An unset inter-op
+    pool keeps TensorFlow's default, which one thread did not beat. Measured on 2 cores only:
+    benchmarks/thread_pools.py.
     """
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \

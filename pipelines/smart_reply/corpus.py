@@ -636,14 +636,14 @@ _SLOT = re.compile(r"\{(\w+)\}")
 def render(template: str, values: dict[str, list[str]], rng: random.Random) -> str:
     """The template with each slot filled by a seeded choice; a message starting with a slot
     value gets a capital letter, as people type it."""
-    rendered = _SLOT.sub(lambda m: render_slots(rng.choice(values[m.group(1)]), values, rng),
-                         template)
+    rendered = _fill(template, values, rng)
     return rendered[:1].upper() + rendered[1:]
 
 
-def render_slots(value: str, values: dict[str, list[str]], rng: random.Random) -> str:
-    """A slot value with its own slots filled (a piece of news naming a person)."""
-    return _SLOT.sub(lambda m: render_slots(rng.choice(values[m.group(1)]), values, rng), value)
+def _fill(text: str, values: dict[str, list[str]], rng: random.Random) -> str:
+    """`text` with each slot replaced by a seeded choice, itself filled in turn (a slot value
+    may hold slots: a piece of news naming a person)."""
+    return _SLOT.sub(lambda m: _fill(rng.choice(values[m.group(1)]), values, rng), text)
 
 
 def template_pattern(template: str, values: dict[str, list[str]]) -> re.Pattern:
