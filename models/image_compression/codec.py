@@ -8,10 +8,11 @@ H·W/8 bits of the padded image before entropy coding. Decoding crops back to th
 
 Rate control by bits per pixel or quality can be spatially adaptive (Johnston et al.,
 "Improved Lossy Image Compression with Priming and Spatially Adaptive Bit Rates for Recurrent
-Networks", CVPR 2018), with the counts chosen as in rate-distortion optimisation: each tile
-takes the iteration count that maximises its SSIM (per colour channel, averaged) minus a price
-per iteration common to all tiles, the price chosen so that the file meets the rate or the
-image its MS-SSIM; the stream carries each tile's count. Same-count-for-every-tile files are
+Networks", CVPR 2018): every tile gets k iterations, and the tiles whose SSIM (per colour
+channel, averaged) after k is lowest get a (k+1)-th, as many as fit the rate or as few as
+reach the MS-SSIM; the stream carries each tile's count. Evening quality out this way beat
+trading each tile's SSIM against a common price per iteration, which let tiles drop to one
+iteration and spent on few (docs/image_compression.md). Same-count-for-every-tile files are
 tried too and kept when better.
 """
 from __future__ import annotations
@@ -385,21 +386,12 @@ class Compressed:
     tile_iterations: np.ndarray | None = None
 
 
-def tile_counts(scores: np.ndarray, price: float) -> np.ndarray:
-    """Each tile's iterations (N,) from its scores (T, N) after each iteration: the count k
-    maximising score(k) - price·k, the fewest on ties. Price 0 gives each tile its best
-    iteration; a price above every gain an iteration brings gives one iteration a tile."""
-    ks = np.arange(1, len(scores) + 1)[:, np.newaxis]
-    return np.argmax(scores - price * ks, axis=0) + 1
-
-
-def candidate_prices(scores: np.ndarray) -> np.ndarray:
-    """The prices (ascending, from 0) at which some tile's count changes: the positive gains
-    per iteration between any two of its iterations. Between two neighbours no count moves,
-    so searching these is exact."""
-    first, second = np.triu_indices(len(scores), 1)
-    slopes = (scores[second] - scores[first]) / (second - first)[:, np.newaxis]
-    return np.unique(np.concatenate([[0.0], slopes[slopes > 0]]))
+def step_counts(scores: np.ndarray, k: int, raised: int) -> np.ndarray:
+    """Each tile's iterations (N,) from its scores (T, N) after each iteration: k, and k + 1
+    for the `raised` tiles that score lowest after k (the earlier tile first on ties)."""
+    counts = np.full(scores.shape[1], k)
+    counts[np.argsort(scores[k - 1], kind="stable")[:raised]] = k + 1
+    return counts
 
 
 def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
@@ -409,11 +401,12 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
     """Encodes `image` for a number of iterations, the most that fit in `bpp` (file bits per
     pixel, header and entropy coding included), or the fewest reaching MS-SSIM `min_quality`
     (the most the codec has when none does). With `bpp` or `min_quality` and `adaptive`, each
-    32×32 tile gets its own count (`tile_counts` at a price per iteration: the lowest price
-    whose file fits in `bpp`, or the highest whose image reaches `min_quality`), kept when it
-    beats the same count for every tile (higher MS-SSIM in `bpp`, or fewer bytes reaching
-    `min_quality`). `encoded`: the (codes, reconstructions) `encode_tiles` made of this
-    image's tiles, to try several settings on one encoding."""
+    32×32 tile gets its own count (`step_counts` on a base count: the uniform count within
+    `bpp`, with as many tiles raised as still fit; or one below the uniform count reaching
+    `min_quality`, with as few raised as reach it), kept when it beats the same count for
+    every tile (higher MS-SSIM in `bpp`, or fewer bytes reaching `min_quality`).
+    `encoded`: the (codes, reconstructions) `encode_tiles` made of this image's tiles, to try
+    several settings on one encoding."""
     if sum(x is not None for x in (iterations, bpp, min_quality)) > 1:
         raise CodecError("give one of iterations, bpp, min_quality")
     if iterations is not None and not 1 <= iterations <= codec.iterations:
@@ -448,37 +441,36 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
     if bpp is None and min_quality is None:
         return result(None, total)
     uniform = _uniform(codec, image, codes, reconstructions, grid, bpp, min_quality, coder)
-    if not adaptive:
-        return result(None, uniform)
-    scores = tile_ssim(tiles, reconstructions)
-    prices = candidate_prices(scores)
+    same = result(None, uniform)
+    # The uniform count within `bpp`, or one below the uniform count reaching `min_quality`
+    # (none when that is 1 or when even every iteration does not reach it).
+    base = uniform if bpp is not None else uniform - 1
+    if not adaptive or not 1 <= base < total or (
+            min_quality is not None and same.ms_ssim < min_quality):
+        return same
+    scores = tile_ssim(tiles, reconstructions[: base + 1])
 
-    def good(index: int) -> bool:
-        """Fits in `bpp` (true at high prices), or reaches `min_quality` (at low ones)."""
-        counts = tile_counts(scores, prices[index])
+    def good(raised: int) -> bool:
+        """Fits in `bpp` (true for few raised tiles), or reaches `min_quality` (for many)."""
+        counts = step_counts(scores, base, raised)
         if bpp is not None:
-            stream = codec.write_stream((height, width), codes[: counts.max()], counts, coder)
+            stream = codec.write_stream((height, width), codes[: base + 1], counts, coder)
             return len(stream) * 8 / pixels <= bpp
         decoded = from_tiles(select(reconstructions, counts), grid, (height, width))
         return quality.ms_ssim(image, decoded) >= min_quality
 
-    # The price index where `good` turns: the lowest price that fits / the highest reaching.
-    low, high = 0, len(prices) - 1
+    # The most raised tiles that fit (none always does) / the fewest reaching (all do).
+    low, high = 0, len(tiles)
     if bpp is not None:
-        if good(low):
-            high = low
-        while low < high:
-            middle = (low + high) // 2
-            low, high = (low, middle) if good(middle) else (middle + 1, high)
-    else:
-        if not good(low):
-            high = low  # not even each tile at its best reaches it: fewest bytes of the best
         while low < high:
             middle = (low + high + 1) // 2
             low, high = (middle, high) if good(middle) else (low, middle - 1)
-    counts = tile_counts(scores, prices[low])
+    else:
+        while low < high:
+            middle = (low + high) // 2
+            low, high = (low, middle) if good(middle) else (middle + 1, high)
+    counts = step_counts(scores, base, low)
     per_tile = result(counts, int(counts.max()))
-    same = result(None, uniform)
     if bpp is not None:
         better = per_tile.bpp <= bpp and per_tile.ms_ssim > same.ms_ssim
     else:

@@ -157,20 +157,16 @@ def _flat_and_textured(seed=4):
     return image
 
 
-def test_tile_counts_trade_score_for_iterations_at_a_price():
-    # Tile A peaks at its second iteration; tile B gains 0.1 an iteration.
-    scores = np.array([[0.5, 0.2], [0.7, 0.3], [0.6, 0.4]])
-    assert codec.tile_counts(scores, 0.0).tolist() == [2, 3]  # each tile's best
-    assert codec.tile_counts(scores, 0.15).tolist() == [2, 1]
-    assert codec.tile_counts(scores, 0.1).tolist() == [2, 1]  # a tie: the fewest iterations
-    assert codec.tile_counts(scores, 0.5).tolist() == [1, 1]
-    # Rounded: tile B's 0.1 comes out of three pairs with different float noise.
-    prices = np.unique(codec.candidate_prices(scores).round(12))
-    np.testing.assert_allclose(prices, [0.0, 0.05, 0.1, 0.2])
-    # Between neighbouring candidates no count changes, so searching them is exact.
-    for low, high in zip(prices, [*prices[1:], 1.0], strict=True):
-        inside = [codec.tile_counts(scores, p).tolist() for p in np.linspace(low, high, 7)[1:-1]]
-        assert inside == [inside[0]] * len(inside)
+def test_step_counts_raise_the_lowest_scoring_tiles_by_one_iteration():
+    # Scores of four tiles after iterations 1, 2, 3.
+    scores = np.array([[0.5, 0.2, 0.5, 0.9],
+                       [0.7, 0.3, 0.6, 0.95],
+                       [0.8, 0.4, 0.7, 0.96]])
+    assert codec.step_counts(scores, 1, 0).tolist() == [1, 1, 1, 1]
+    assert codec.step_counts(scores, 1, 1).tolist() == [1, 2, 1, 1]
+    assert codec.step_counts(scores, 1, 2).tolist() == [2, 2, 1, 1]  # a tie: the earlier tile
+    assert codec.step_counts(scores, 2, 2).tolist() == [2, 3, 3, 2]  # ranked after iteration 2
+    assert codec.step_counts(scores, 2, 4).tolist() == [3, 3, 3, 3]
 
 
 def test_tile_ssim_is_ms_ssims_per_channel_ssim_and_sees_colour():
