@@ -417,6 +417,9 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--channel-shuffle", type=float, default=crops.SHUFFLE,
                         help="share of training crops with their colour channels reordered")
+    parser.add_argument("--refit-entropy", action="store_true",
+                        help="fit the codec's entropy model again on the training photos and "
+                             "save it (a codec exported by an older version)")
     parser.add_argument("--iterations", type=int, help="default: all the codec has")
     parser.add_argument("--runs", type=int, default=3, help="timed calls per speed figure")
     parser.add_argument("--no-serving", action="store_true",
@@ -442,7 +445,7 @@ def main() -> None:
 
     codec_dir = codec.find_model(args.model, "")
     trained = codec.Codec.load(codec_dir)
-    if trained.entropy is None:  # a codec exported before entropy models: fit one now
+    if trained.entropy is None or args.refit_entropy:  # older codecs: fit one now
         trained.fit_entropy([compression_data._bundled_photo(n)
                              for n in compression_data.TRAIN_PHOTOS])
         trained.entropy.save(codec_dir)

@@ -27,6 +27,14 @@ the same at the wider spacings). Tables of the first version (a, b, n for every 
 group a channel: shape (T, C, 27)) still load and decode the files they coded. Probabilities
 are clipped to [1/4096, 1 − 1/4096], so that a bit the table deems impossible still costs at
 most 12 bits.
+
+On top of the table, a logistic layer per iteration × channel (fitted after it) sees what the
+table cannot: the cell's bits in this iteration's earlier channels and all of the previous
+iteration's bits at the cell, next to the table's own log-odds. Its weights, the table's
+log-odds and the sigmoid are stored as integers and a lookup table, so that encoder and
+decoder compute the same probability on any machine (a float dot product may round
+differently elsewhere, and one different probability breaks the range coder). Models without
+the layer still load and decode their files.
 """
 from __future__ import annotations
 
@@ -43,12 +51,16 @@ NEIGHBOUR_CONTEXTS = 45  # a × m (5 values) × s (the other phases)
 CONTEXTS = NEIGHBOUR_CONTEXTS  # the table's last axis (anchors use the first 27)
 EPSILON = 1.0 / 4096
 FILE = "entropy_model.npz"
+SCALE = 256  # the logistic layer's log-odds are integers in units of 1/SCALE
+TABLE_SCALE = 16  # the table's log-odds as a feature, in units of 1/TABLE_SCALE
+LIMIT = 9 * SCALE  # log-odds clipped to ±9: beyond EPSILON's ±8.3 either way
 
 _DIAGONAL = ((-1, -1), (-1, 1), (1, -1), (1, 1))
 _SIDES = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
-# (channel, phase, cells (rows, cols) boolean, their contexts) → their ±1 bits.
-Visit = Callable[[int, int, np.ndarray, np.ndarray], np.ndarray]
+# (channel, phase, cells (rows, cols) boolean, their contexts, their cross-channel bits or
+# None) → their ±1 bits.
+Visit = Callable[[int, int, np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
 
 
 def _ternary(values: np.ndarray) -> np.ndarray:
@@ -90,11 +102,13 @@ def groups(mask: np.ndarray, levels: int = LEVELS
 
 
 def walk(mask: np.ndarray, channels: int, previous: np.ndarray | None, visit: Visit,
-         phased: bool = True) -> np.ndarray:
+         phased: bool = True, cross: bool = False) -> np.ndarray:
     """Goes through one iteration's bits in coding order, asking `visit` for the bits of each
     group of cells given their contexts, and returns the map (rows, cols, C) it filled (0
     outside `mask`). Encoder, decoder and fitting all walk the same way, so their contexts
-    agree by construction. `phased` False: the first version's order (one group a channel)."""
+    agree by construction. `phased` False: the first version's order (one group a channel).
+    `cross`: also give `visit` each cell's bits so far in this iteration (the channels before
+    this one; 0 for the rest) and the previous iteration's, as int64 (cells, 2C)."""
     rows, cols = mask.shape
     current = np.zeros((rows, cols, channels), np.float32)
     order = groups(mask) if phased else [(0, mask, ())]
@@ -102,6 +116,7 @@ def walk(mask: np.ndarray, channels: int, previous: np.ndarray | None, visit: Vi
     # same[o]: the cell's code equals its neighbour's at offset o on the channels so far.
     same = {o: np.ones((rows, cols), bool) for o in offsets}
     zero = np.zeros((rows, cols), np.float32)
+    before = np.zeros_like(current) if previous is None else previous
     for c in range(channels):
         plane = current[..., c]
         a = zero if previous is None else previous[..., c]
@@ -118,7 +133,9 @@ def walk(mask: np.ndarray, channels: int, previous: np.ndarray | None, visit: Vi
                 matched = sum(_shift(plane, *o) * same[o] for o in neighbours)
                 contexts = (_ternary(a) * 15 + (np.clip(matched, -2, 2).astype(np.int64) + 2)
                             * 3 + _ternary(total))
-            plane[cells] = visit(c, phase, cells, contexts[cells])
+            across = (np.concatenate([current[cells], before[cells]], axis=1).astype(np.int64)
+                      if cross else None)
+            plane[cells] = visit(c, phase, cells, contexts[cells], across)
         for o in same:
             same[o] &= plane == _shift(plane, *o)
     return current
@@ -126,14 +143,30 @@ def walk(mask: np.ndarray, channels: int, previous: np.ndarray | None, visit: Vi
 
 class ContextModel:
     """P(+1) per (iteration, channel, phase, context): `table` of shape (T, C, 7, 45), or a
-    first-version table (T, C, 27)."""
+    first-version table (T, C, 27); with `weights` (T, C, 2C + 2) int64, the logistic layer:
+    per cross-channel bit, then on the table's log-odds `table_logits` (the table's shape,
+    int64), then the bias; `sigmoid` (2·LIMIT + 1,) maps its clipped log-odds to P(+1)."""
 
-    def __init__(self, table: np.ndarray) -> None:
+    def __init__(self, table: np.ndarray, weights: np.ndarray | None = None,
+                 table_logits: np.ndarray | None = None,
+                 sigmoid: np.ndarray | None = None) -> None:
         self.table = np.clip(np.asarray(table, np.float64), EPSILON, 1 - EPSILON)
         if self.table.ndim not in (3, 4):
             raise ValueError(f"an entropy table has 3 or 4 axes, not {self.table.ndim}")
-        # Which table coded a file (in the .rgc header): another table cannot decode it.
-        self.id = zlib.adler32(self.table.astype("<f8").tobytes()) or 1
+        self.weights = None if weights is None else np.asarray(weights, np.int64)
+        self.table_logits = None if table_logits is None else np.asarray(table_logits, np.int64)
+        self.sigmoid = (None if sigmoid is None
+                        else np.clip(np.asarray(sigmoid, np.float64), EPSILON, 1 - EPSILON))
+        parts = [self.table.astype("<f8").tobytes()]
+        if self.weights is not None:
+            if self.table_logits is None or self.sigmoid is None or not self.phased:
+                raise ValueError("a logistic layer needs a phased table, its log-odds and the "
+                                 "sigmoid")
+            parts += [self.weights.astype("<i8").tobytes(),
+                      self.table_logits.astype("<i8").tobytes(),
+                      self.sigmoid.astype("<f8").tobytes()]
+        # Which model coded a file (in the .rgc header): another model cannot decode it.
+        self.id = zlib.adler32(b"".join(parts)) or 1
 
     @property
     def iterations(self) -> int:
@@ -143,8 +176,17 @@ class ContextModel:
     def phased(self) -> bool:
         return self.table.ndim == 4
 
+    @property
+    def stacked(self) -> bool:
+        """Has the logistic layer over cross-channel bits."""
+        return self.weights is not None
+
     def save(self, directory: str) -> None:
-        np.savez(os.path.join(directory, FILE), table=self.table)
+        arrays = {"table": self.table}
+        if self.stacked:
+            arrays.update(weights=self.weights, table_logits=self.table_logits,
+                          sigmoid=self.sigmoid)
+        np.savez(os.path.join(directory, FILE), **arrays)
 
     @classmethod
     def load(cls, directory: str) -> ContextModel | None:
@@ -153,11 +195,20 @@ class ContextModel:
         if not os.path.isfile(path):
             return None
         with np.load(path) as data:
-            return cls(data["table"])
+            extra = {k: data[k] for k in ("weights", "table_logits", "sigmoid") if k in data}
+            return cls(data["table"], **extra)
 
-    def probabilities(self, t: int, c: int, phase: int, contexts: np.ndarray) -> np.ndarray:
-        table = self.table[min(t, self.iterations - 1), c]
-        return table[phase][contexts] if self.phased else table[contexts]
+    def probabilities(self, t: int, c: int, phase: int, contexts: np.ndarray,
+                      across: np.ndarray | None = None) -> np.ndarray:
+        t = min(t, self.iterations - 1)
+        if not self.phased:
+            return self.table[t, c][contexts]
+        if not self.stacked:
+            return self.table[t, c, phase][contexts]
+        w = self.weights[t, c]
+        # Integers throughout: the same sum on every machine.
+        z = across @ w[:-2] + w[-2] * self.table_logits[t, c, phase][contexts] + w[-1]
+        return self.sigmoid[np.clip(z, -LIMIT, LIMIT) + LIMIT]
 
     def encode(self, t: int, current: np.ndarray, mask: np.ndarray,
                previous: np.ndarray | None) -> bytes:
@@ -167,13 +218,14 @@ class ContextModel:
         encoder = constriction.stream.queue.RangeEncoder()
         family = constriction.stream.model.Bernoulli(perfect=False)
 
-        def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray) -> np.ndarray:
+        def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray,
+                  across: np.ndarray | None) -> np.ndarray:
             bits = current[..., c][cells]
             encoder.encode((bits > 0).astype(np.int32), family,
-                           self.probabilities(t, c, phase, contexts))
+                           self.probabilities(t, c, phase, contexts, across))
             return bits
 
-        walk(mask, current.shape[-1], previous, visit, self.phased)
+        walk(mask, current.shape[-1], previous, visit, self.phased, self.stacked)
         return encoder.get_compressed().astype("<u4").tobytes()
 
     def decode(self, t: int, payload: bytes, mask: np.ndarray, channels: int,
@@ -186,35 +238,44 @@ class ContextModel:
         decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, "<u4").copy())
         family = constriction.stream.model.Bernoulli(perfect=False)
 
-        def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray) -> np.ndarray:
+        def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray,
+                  across: np.ndarray | None) -> np.ndarray:
             try:
-                symbols = decoder.decode(family, self.probabilities(t, c, phase, contexts))
+                symbols = decoder.decode(family, self.probabilities(t, c, phase, contexts,
+                                                                    across))
             except Exception as e:  # constriction raises its own types on bad input
                 raise ValueError(str(e)) from None
             return np.where(symbols > 0, 1.0, -1.0)
 
-        return walk(mask, channels, previous, visit, self.phased)
+        return walk(mask, channels, previous, visit, self.phased, self.stacked)
 
     def ideal_bits(self, t: int, current: np.ndarray, mask: np.ndarray,
                    previous: np.ndarray | None) -> float:
         """−log2 of the bits' probability under the model: what a perfect coder would spend."""
         total = [0.0]
 
-        def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray) -> np.ndarray:
+        def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray,
+                  across: np.ndarray | None) -> np.ndarray:
             bits = current[..., c][cells]
-            p = self.probabilities(t, c, phase, contexts)
+            p = self.probabilities(t, c, phase, contexts, across)
             total[0] -= float(np.sum(np.log2(np.where(bits > 0, p, 1 - p))))
             return bits
 
-        walk(mask, current.shape[-1], previous, visit, self.phased)
+        walk(mask, current.shape[-1], previous, visit, self.phased, self.stacked)
         return total[0]
 
 
-def fit(sequences: list[list[np.ndarray]], iterations: int, prior: float = 0.5
-        ) -> ContextModel:
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    return np.log(p) - np.log1p(-p)
+
+
+def fit(sequences: list[list[np.ndarray]], iterations: int, prior: float = 0.5,
+        stacked: bool = True, regularization: float = 1.0) -> ContextModel:
     """Counts each context's bits over code-map sequences (one list per image of its maps,
     iteration after iteration, ±1 of shape (rows, cols, C)), with `prior` pseudo-counts of
-    each value (Krichevsky–Trofimov at 0.5)."""
+    each value (Krichevsky–Trofimov at 0.5); with `stacked`, then fits the logistic layer per
+    iteration × channel on the same codes (scikit-learn's L2 logistic regression, inverse
+    strength `regularization`) and rounds it to integers."""
     channels = sequences[0][0].shape[-1]
     shape = (iterations, channels, PHASES, CONTEXTS)
     plus, total = np.full(shape, prior), np.full(shape, 2 * prior)
@@ -222,7 +283,8 @@ def fit(sequences: list[list[np.ndarray]], iterations: int, prior: float = 0.5
         previous = None
         for t, current in enumerate(maps[:iterations]):
             def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray,
-                      t: int = t, current: np.ndarray = current) -> np.ndarray:
+                      across: np.ndarray | None, t: int = t,
+                      current: np.ndarray = current) -> np.ndarray:
                 bits = current[..., c][cells]
                 plus[t, c, phase] += np.bincount(contexts, weights=bits > 0,
                                                  minlength=CONTEXTS)
@@ -231,4 +293,43 @@ def fit(sequences: list[list[np.ndarray]], iterations: int, prior: float = 0.5
 
             walk(np.ones(current.shape[:2], bool), channels, previous, visit)
             previous = current
-    return ContextModel(plus / total)
+    table = ContextModel(plus / total)
+    if not stacked:
+        return table
+    return _stack(table, sequences, iterations, channels, regularization)
+
+
+def _stack(table: ContextModel, sequences: list[list[np.ndarray]], iterations: int,
+           channels: int, regularization: float) -> ContextModel:
+    """The logistic layer over `table`, fitted on the sequences' bits."""
+    from sklearn.linear_model import LogisticRegression
+
+    table_logits = np.round(_log_odds(table.table) * TABLE_SCALE).astype(np.int64)
+    rows: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for maps in sequences:
+        previous = None
+        for t, current in enumerate(maps[:iterations]):
+            def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray,
+                      across: np.ndarray | None, t: int = t,
+                      current: np.ndarray = current) -> np.ndarray:
+                bits = current[..., c][cells]
+                rows.setdefault((t, c), []).append(
+                    (across, table_logits[t, c, phase][contexts], bits > 0))
+                return bits
+
+            walk(np.ones(current.shape[:2], bool), channels, previous, visit, cross=True)
+            previous = current
+    weights = np.zeros((iterations, channels, 2 * channels + 2), np.int64)
+    for (t, c), parts in rows.items():
+        across, logits, labels = (np.concatenate(p) for p in zip(*parts, strict=True))
+        if labels.all() or not labels.any():
+            # One value only: the table alone (weight 1 on its log-odds).
+            weights[t, c, -2] = round(SCALE / TABLE_SCALE)
+            continue
+        features = np.column_stack([across, logits / TABLE_SCALE])
+        model = LogisticRegression(C=regularization, max_iter=1000).fit(features, labels)
+        weights[t, c, :-2] = np.round(model.coef_[0, :-1] * SCALE)
+        weights[t, c, -2] = np.round(model.coef_[0, -1] * SCALE / TABLE_SCALE)
+        weights[t, c, -1] = np.round(model.intercept_[0] * SCALE)
+    sigmoid = 1.0 / (1.0 + np.exp(-np.arange(-LIMIT, LIMIT + 1) / SCALE))
+    return ContextModel(table.table, weights, table_logits, sigmoid)
