@@ -107,13 +107,17 @@ def operating_points(trained, photo: np.ndarray, jpeg: list[dict], webp: list[di
 
 
 def coder_gain(trained, photo: np.ndarray, codes: np.ndarray) -> list[dict]:
-    """Bytes of each iteration's chunk (all tiles) under LZMA, zlib, and the entropy model."""
-    from models.image_compression import bitstream
+    """Bytes of each iteration's chunk (all tiles) under LZMA, zlib, and the entropy model,
+    and under its context table alone (without the logistic layer)."""
+    from models.image_compression import bitstream, codec, entropy_model
 
     size = photo.shape[:2]
+    table_alone = codec.Codec(trained.model, trained.iterations,
+                              entropy_model.ContextModel(trained.entropy.table))
     per_coder = {}
-    for coder in ("raw", "zlib", "lzma", "model"):
-        stream = trained.write_stream(size, codes, None, coder)
+    for coder, coding in (("raw", trained), ("zlib", trained), ("lzma", trained),
+                          ("model", trained), ("table", table_alone)):
+        stream = coding.write_stream(size, codes, None, "model" if coder == "table" else coder)
         per_coder[coder] = [s - bitstream.CHUNK_HEADER_SIZE
                             for s in bitstream.chunk_sizes(stream)]
     return [{"iteration": t + 1, **{c: per_coder[c][t] for c in per_coder},
@@ -349,13 +353,16 @@ def operating_table(per_photo: dict) -> list[str]:
 
 
 def gain_table(per_photo: dict) -> list[str]:
-    lines = ["| iteration | raw bytes | zlib | LZMA | entropy model | model ÷ LZMA |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| iteration | raw bytes | zlib | LZMA | context table alone | entropy model "
+             "(table + logistic layer) | model ÷ LZMA |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     rows = [result["coder_gain"] for result in per_photo.values()]
     for t in range(len(rows[0])):
-        total = {c: sum(r[t][c] for r in rows) for c in ("raw", "zlib", "lzma", "model")}
+        total = {c: sum(r[t][c] for r in rows)
+                 for c in ("raw", "zlib", "lzma", "table", "model")}
         lines.append(f"| {t + 1} | {total['raw']:,} | {total['zlib']:,} | {total['lzma']:,} | "
-                     f"{total['model']:,} | {total['model'] / total['lzma']:.3f} |")
+                     f"{total['table']:,} | {total['model']:,} | "
+                     f"{total['model'] / total['lzma']:.3f} |")
     return ["Chunk bytes per iteration, all held-out photos together (uniform iterations):",
             ""] + lines
 

@@ -305,8 +305,9 @@ def tile_ssim(reference: np.ndarray, tiles: np.ndarray) -> np.ndarray:
     """SSIM of each reconstructed tile (..., N, 32, 32, 3) against its original (N, 32, 32, 3),
     both in [-0.5, 0.5]: per colour channel, then averaged, as the MS-SSIM the rate control
     aims at (quality.ms_ssim), with its 11-tap Gaussian window, the valid part. Luma alone
-    ignored colour errors: on the held-out flower, whose tiles are most wrong in hue, per-tile
-    counts chosen on luma scored 0.877 MS-SSIM at 0.255 bpp, on R, G and B 0.917."""
+    misses colour errors: on the held-out flower, whose tiles are most wrong in hue, tiles
+    ranked on luma reached MS-SSIM 0.931 at 0.25 bpp, on R, G and B 0.940 (60-minute codec).
+    """
     x = np.broadcast_to((reference + 0.5) * 255.0, tiles.shape)
     per_channel, _ = quality.ssim_and_cs(x, (tiles + 0.5) * 255.0, 255.0)
     return per_channel.mean(axis=-1)

@@ -29,8 +29,9 @@ are clipped to [1/4096, 1 − 1/4096], so that a bit the table deems impossible 
 most 12 bits.
 
 On top of the table, a logistic layer per iteration × channel (fitted after it) sees what the
-table cannot: the cell's bits in this iteration's earlier channels and all of the previous
-iteration's bits at the cell, next to the table's own log-odds. Its weights, the table's
+table cannot (`cross_bits`): the bits of this iteration's earlier channels at the cell and its
+four side neighbours, and the previous iteration's bits at the cell, next to the table's own
+log-odds. Its weights, the table's
 log-odds and the sigmoid are stored as integers and a lookup table, so that encoder and
 decoder compute the same probability on any machine (a float dot product may round
 differently elsewhere, and one different probability breaks the range coder). Models without
@@ -69,9 +70,9 @@ def _ternary(values: np.ndarray) -> np.ndarray:
 
 
 def _shift(plane: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """out[y, x] = plane[y + dy, x + dx], 0 beyond the edge."""
+    """out[y, x] = plane[y + dy, x + dx], 0 beyond the edge (on the first two axes)."""
     # Slicing into zeros, not np.pad: an entropy fit calls this millions of times.
-    rows, cols = plane.shape
+    rows, cols = plane.shape[:2]
     out = np.zeros_like(plane)
     top, bottom = max(0, -dy), min(rows, rows - dy)
     left, right = max(0, -dx), min(cols, cols - dx)
@@ -101,14 +102,27 @@ def groups(mask: np.ndarray, levels: int = LEVELS
     return out
 
 
+def cross_bits(current: np.ndarray, previous: np.ndarray, c: int) -> np.ndarray:
+    """What the logistic layer sees of each cell when channel c is coded, as int64 (rows,
+    cols, 6C + 4): this iteration's bits at the cell in the channels before c (0 for the
+    rest), the previous iteration's at the cell (all C), the same earlier channels at the four
+    side neighbours (4 × C), and the four side neighbours' previous-iteration bit in channel
+    c. Every one of them is decoded before channel c starts."""
+    earlier = current.copy()
+    earlier[..., c:] = 0
+    parts = [earlier, previous]
+    parts += [_shift(earlier, *o) for o in _SIDES]
+    parts += [_shift(previous[..., c], *o)[..., np.newaxis] for o in _SIDES]
+    return np.concatenate(parts, axis=-1).astype(np.int64)
+
+
 def walk(mask: np.ndarray, channels: int, previous: np.ndarray | None, visit: Visit,
          phased: bool = True, cross: bool = False) -> np.ndarray:
     """Goes through one iteration's bits in coding order, asking `visit` for the bits of each
     group of cells given their contexts, and returns the map (rows, cols, C) it filled (0
     outside `mask`). Encoder, decoder and fitting all walk the same way, so their contexts
     agree by construction. `phased` False: the first version's order (one group a channel).
-    `cross`: also give `visit` each cell's bits so far in this iteration (the channels before
-    this one; 0 for the rest) and the previous iteration's, as int64 (cells, 2C)."""
+    `cross`: also give `visit` the cells' `cross_bits`."""
     rows, cols = mask.shape
     current = np.zeros((rows, cols, channels), np.float32)
     order = groups(mask) if phased else [(0, mask, ())]
@@ -123,6 +137,7 @@ def walk(mask: np.ndarray, channels: int, previous: np.ndarray | None, visit: Vi
         n = sum(_shift(a, *o) for o in _SIDES)
         b = current[..., c - 1] if c else zero
         first = _ternary(a) * 9 + _ternary(b) * 3 + _ternary(n)
+        bits_across = cross_bits(current, before, c) if cross else None
         for phase, cells, neighbours in order:
             if not cells.any():
                 continue
@@ -133,9 +148,8 @@ def walk(mask: np.ndarray, channels: int, previous: np.ndarray | None, visit: Vi
                 matched = sum(_shift(plane, *o) * same[o] for o in neighbours)
                 contexts = (_ternary(a) * 15 + (np.clip(matched, -2, 2).astype(np.int64) + 2)
                             * 3 + _ternary(total))
-            across = (np.concatenate([current[cells], before[cells]], axis=1).astype(np.int64)
-                      if cross else None)
-            plane[cells] = visit(c, phase, cells, contexts[cells], across)
+            plane[cells] = visit(c, phase, cells, contexts[cells],
+                                 None if bits_across is None else bits_across[cells])
         for o in same:
             same[o] &= plane == _shift(plane, *o)
     return current
@@ -143,8 +157,8 @@ def walk(mask: np.ndarray, channels: int, previous: np.ndarray | None, visit: Vi
 
 class ContextModel:
     """P(+1) per (iteration, channel, phase, context): `table` of shape (T, C, 7, 45), or a
-    first-version table (T, C, 27); with `weights` (T, C, 2C + 2) int64, the logistic layer:
-    per cross-channel bit, then on the table's log-odds `table_logits` (the table's shape,
+    first-version table (T, C, 27); with `weights` (T, C, 6C + 6) int64, the logistic layer:
+    per `cross_bits` feature, then on the table's log-odds `table_logits` (the table's shape,
     int64), then the bias; `sigmoid` (2·LIMIT + 1,) maps its clipped log-odds to P(+1)."""
 
     def __init__(self, table: np.ndarray, weights: np.ndarray | None = None,
@@ -319,7 +333,7 @@ def _stack(table: ContextModel, sequences: list[list[np.ndarray]], iterations: i
 
             walk(np.ones(current.shape[:2], bool), channels, previous, visit, cross=True)
             previous = current
-    weights = np.zeros((iterations, channels, 2 * channels + 2), np.int64)
+    weights = np.zeros((iterations, channels, 6 * channels + 6), np.int64)
     for (t, c), parts in rows.items():
         across, logits, labels = (np.concatenate(p) for p in zip(*parts, strict=True))
         if labels.all() or not labels.any():

@@ -298,7 +298,7 @@ def test_logistic_layer_learns_cross_channel_bits_and_codes_them_exactly(tmp_pat
     table = entropy_model.fit(sequences, 2, stacked=False)
     stacked = entropy_model.fit(sequences, 2)
     assert stacked.stacked and not table.stacked and stacked.id != table.id
-    assert stacked.weights.dtype == np.int64 and stacked.weights.shape == (2, 8, 18)
+    assert stacked.weights.dtype == np.int64 and stacked.weights.shape == (2, 8, 54)
     maps = _cross_channel_maps(np.random.default_rng(12))
     mask = np.ones(maps[0].shape[:2], bool)
     mask[0, :3] = False  # stopped tiles' cells carry no bits
