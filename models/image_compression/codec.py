@@ -1,8 +1,8 @@
 """The Residual-GRU codec for whole images: tiling, rate control and the .rgc file.
 
 An image of any size is padded (edge pixels repeated) to a multiple of 32, cut into 32×32
-tiles (the patch size the model trained on: tiled inference scored higher than running the
-model over the whole image), coded tile by tile for k iterations, and the codes
+tiles (the patch size the model trained on; tiles let each one keep its own iteration count
+and let a phone decode tile by tile), coded tile by tile for k iterations, and the codes
 are laid out as one (H/16, W/16, 32) bit map per iteration, so each iteration costs exactly
 H·W/8 bits of the padded image before entropy coding. Decoding crops back to the original size.
 
