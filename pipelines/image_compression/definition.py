@@ -28,6 +28,7 @@ def _check(args: argparse.Namespace) -> None:
         raise ShipyardError(f"--gamma must be 0 (one-shot) or 1 (additive), got {args.gamma}")
     arguments.check_training(args)
     arguments.at_least(args, 1, "max_patches_per_photo", "eval_photos")
+    arguments.at_least(args, 0, "gate_bpp")
     arguments.within(args, 0, 1, "min_ms_ssim", "channel_shuffle")
     if arguments.check_mobile(args, MOBILE_VARIANTS):
         arguments.within(args, 0, 1, "max_metric_drop")
@@ -62,8 +63,12 @@ class ImageCompression(Family):
                                  "(every hue seen, whatever the photos' colours; 0: none)")
         arguments.add_training_arguments(parser)
         parser.add_argument("--min-ms-ssim", type=float,
-                            help="blessing threshold on held-out MS-SSIM at the last iteration "
-                                 "(also: no regression vs the latest blessed model)")
+                            help="blessing threshold on held-out MS-SSIM at --gate-bpp (also: "
+                                 "no regression vs the latest blessed model)")
+        parser.add_argument("--gate-bpp", type=float,
+                            help="judge the codec (MS-SSIM, JPEG at equal bytes) on the files "
+                                 "`shipyard compress --bpp` makes at this rate; 0: at the last "
+                                 "iteration")
         arguments.add_min_lift(parser, "MS-SSIM", "Pillow's JPEG at equal bytes")
         parser.add_argument("--eval-photos", type=int,
                             help="held-out photos the rate–distortion evaluation codes "
@@ -83,7 +88,8 @@ class ImageCompression(Family):
         }
         evaluation = FamilyEvaluation(self.module("evaluation"), HEADLINE, args.min_ms_ssim,
                                       limit=args.eval_photos,
-                                      settings={"iterations": args.iterations},
+                                      settings={"iterations": args.iterations,
+                                                "gate_bpp": args.gate_bpp},
                                       min_lift=args.min_lift)
         return FamilyModules(
             preprocessing_fn=None, run_fn=self.module("trainer.run_fn"),

@@ -165,6 +165,41 @@ def test_jpeg_baseline_is_jpeg_at_the_last_iterations_bytes():
         "ms_ssim 0.8500 does not beat the jpeg baseline's 0.8000 by 0.06"]
 
 
+def test_gate_rate_judges_the_files_compress_makes(exported):
+    from models.image_compression import codec
+
+    serving_dir, examples = exported
+    result = evaluation.evaluate(serving_dir, examples, "eval", {"iterations": 3, "limit": 1,
+                                                                  "gate_bpp": 0.3})
+    metrics = result.metrics
+    (photo,) = evaluation.read_photos(examples, "eval", 1)
+    made = codec.compress(codec.Codec.load(codec.find_model(serving_dir, "")), photo, bpp=0.3)
+    assert metrics["gate_bpp"] == 0.3 and made.bpp <= 0.3
+    assert metrics["bpp"] == pytest.approx(made.bpp)
+    assert metrics["ms_ssim"] == pytest.approx(made.ms_ssim)
+    jpeg, _ = evaluation.jpeg_at(photo, len(made.stream))
+    assert metrics["jpeg_bpp"] == pytest.approx(len(jpeg) * 8 / photo.shape[0] / photo.shape[1])
+    assert result.baselines["jpeg"]["ms_ssim"] == metrics["jpeg_ms_ssim"]
+    # The per-iteration figures are still there.
+    assert 0 < metrics["ms_ssim_k3"] <= 1 and metrics["bpp_raw_k3"] > metrics["bpp_raw_k1"]
+
+
+def test_operating_points_set_the_headline_and_the_baseline():
+    table = np.array([[[1, 0.2, 0.3, 0.70, 25, 0.2, 0.60, 24]],
+                      [[1, 0.2, 0.3, 0.60, 23, 0.2, 0.50, 22]]])
+    # Per photo: bpp, ms_ssim, psnr, jpeg_bpp, jpeg_ms_ssim, jpeg_psnr.
+    operating = np.array([[0.25, 0.90, 27, 0.24, 0.85, 26],
+                          [0.24, 0.80, 25, 0.25, 0.82, 26]])
+    result = evaluation.summarize(table, operating, 0.25)
+    metrics = result.metrics
+    assert metrics["ms_ssim"] == pytest.approx(0.85) and metrics["bpp"] == pytest.approx(0.245)
+    assert metrics["ms_ssim_k1"] == pytest.approx(0.65)  # the iterations' figures stay
+    assert metrics["gate_bpp"] == 0.25 and metrics["photos_beating_jpeg"] == 1
+    assert result.baselines == {"jpeg": {"ms_ssim": pytest.approx(0.835),
+                                         "psnr": pytest.approx(26.0),
+                                         "bpp": pytest.approx(0.245)}}
+
+
 def test_jpeg_at_matched_bitrate():
     photo = compression_data._bundled_photo("skimage:astronaut.png")
     data, decoded = evaluation.jpeg_at(photo, 20000)
