@@ -283,6 +283,28 @@ def _log_odds(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
+# (iteration, channel, phase, contexts, cross bits or None, bits) of one group of cells.
+Record = Callable[[int, int, int, np.ndarray, np.ndarray | None, np.ndarray], None]
+
+
+def _each_group(sequences: list[list[np.ndarray]], iterations: int, channels: int,
+                record: Record, cross: bool = False) -> None:
+    """Walks the first `iterations` maps of every sequence in coding order, handing `record`
+    each group of cells with its contexts (and `cross_bits` with `cross`) and its bits."""
+    for maps in sequences:
+        previous = None
+        for t, current in enumerate(maps[:iterations]):
+            def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray,
+                      across: np.ndarray | None, t: int = t,
+                      current: np.ndarray = current) -> np.ndarray:
+                bits = current[..., c][cells]
+                record(t, c, phase, contexts, across, bits)
+                return bits
+
+            walk(np.ones(current.shape[:2], bool), channels, previous, visit, cross=cross)
+            previous = current
+
+
 def fit(sequences: list[list[np.ndarray]], iterations: int, prior: float = 0.5,
         stacked: bool = True, regularization: float = 1.0) -> ContextModel:
     """Counts each context's bits over code-map sequences (one list per image of its maps,
@@ -293,20 +315,13 @@ def fit(sequences: list[list[np.ndarray]], iterations: int, prior: float = 0.5,
     channels = sequences[0][0].shape[-1]
     shape = (iterations, channels, PHASES, CONTEXTS)
     plus, total = np.full(shape, prior), np.full(shape, 2 * prior)
-    for maps in sequences:
-        previous = None
-        for t, current in enumerate(maps[:iterations]):
-            def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray,
-                      across: np.ndarray | None, t: int = t,
-                      current: np.ndarray = current) -> np.ndarray:
-                bits = current[..., c][cells]
-                plus[t, c, phase] += np.bincount(contexts, weights=bits > 0,
-                                                 minlength=CONTEXTS)
-                total[t, c, phase] += np.bincount(contexts, minlength=CONTEXTS)
-                return bits
 
-            walk(np.ones(current.shape[:2], bool), channels, previous, visit)
-            previous = current
+    def count(t: int, c: int, phase: int, contexts: np.ndarray, across: np.ndarray | None,
+              bits: np.ndarray) -> None:
+        plus[t, c, phase] += np.bincount(contexts, weights=bits > 0, minlength=CONTEXTS)
+        total[t, c, phase] += np.bincount(contexts, minlength=CONTEXTS)
+
+    _each_group(sequences, iterations, channels, count)
     table = ContextModel(plus / total)
     if not stacked:
         return table
@@ -320,19 +335,13 @@ def _stack(table: ContextModel, sequences: list[list[np.ndarray]], iterations: i
 
     table_logits = np.round(_log_odds(table.table) * TABLE_SCALE).astype(np.int64)
     rows: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-    for maps in sequences:
-        previous = None
-        for t, current in enumerate(maps[:iterations]):
-            def visit(c: int, phase: int, cells: np.ndarray, contexts: np.ndarray,
-                      across: np.ndarray | None, t: int = t,
-                      current: np.ndarray = current) -> np.ndarray:
-                bits = current[..., c][cells]
-                rows.setdefault((t, c), []).append(
-                    (across, table_logits[t, c, phase][contexts], bits > 0))
-                return bits
 
-            walk(np.ones(current.shape[:2], bool), channels, previous, visit, cross=True)
-            previous = current
+    def keep(t: int, c: int, phase: int, contexts: np.ndarray, across: np.ndarray | None,
+             bits: np.ndarray) -> None:
+        rows.setdefault((t, c), []).append(
+            (across, table_logits[t, c, phase][contexts], bits > 0))
+
+    _each_group(sequences, iterations, channels, keep, cross=True)
     weights = np.zeros((iterations, channels, 6 * channels + 6), np.int64)
     for (t, c), parts in rows.items():
         across, logits, labels = (np.concatenate(p) for p in zip(*parts, strict=True))
