@@ -10,10 +10,10 @@ Rate control by bits per pixel or quality can be spatially adaptive (Johnston et
 "Improved Lossy Image Compression with Priming and Spatially Adaptive Bit Rates for Recurrent
 Networks", CVPR 2018): every tile gets k iterations, and the tiles whose SSIM (per colour
 channel, averaged) after k is lowest get a (k+1)-th, as many as fit the rate or as few as
-reach the MS-SSIM; the stream carries each tile's count. Evening quality out this way beat
-trading each tile's SSIM against a common price per iteration, which let tiles drop to one
-iteration and spent on few (docs/image_compression.md). Same-count-for-every-tile files are
-tried too and kept when better.
+reach the MS-SSIM; the stream carries each tile's count. MS-SSIM punishes uneven tiles, so
+evening quality out this way beat rules that let counts range from one iteration to all (a
+common price per iteration against each tile's SSIM: docs/image_compression.md).
+Same-count-for-every-tile files are tried too and kept when better.
 """
 from __future__ import annotations
 
