@@ -31,11 +31,10 @@ most 12 bits.
 On top of the table, a logistic layer per iteration × channel (fitted after it) sees what the
 table cannot (`cross_bits`): the bits of this iteration's earlier channels at the cell and its
 four side neighbours, and the previous iteration's bits at the cell, next to the table's own
-log-odds. Its weights, the table's
-log-odds and the sigmoid are stored as integers and a lookup table, so that encoder and
-decoder compute the same probability on any machine (a float dot product may round
-differently elsewhere, and one different probability breaks the range coder). Models without
-the layer still load and decode their files.
+log-odds. Its weights, the table's log-odds and the sigmoid are stored as integers and a
+lookup table, so that encoder and decoder compute the same probability on any machine (a
+float dot product may round differently elsewhere, and one different probability breaks the
+range coder). Models without the layer still load and decode their files.
 """
 from __future__ import annotations
 
@@ -315,36 +314,35 @@ def fit(sequences: list[list[np.ndarray]], iterations: int, prior: float = 0.5,
     channels = sequences[0][0].shape[-1]
     shape = (iterations, channels, PHASES, CONTEXTS)
     plus, total = np.full(shape, prior), np.full(shape, 2 * prior)
+    # The layer's rows, kept from the same walk: (phase, contexts, cross bits, bits > 0).
+    rows: dict[tuple[int, int], list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
 
     def count(t: int, c: int, phase: int, contexts: np.ndarray, across: np.ndarray | None,
               bits: np.ndarray) -> None:
         plus[t, c, phase] += np.bincount(contexts, weights=bits > 0, minlength=CONTEXTS)
         total[t, c, phase] += np.bincount(contexts, minlength=CONTEXTS)
+        if stacked:
+            rows.setdefault((t, c), []).append((phase, contexts, across, bits > 0))
 
-    _each_group(sequences, iterations, channels, count)
+    _each_group(sequences, iterations, channels, count, cross=stacked)
     table = ContextModel(plus / total)
     if not stacked:
         return table
-    return _stack(table, sequences, iterations, channels, regularization)
+    return _stack(table, rows, iterations, channels, regularization)
 
 
-def _stack(table: ContextModel, sequences: list[list[np.ndarray]], iterations: int,
-           channels: int, regularization: float) -> ContextModel:
-    """The logistic layer over `table`, fitted on the sequences' bits."""
+def _stack(table: ContextModel,
+           rows: dict[tuple[int, int], list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]],
+           iterations: int, channels: int, regularization: float) -> ContextModel:
+    """The logistic layer over `table`, fitted on each iteration × channel's `rows`."""
     from sklearn.linear_model import LogisticRegression
 
     table_logits = np.round(_log_odds(table.table) * TABLE_SCALE).astype(np.int64)
-    rows: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-
-    def keep(t: int, c: int, phase: int, contexts: np.ndarray, across: np.ndarray | None,
-             bits: np.ndarray) -> None:
-        rows.setdefault((t, c), []).append(
-            (across, table_logits[t, c, phase][contexts], bits > 0))
-
-    _each_group(sequences, iterations, channels, keep, cross=True)
     weights = np.zeros((iterations, channels, 6 * channels + 6), np.int64)
     for (t, c), parts in rows.items():
-        across, logits, labels = (np.concatenate(p) for p in zip(*parts, strict=True))
+        logits = np.concatenate([table_logits[t, c, phase][contexts]
+                                 for phase, contexts, _, _ in parts])
+        across, labels = (np.concatenate([p[i] for p in parts]) for i in (2, 3))
         if labels.all() or not labels.any():
             # One value only: the table alone (weight 1 on its log-odds).
             weights[t, c, -2] = round(SCALE / TABLE_SCALE)
