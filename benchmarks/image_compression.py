@@ -94,6 +94,10 @@ def operating_points(trained, photo: np.ndarray, jpeg: list[dict], webp: list[di
                 jpeg_bytes = jpeg_bytes_at(jpeg, result.ms_ssim)
                 webp_bytes = jpeg_bytes_at(webp, result.ms_ssim)
                 size = len(result.stream)
+                # The same file's tiles without the deblocking filter (with bpp, the same
+                # bytes: the level is one header byte either way).
+                plain = codec.compress(trained, photo, adaptive=adaptive, deblock=False,
+                                       encoded=encoded, **setting)
                 rows.append({
                     "target": f"{kind} {target:g}", "adaptive": adaptive, "bytes": size,
                     "bpp": result.bpp, "ms_ssim": result.ms_ssim, "psnr": result.psnr,
@@ -102,8 +106,17 @@ def operating_points(trained, photo: np.ndarray, jpeg: list[dict], webp: list[di
                                                   else np.mean(counts)),
                     "jpeg_bytes": jpeg_bytes, "webp_bytes": webp_bytes,
                     "ratio_jpeg": None if jpeg_bytes is None else size / jpeg_bytes,
-                    "ratio_webp": None if webp_bytes is None else size / webp_bytes})
+                    "ratio_webp": None if webp_bytes is None else size / webp_bytes,
+                    "deblocking": result.deblocking,
+                    "no_deblocking": {"bytes": len(plain.stream), "ms_ssim": plain.ms_ssim,
+                                      "ratio_jpeg": _ratio_at(jpeg, plain)}})
     return rows
+
+
+def _ratio_at(curve: list[dict], result) -> float | None:
+    """The file's bytes ÷ the bytes `curve`'s codec needs for its MS-SSIM."""
+    other = jpeg_bytes_at(curve, result.ms_ssim)
+    return None if other is None else len(result.stream) / other
 
 
 def coder_gain(trained, photo: np.ndarray, codes: np.ndarray) -> list[dict]:
@@ -335,20 +348,24 @@ def training_line(t: dict) -> str:
 
 
 def _ratio(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def operating_table(per_photo: dict) -> list[str]:
     lines = ["| photo | target | tiles | bytes | bpp | MS-SSIM | PSNR dB | iterations (mean a "
-             "tile) | ÷ JPEG | ÷ WebP |", "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: "
+             "tile) | deblocking level | ÷ JPEG | ÷ WebP | without deblocking: bytes, MS-SSIM, "
+             "÷ JPEG |", "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
              "| ---: | ---: |"]
     for name, result in per_photo.items():
         for r in result["operating_points"]:
+            plain = r["no_deblocking"]
             lines.append(f"| {name.split(':')[1]} | {r['target']} | "
                          f"{'adaptive' if r['adaptive'] else 'uniform'} | {r['bytes']:,} | "
                          f"{r['bpp']:.3f} | {r['ms_ssim']:.4f} | {r['psnr']:.2f} | "
-                         f"{r['mean_tile_iterations']:.2f} | {_ratio(r['ratio_jpeg'])} | "
-                         f"{_ratio(r['ratio_webp'])} |")
+                         f"{r['mean_tile_iterations']:.2f} | {r['deblocking']} | "
+                         f"{_ratio(r['ratio_jpeg'])} | {_ratio(r['ratio_webp'])} | "
+                         f"{plain['bytes']:,}, {plain['ms_ssim']:.4f}, "
+                         f"{_ratio(plain['ratio_jpeg'])} |")
     return lines
 
 

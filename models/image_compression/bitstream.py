@@ -1,15 +1,18 @@
 """The .rgc file format: a header, then one entropy-coded chunk of packed bits per iteration.
 
-    header, version 2 (31 bytes, big-endian; version 1 files, 26 bytes, lack the two fields
-    marked *, and are still read)
+    header, version 3 (32 bytes, big-endian; older files are still read: version 2, 31 bytes,
+    lacks the field marked †, version 1, 26 bytes, the three marked * or †)
       magic       4   b"\\x89RGC" (the high byte catches 7-bit mangling, as PNG's does)
-      version     1   2
+      version     1   3
       width       4   pixels of the original image (the codec pads, and crops back)
       height      4
       iterations  1   chunks the encoder wrote (1..255)
       model id    8   which trained codec made the bits (a decoder must be the same one)
-      flags*      1   bit 0: per-tile iteration counts follow the header
+      flags*      1   bit 0: per-tile iteration counts follow the header; bit 1 (version 3):
+                      the image is grey, decode each pixel to the mean of its channels
       entropy id* 4   which entropy model coded the coder-3 chunks (0: none did)
+      deblocking† 1   the level of deblocking filter the decoder applies to the image, 0 none
+                      (models/image_compression/deblocking.py)
       checksum    4   Adler-32 of the bytes above
     tile iterations (with flag bit 0)
       length      4   bytes of the zlib stream
@@ -40,22 +43,28 @@ from collections.abc import Callable
 
 import numpy as np
 
+from models.image_compression import deblocking
 from models.image_compression.errors import FormatError
 
 TILE = 32  # pixels a side of the tiles that per-tile iteration counts count
 
 MAGIC = b"\x89RGC"
-VERSION = 2
-V1 = 1  # what the serving graph writes and reads (models/image_compression/graph_codec.py)
+VERSION = 3
+V1 = 1  # what the serving graph writes (models/image_compression/graph_codec.py)
+V2 = 2
 _HEADER_V1 = struct.Struct(">4sBIIB8s")
-_HEADER = struct.Struct(">4sBIIB8sBI")
+_HEADER_V2 = struct.Struct(">4sBIIB8sBI")
+_HEADER = struct.Struct(">4sBIIB8sBIB")
 _CHUNK = struct.Struct(">BII")
 V1_HEADER_SIZE = _HEADER_V1.size + 4
+V2_HEADER_SIZE = _HEADER_V2.size + 4
 HEADER_SIZE = _HEADER.size + 4  # without per-tile iteration counts
 CHUNK_HEADER_SIZE = _CHUNK.size
 CODERS = {"raw": 0, "zlib": 1, "lzma": 2}  # the lossless coders; 3 is the context model
 MODEL_CODER = 3
 ADAPTIVE = 1  # flag bit: per-tile iteration counts follow the header
+GREY = 2  # flag bit (version 3): decode to grey
+_FLAGS = {V2: ADAPTIVE, VERSION: ADAPTIVE | GREY}  # the flags each version knows
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME,
                   "dict_size": 1 << 20}]
 
@@ -69,6 +78,8 @@ class Header:
     # Per-tile iteration counts (row-major), None when every tile has `iterations`.
     tile_iterations: tuple[int, ...] | None = None
     entropy_id: int = 0
+    grey: bool = False  # the image is grey: decode each pixel to the mean of its channels
+    deblocking: int = 0  # the deblocking filter's level (models/image_compression/deblocking.py)
     version: int = VERSION
 
     def active(self, index: int) -> np.ndarray | None:
@@ -161,10 +172,14 @@ def write(header: Header, chunks: list[bytes], coder: str = "best",
         best = min(candidates, key=lambda c: (len(c[1]), c[0]))
         used_model |= best[0] == MODEL_CODER
         coded.append((best, packed))
+    if not 0 <= header.deblocking <= len(deblocking.LEVELS):
+        raise ValueError(f"deblocking level must be in 0..{len(deblocking.LEVELS)}, "
+                         f"got {header.deblocking}")
     counts = header.tile_iterations
-    flags = ADAPTIVE if counts is not None else 0
+    flags = (ADAPTIVE if counts is not None else 0) | (GREY if header.grey else 0)
     fields = _HEADER.pack(MAGIC, VERSION, header.width, header.height, len(chunks),
-                          header.model_id, flags, entropy_id if used_model else 0)
+                          header.model_id, flags, entropy_id if used_model else 0,
+                          header.deblocking)
     out = [fields, struct.pack(">I", zlib.adler32(fields))]
     if counts is not None:
         raw = bytes(min(c, len(chunks)) for c in counts)
@@ -186,22 +201,24 @@ def _parse_header(stream: bytes) -> tuple[Header, int]:
             raise FormatError("truncated .rgc stream: the header is incomplete")
         raise FormatError("not a Residual-GRU compressed file (.rgc): wrong magic bytes")
     version = stream[len(MAGIC)] if len(stream) > len(MAGIC) else None
-    layout = {V1: _HEADER_V1, VERSION: _HEADER}.get(version)
+    layout = {V1: _HEADER_V1, V2: _HEADER_V2, VERSION: _HEADER}.get(version)
     if version is not None and layout is None:
         raise FormatError(f"unsupported .rgc version {version} (this codec reads "
-                          f"{V1} and {VERSION})")
+                          f"{V1} to {VERSION})")
     if layout is None or len(stream) < layout.size + 4:
         raise FormatError("truncated .rgc stream: the header is incomplete")
     fields = layout.unpack_from(stream)
     _, _, width, height, iterations, model_id = fields[:6]
-    flags, entropy_id = fields[6:] if version == VERSION else (0, 0)
+    flags, entropy_id, level = (*fields[6:], 0, 0, 0)[:3]
     (checksum,) = struct.unpack_from(">I", stream, layout.size)
     if checksum != zlib.adler32(stream[: layout.size]):
         raise FormatError("corrupt .rgc stream: header checksum mismatch")
     if width < 1 or height < 1 or iterations < 1:
         raise FormatError("corrupt .rgc stream: empty image or no iterations in the header")
-    if flags & ~ADAPTIVE:
+    if flags & ~_FLAGS.get(version, 0):
         raise FormatError(f"unsupported .rgc stream: unknown header flags {flags:#04x}")
+    if level > len(deblocking.LEVELS):
+        raise FormatError(f"unsupported .rgc stream: unknown deblocking level {level}")
     offset, counts = layout.size + 4, None
     if flags & ADAPTIVE:
         if offset + 4 > len(stream):
@@ -220,7 +237,8 @@ def _parse_header(stream: bytes) -> tuple[Header, int]:
             raise FormatError("corrupt .rgc stream: the tile iterations fail their checksum")
         counts = tuple(raw)
         offset += 8 + length
-    return Header(width, height, iterations, model_id, counts, entropy_id, version), offset
+    return Header(width, height, iterations, model_id, counts, entropy_id, bool(flags & GREY),
+                  level, version), offset
 
 
 def read(stream: bytes, chunk_size: int, model: ModelDecoder | None = None

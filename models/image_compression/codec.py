@@ -14,6 +14,9 @@ reach the MS-SSIM; the stream carries each tile's count. MS-SSIM punishes uneven
 evening quality out this way beat rules that let counts range from one iteration to all (a
 common price per iteration against each tile's SSIM: docs/image_compression.md).
 Same-count-for-every-tile files are tried too and kept when better.
+
+Decoding smooths the seams between tiles (models/image_compression/deblocking.py) at the level
+the encoder found best for the image, and decodes a grey image to grey.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from models.image_compression import bitstream, entropy_model, quality
+from models.image_compression import bitstream, deblocking, entropy_model, quality
 from models.image_compression import residual_gru as rg
 from models.image_compression.errors import CodecError, ModelNotFound, SettingError
 from serving.core.versions import list_versions
@@ -184,9 +187,11 @@ class Codec:
         return self.entropy
 
     def write_stream(self, size: tuple[int, int], codes: np.ndarray,
-                     counts: np.ndarray | None = None, coder: str = "best") -> bytes:
+                     counts: np.ndarray | None = None, coder: str = "best",
+                     grey: bool = False, deblocking_level: int = 0) -> bytes:
         """The .rgc stream of per-tile codes (T, N, 2, 2, C) of an image of `size` (H, W);
-        with `counts` (N,), tile i keeps its first counts[i] iterations."""
+        with `counts` (N,), tile i keeps its first counts[i] iterations; `grey` and
+        `deblocking_level` tell the decoder how to finish the image."""
         grid = _grid(*size)
         maps = [code_map(c, grid) for c in codes]
         masks = [cell_mask(counts, grid, t) for t in range(len(codes))]
@@ -201,7 +206,8 @@ class Codec:
                                        masks[index], previous)
 
         header = bitstream.Header(size[1], size[0], len(codes), self.model_id,
-                                  None if counts is None else tuple(int(c) for c in counts))
+                                  None if counts is None else tuple(int(c) for c in counts),
+                                  grey=grey, deblocking=deblocking_level)
         return bitstream.write(header, chunks, coder, model,
                                self.entropy.id if self.entropy is not None else 0)
 
@@ -296,6 +302,17 @@ def cell_mask(counts: np.ndarray | None, grid: tuple[int, int], index: int) -> n
     return np.repeat(np.repeat(per_tile, 2, axis=0), 2, axis=1)
 
 
+def is_grey(image: np.ndarray) -> bool:
+    """Are all of a uint8 (H, W, 3) image's channels equal?"""
+    return bool(np.all(image == image[..., :1]))
+
+
+def to_grey(tiles: np.ndarray) -> np.ndarray:
+    """Float pixels (..., 3) → each pixel's channel mean in all three channels: the decoder's
+    colours are noise when the original had none."""
+    return np.broadcast_to(tiles.mean(axis=-1, keepdims=True), tiles.shape)
+
+
 def select(reconstructions: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Each tile's reconstruction (T, N, 32, 32, 3) after its own iteration count (N,)."""
     return reconstructions[np.asarray(counts) - 1, np.arange(reconstructions.shape[1])]
@@ -385,6 +402,7 @@ class Compressed:
     psnr: float
     # Per-tile iteration counts (row-major) when rate control was spatially adaptive.
     tile_iterations: np.ndarray | None = None
+    deblocking: int = 0  # the deblocking level the encoder chose (0: none)
 
 
 def step_counts(scores: np.ndarray, k: int, raised: int) -> np.ndarray:
@@ -397,7 +415,7 @@ def step_counts(scores: np.ndarray, k: int, raised: int) -> np.ndarray:
 
 def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
              bpp: float | None = None, min_quality: float | None = None,
-             coder: str = "best", adaptive: bool = True,
+             coder: str = "best", adaptive: bool = True, deblock: bool = True,
              encoded: tuple[np.ndarray, np.ndarray] | None = None) -> Compressed:
     """Encodes `image` for a number of iterations, the most that fit in `bpp` (file bits per
     pixel, header and entropy coding included), or the fewest reaching MS-SSIM `min_quality`
@@ -405,7 +423,8 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
     32×32 tile gets its own count (`step_counts` on a base count: the uniform count within
     `bpp`, with as many tiles raised as still fit; or one below the uniform count reaching
     `min_quality`, with as few raised as reach it), kept when it beats the same count for
-    every tile (higher MS-SSIM in `bpp`, or fewer bytes reaching `min_quality`).
+    every tile (higher MS-SSIM in `bpp`, or fewer bytes reaching `min_quality`). With
+    `deblock`, the file asks the decoder for the deblocking level that scores best.
     `encoded`: the (codes, reconstructions) `encode_tiles` made of this image's tiles, to try
     several settings on one encoding."""
     if sum(x is not None for x in (iterations, bpp, min_quality)) > 1:
@@ -426,22 +445,38 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
     if encoded is None:
         encoded = codec.encode_tiles(tiles, iterations or codec.iterations)
     codes, reconstructions = (part[: iterations or len(encoded[0])] for part in encoded)
+    grey = is_grey(image)
+    if grey:
+        reconstructions = to_grey(reconstructions)
     total = len(codes)
     pixels = height * width
+
+    ms_ssim = quality.ms_ssim_against(image)
+    last_level = 0  # the level the previous decode chose: where the next search starts
+
+    def finish(chosen: np.ndarray) -> tuple[int, np.ndarray, float]:
+        """(deblocking level, decoded image, MS-SSIM) of tiles as the decoder finishes them."""
+        nonlocal last_level
+        decoded = from_tiles(chosen, grid, (height, width))
+        if not deblock:
+            return 0, decoded, ms_ssim(decoded)
+        found = deblocking.best_level(decoded, ms_ssim, last_level)
+        last_level = found[0]
+        return found
 
     def result(counts: np.ndarray | None, k: int) -> Compressed:
         if counts is not None and np.all(counts == k):
             counts = None  # every tile the same: no counts to store
-        chosen = (reconstructions[k - 1] if counts is None
-                  else select(reconstructions, counts))
-        decoded = from_tiles(chosen, grid, (height, width))
-        stream = codec.write_stream((height, width), codes[:k], counts, coder)
-        return Compressed(stream, k, len(stream) * 8 / pixels, quality.ms_ssim(image, decoded),
-                          quality.psnr(image, decoded), counts)
+        level, decoded, score = finish(reconstructions[k - 1] if counts is None
+                                       else select(reconstructions, counts))
+        stream = codec.write_stream((height, width), codes[:k], counts, coder, grey, level)
+        return Compressed(stream, k, len(stream) * 8 / pixels, score,
+                          quality.psnr(image, decoded), counts, level)
 
     if bpp is None and min_quality is None:
         return result(None, total)
-    uniform = _uniform(codec, image, codes, reconstructions, grid, bpp, min_quality, coder)
+    uniform = _uniform(codec, (height, width), codes, reconstructions, bpp, min_quality,
+                       coder, finish)
     same = result(None, uniform)
     # The uniform count within `bpp`, or one below the uniform count reaching `min_quality`
     # (none when that is 1 or when even every iteration does not reach it).
@@ -457,8 +492,7 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
         if bpp is not None:
             stream = codec.write_stream((height, width), codes[: base + 1], counts, coder)
             return len(stream) * 8 / pixels <= bpp
-        decoded = from_tiles(select(reconstructions, counts), grid, (height, width))
-        return quality.ms_ssim(image, decoded) >= min_quality
+        return finish(select(reconstructions, counts))[2] >= min_quality
 
     # The most raised tiles that fit (none always does) / the fewest reaching (all do).
     low, high = 0, len(tiles)
@@ -481,12 +515,12 @@ def compress(codec: Codec, image: np.ndarray, iterations: int | None = None,
     return per_tile if better else same
 
 
-def _uniform(codec: Codec, image: np.ndarray, codes: np.ndarray, reconstructions: np.ndarray,
-             grid: tuple[int, int], bpp: float | None, min_quality: float | None,
-             coder: str) -> int:
+def _uniform(codec: Codec, size: tuple[int, int], codes: np.ndarray,
+             reconstructions: np.ndarray, bpp: float | None, min_quality: float | None,
+             coder: str, finish) -> int:
     """The same iteration count for every tile: the most that fit in `bpp`, or the fewest
-    reaching `min_quality` (all when none does)."""
-    height, width = image.shape[:2]
+    reaching `min_quality` (all when none does); `finish` scores decoded tiles."""
+    height, width = size
     pixels = height * width
     if bpp is not None:
         full = codec.write_stream((height, width), codes, None, coder)
@@ -497,8 +531,7 @@ def _uniform(codec: Codec, image: np.ndarray, codes: np.ndarray, reconstructions
                                       f"({sizes[0] * 8 / pixels:.3f} bpp, 1 iteration)")
         return int(fitting[-1]) + 1
     for k in range(1, len(codes) + 1):
-        decoded = from_tiles(reconstructions[k - 1], grid, (height, width))
-        if quality.ms_ssim(image, decoded) >= min_quality:
+        if finish(reconstructions[k - 1])[2] >= min_quality:
             return k
     return len(codes)
 
@@ -514,7 +547,10 @@ def decompress(codec: Codec, stream: bytes) -> tuple[np.ndarray, bitstream.Heade
         chosen = reconstructions[-1]
     else:
         chosen = select(reconstructions, np.minimum(header.tile_iterations, k))
-    return from_tiles(chosen, grid, (header.height, header.width)), header, k
+    if header.grey:
+        chosen = to_grey(chosen)
+    image = from_tiles(chosen, grid, (header.height, header.width))
+    return deblocking.deblock(image, header.deblocking), header, k
 
 
 # -- finding a trained codec ----------------------------------------------------------------

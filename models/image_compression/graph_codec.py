@@ -1,22 +1,24 @@
 """The .rgc codec in the TensorFlow graph, for the serving SavedModel's encode / decode
 signatures: version 1 of the file format of models/image_compression/bitstream.py (which
 `shipyard decompress` reads), written with raw chunks (no lossless coder exists as a TF op) and
-read with raw or zlib chunks (tf.io.decode_compressed), in version 1 or 2 files whose tiles all
-have the same iterations. LZMA and entropy-model chunks, and per-tile iterations, need
-`shipyard decompress`. Bad streams fail with InvalidArgumentError and
-a one-line message, which a model server returns as an error response.
+read with raw or zlib chunks (tf.io.decode_compressed), in files of any version whose tiles all
+have the same iterations (grey and deblocked as the header says, as `shipyard decompress`
+does). LZMA and entropy-model chunks, and per-tile iterations, need `shipyard decompress`.
+Bad streams fail with InvalidArgumentError and a one-line message, which a model server
+returns as an error response.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
-from models.image_compression import bitstream
+from models.image_compression import bitstream, deblocking
 from models.image_compression import residual_gru as rg
 
 TILE = rg.PATCH
 _ADLER = 65521
 _HEADER_FIELDS = bitstream.V1_HEADER_SIZE - 4
-_V2_HEADER_FIELDS = bitstream.HEADER_SIZE - 4
+_V2_HEADER_FIELDS = bitstream.V2_HEADER_SIZE - 4
+_V3_HEADER_FIELDS = bitstream.HEADER_SIZE - 4
 
 
 def _to_string(values: tf.Tensor) -> tf.Tensor:
@@ -131,11 +133,11 @@ def decode(model: rg.ResidualGRUCodec | CodecModule, model_id: bytes,
         raw = tf.identity(raw)
     version = raw[4]
     with tf.control_dependencies([tf.debugging.Assert(
-            tf.logical_or(tf.equal(version, bitstream.V1), tf.equal(version, bitstream.VERSION)),
+            tf.logical_and(version >= bitstream.V1, version <= bitstream.VERSION),
             ["unsupported .rgc version"])]):
-        # Version 2 adds flags and an entropy-model id before the checksum.
-        fields = tf.where(tf.equal(version, bitstream.V1), tf.constant(_HEADER_FIELDS, tf.int64),
-                          tf.constant(_V2_HEADER_FIELDS, tf.int64))
+        # Version 2 adds flags and an entropy-model id before the checksum, 3 a deblocking level.
+        fields = tf.gather(tf.constant([_HEADER_FIELDS, _V2_HEADER_FIELDS, _V3_HEADER_FIELDS],
+                                       tf.int64), version - bitstream.V1)
     with tf.control_dependencies([tf.debugging.assert_greater_equal(
             size, fields + 4, message="truncated .rgc stream: the header is incomplete")]):
         raw = tf.identity(raw)
@@ -144,8 +146,11 @@ def decode(model: rg.ResidualGRUCodec | CodecModule, model_id: bytes,
                                       message="corrupt .rgc stream: header checksum mismatch")]):
         raw = tf.identity(raw)
     flags = tf.where(tf.equal(version, bitstream.V1), tf.constant(0, tf.int64), raw[22])
+    level = tf.cond(tf.equal(version, bitstream.VERSION), lambda: raw[_V3_HEADER_FIELDS - 1],
+                    lambda: tf.constant(0, tf.int64))
     with tf.control_dependencies([tf.debugging.assert_equal(
-            flags, tf.constant(0, tf.int64),
+            tf.bitwise.bitwise_and(flags, ~tf.constant(bitstream.GREY, tf.int64)),
+            tf.constant(0, tf.int64),
             message="this signature reads files whose tiles all have the same iterations; "
                     "decode others with `shipyard decompress`")]):
         raw = tf.identity(raw)
@@ -199,8 +204,42 @@ def decode(model: rg.ResidualGRUCodec | CodecModule, model_id: bytes,
     image = tf.reshape(tf.transpose(tf.reshape(reconstruction, [grid[0], grid[1], TILE, TILE, 3]),
                                     [0, 2, 1, 3, 4]), [grid[0] * TILE, grid[1] * TILE, 3])
     image = image[:height, :width]
-    pixels = tf.cast(tf.clip_by_value(tf.round((image + 0.5) * 255.0), 0, 255), tf.uint8)
-    return tf.io.encode_png(pixels)
+    image = tf.cond(tf.equal(flags, bitstream.GREY),
+                    lambda: tf.broadcast_to(tf.reduce_mean(image, -1, keepdims=True),
+                                            tf.shape(image)),
+                    lambda: image)
+    pixels = tf.clip_by_value(tf.round((image + 0.5) * 255.0), 0, 255)
+    return tf.io.encode_png(_deblock(pixels, level))
+
+
+def _deblock_rows(x: tf.Tensor, shares: tf.Tensor, strength: tf.Tensor) -> tf.Tensor:
+    """deblocking._along_rows in the graph: x (H, W, C) float64, `shares` (MAX_WIDTH,)."""
+    height = tf.shape(x, out_type=tf.int64)[0]
+    edges = tf.range(TILE, height, TILE, dtype=tf.int64)
+    step = tf.gather(x, edges) - tf.gather(x, edges - 1)
+    change = strength * tf.clip_by_value(1 - tf.abs(step) / deblocking.THRESHOLD, 0, 1) * step
+    for i in range(deblocking.MAX_WIDTH):  # shares beyond the level's width are 0
+        x = tf.tensor_scatter_nd_add(x, (edges - 1 - i)[:, None], shares[i] * change)
+        below = edges + i < height
+        x = tf.tensor_scatter_nd_sub(x, tf.boolean_mask(edges + i, below)[:, None],
+                                     tf.boolean_mask(shares[i] * change, below))
+    return x
+
+
+def _deblock(pixels: tf.Tensor, level: tf.Tensor) -> tf.Tensor:
+    """Float pixels 0..255 (H, W, 3) → uint8, filtered as deblocking.deblock does."""
+    with tf.control_dependencies([tf.debugging.assert_less_equal(
+            level, tf.constant(len(deblocking.LEVELS), tf.int64),
+            message="unsupported .rgc stream: unknown deblocking level")]):
+        level = tf.identity(level)
+    # Row 0 is level 0: no change.
+    shares = tf.gather(tf.constant([[0.0] * deblocking.MAX_WIDTH] + [
+        deblocking.shares(width) for width, _ in deblocking.LEVELS], tf.float64), level)
+    strength = tf.gather(tf.constant([0.0] + [s for _, s in deblocking.LEVELS], tf.float64),
+                         level)
+    x = _deblock_rows(tf.cast(pixels, tf.float64), shares, strength)
+    x = tf.transpose(_deblock_rows(tf.transpose(x, [1, 0, 2]), shares, strength), [1, 0, 2])
+    return tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8)
 
 
 class CodecModule(tf.Module):

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from models import tflite
 from models.artifacts import SERVING_DIR
-from models.image_compression import bitstream, codec, evaluation, quality
+from models.image_compression import bitstream, codec, deblocking, evaluation, quality
 from models.image_compression import residual_gru as rg
 from models.keras2 import keras
 from models.mobile_hook import MobileHook
@@ -204,8 +204,11 @@ def decompress(model: bytes, info: dict[str, Any], stream: bytes,
     _, chunks = bitstream.read(stream, grid[0] * grid[1] * 4 * bits // 8)
     codes = np.stack([codec.tile_codes(bitstream.unpack(c, grid[0] * 2, grid[1] * 2, bits), grid)
                       for c in chunks])
-    return TFLiteDecoder(model, info["gamma"], threads).decode(codes,
-                                                               (header.height, header.width))
+    tiles = TFLiteDecoder(model, info["gamma"], threads).decode_tiles(codes)[-1]
+    if header.grey:
+        tiles = codec.to_grey(tiles)
+    image = codec.from_tiles(tiles, grid, (header.height, header.width))
+    return deblocking.deblock(image, header.deblocking)
 
 
 def tflite_predict(model: bytes, x: HeldOut) -> Decoded:
@@ -283,9 +286,10 @@ def bundle_files(transform_graph_uri: str | None, model_uri: str) -> dict[str, b
         "howto": [
             "check the .rgc header: magic, rgc_version, model_id; read width, height",
             "version 2 headers add flags (1 byte) and an entropy-model id (4) before the "
-            "checksum: this bundle reads flags 0 (every tile every iteration) and the "
+            "checksum, version 3 a deblocking level (1) after them; version 1 files lack all "
+            "three. This bundle reads flag bit 0 clear (every tile every iteration) and the "
             "chunk_coders below (`shipyard compress --iterations K --coder lzma` writes such "
-            "files); version 1 files lack both fields",
+            "files)",
             "tiles: the image edge-padded to multiples of patch_size, row-major",
             "per chunk: unpack bits MSB first as bit-planes (channel, row, col) of the code map "
             "(rows = 2·tile rows, cols = 2·tile cols); bit 1 → +1.0, 0 → -1.0; the tile at "
@@ -293,8 +297,18 @@ def bundle_files(transform_graph_uri: str | None, model_uri: str) -> dict[str, b
             "states start at zeros; feed each step's next_decoder_state_i back as "
             "decoder_state_i",
             "reconstruction = image + gamma · previous reconstruction (starts at zeros)",
+            "flag bit 1 (grey): replace each channel of the reconstruction with the mean of "
+            "the three",
             "pixel = clip(round((reconstruction + 0.5) · 255), 0, 255); crop to width × height",
+            "deblocking level L > 0: (width, strength) = deblocking.levels[L − 1]; at every "
+            "tile edge inside the image, first the horizontal edges then the vertical ones, "
+            "per channel: step = first pixel after the edge − last before; change = strength "
+            "· max(0, 1 − |step| / deblocking.threshold) · step; the i-th pixel from the edge "
+            "on either side (i = 0 .. width−1) moves by change · (width − i) / (2·width + 1) "
+            "toward the other side; then round and clip to 0..255",
         ],
+        "deblocking": {"threshold": deblocking.THRESHOLD,
+                       "levels": [list(level) for level in deblocking.LEVELS]},
     }
     return {BUNDLE_FILE: json.dumps(info, indent=2).encode()}
 

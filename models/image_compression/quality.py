@@ -7,6 +7,8 @@ version took ~5 s per 512² image on the shared 2-core machine. A test pins the 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import ndimage
 
@@ -43,17 +45,28 @@ def _filter(image: np.ndarray) -> np.ndarray:
     return out[..., half:-half, half:-half, :]
 
 
-def ssim_and_cs(x: np.ndarray, y: np.ndarray, max_val: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel SSIM and contrast-structure means (..., C) of (..., H, W, C) images."""
+def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, its local means, its local variances): what SSIM needs of one image."""
+    mu = _filter(x)
+    return x, mu, _filter(x * x) - mu ** 2
+
+
+def _ssim_and_cs(reference: tuple[np.ndarray, np.ndarray, np.ndarray], y: np.ndarray,
+                 max_val: float) -> tuple[np.ndarray, np.ndarray]:
+    x, mu_x, sigma_xx = reference
     c1, c2 = (K1 * max_val) ** 2, (K2 * max_val) ** 2
-    mu_x, mu_y = _filter(x), _filter(y)
+    mu_y = _filter(y)
     luminance = (2 * mu_x * mu_y + c1) / (mu_x ** 2 + mu_y ** 2 + c1)
     # TF's compensation factor is 1 for Gaussian weights that sum to 1.
     sigma_xy = _filter(x * y) - mu_x * mu_y
-    sigma_xx = _filter(x * x) - mu_x ** 2
     sigma_yy = _filter(y * y) - mu_y ** 2
     cs = (2 * sigma_xy + c2) / (sigma_xx + sigma_yy + c2)
     return (luminance * cs).mean(axis=(-3, -2)), cs.mean(axis=(-3, -2))
+
+
+def ssim_and_cs(x: np.ndarray, y: np.ndarray, max_val: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel SSIM and contrast-structure means (..., C) of (..., H, W, C) images."""
+    return _ssim_and_cs(_stats(x), y, max_val)
 
 
 def _downsample(image: np.ndarray) -> np.ndarray:
@@ -62,20 +75,34 @@ def _downsample(image: np.ndarray) -> np.ndarray:
     return image.reshape(image.shape[0] // 2, 2, image.shape[1] // 2, 2, -1).mean(axis=(1, 3))
 
 
-def ms_ssim(reference: np.ndarray, distorted: np.ndarray) -> float:
-    """MS-SSIM of two uint8 (H, W, 3) images. Images too small for five scales use the finest
-    ones with their weights renormalised to sum to 1 (Kodak-size images use all five)."""
+def ms_ssim_against(reference: np.ndarray) -> Callable[[np.ndarray], float]:
+    """`ms_ssim(reference, ·)`, with the reference's side of every scale computed once: rate
+    control and deblocking score many decodes of one image."""
     scales = ms_ssim_scales(*reference.shape[:2])
     weights = np.array(MS_SSIM_WEIGHTS[:scales])
     weights = weights / weights.sum()
-    x, y = reference.astype(np.float64), distorted.astype(np.float64)
-    factors = []
-    for scale in range(scales):
-        ssim, cs = ssim_and_cs(x, y, 255.0)
-        factors.append(ssim if scale == scales - 1 else cs)
-        x, y = _downsample(x), _downsample(y)
-    stacked = np.maximum(np.stack(factors), 0.0)  # (scales, channels); TF applies relu too
-    return float(np.prod(stacked ** weights[:, np.newaxis], axis=0).mean())
+    pyramid, x = [], reference.astype(np.float64)
+    for _ in range(scales):
+        pyramid.append(_stats(x))
+        x = _downsample(x)
+
+    def score(distorted: np.ndarray) -> float:
+        y = distorted.astype(np.float64)
+        factors = []
+        for scale, stats in enumerate(pyramid):
+            ssim, cs = _ssim_and_cs(stats, y, 255.0)
+            factors.append(ssim if scale == scales - 1 else cs)
+            y = _downsample(y)
+        stacked = np.maximum(np.stack(factors), 0.0)  # (scales, channels); TF applies relu too
+        return float(np.prod(stacked ** weights[:, np.newaxis], axis=0).mean())
+
+    return score
+
+
+def ms_ssim(reference: np.ndarray, distorted: np.ndarray) -> float:
+    """MS-SSIM of two uint8 (H, W, 3) images. Images too small for five scales use the finest
+    ones with their weights renormalised to sum to 1 (Kodak-size images use all five)."""
+    return ms_ssim_against(reference)(distorted)
 
 
 def psnr(reference: np.ndarray, distorted: np.ndarray) -> float:

@@ -52,7 +52,7 @@ def _compress(args: argparse.Namespace) -> None:
     codec, model = _codec(args)
     result = codec.compress(model, image, iterations=args.iterations, bpp=args.bpp,
                             min_quality=args.quality, coder=args.coder,
-                            adaptive=not args.uniform)
+                            adaptive=not args.uniform, deblock=not args.no_deblocking)
     codec.write_atomic(args.output, result.stream)
     note = ""
     if args.quality is not None and result.ms_ssim < args.quality:
@@ -61,7 +61,8 @@ def _compress(args: argparse.Namespace) -> None:
     iterations = (f"{result.iterations} iterations" if counts is None else
                   f"{counts.min()}–{counts.max()} iterations a tile (mean {counts.mean():.2f})")
     print(f"{args.output}: {len(result.stream):,} bytes, {result.bpp:.3f} bpp, "
-          f"{iterations}, MS-SSIM {result.ms_ssim:.4f}, PSNR {result.psnr:.2f} dB{note}")
+          f"{iterations}, deblocking level {result.deblocking}, MS-SSIM {result.ms_ssim:.4f}, "
+          f"PSNR {result.psnr:.2f} dB{note}")
 
 
 def _decompress(args: argparse.Namespace) -> None:
@@ -102,6 +103,9 @@ def add_commands(add_command: AddCommand) -> None:
     comp.add_argument("--uniform", action="store_true",
                       help="with --bpp / --quality, the same iterations for every 32×32 tile "
                            "(default: each tile its own count when that beats the same count)")
+    comp.add_argument("--no-deblocking", action="store_true",
+                      help="no smoothing of the seams between tiles at decoding (default: the "
+                           "level that scores best, recorded in the file)")
     _model_arguments(comp)
     comp.set_defaults(handler=compress)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.image_compression import bitstream, codec
+from models.image_compression import bitstream, codec, deblocking, quality
 from pipelines import cli
 
 
@@ -100,12 +100,29 @@ def test_image_round_trip_any_size(trained):
     restored, header, k = codec.decompress(trained, result.stream)
     assert (header.width, header.height, header.iterations, k) == (70, 50, 3, 3)
     assert restored.shape == image.shape and restored.dtype == np.uint8
-    # The receiver gets exactly what the sender's decoder saw.
-    np.testing.assert_array_equal(restored, decoded[2])
+    # The receiver gets exactly what the sender's decoder saw, deblocked at the file's level.
+    assert header.deblocking == result.deblocking
+    np.testing.assert_array_equal(restored, deblocking.deblock(decoded[2], header.deblocking))
+    assert result.ms_ssim == quality.ms_ssim(image, restored)
     # A stream cut after 2 iterations decodes to the 2-iteration image.
     cut, _, k = codec.decompress(trained, bitstream.cut(result.stream, 2))
     assert k == 2
-    np.testing.assert_array_equal(cut, decoded[1])
+    np.testing.assert_array_equal(cut, deblocking.deblock(decoded[1], header.deblocking))
+
+
+def test_grey_images_decode_grey_deblocked_at_the_level_the_encoder_chose(trained):
+    colour = _photo(64, 96)
+    grey = np.repeat(colour[..., :1], 3, axis=-1)
+    result = codec.compress(trained, grey, iterations=2)
+    restored, header, _ = codec.decompress(trained, result.stream)
+    assert header.grey and (restored == restored[..., :1]).all()
+    assert not bitstream.read_header(codec.compress(trained, colour, iterations=2).stream).grey
+    # The tiles' channel mean, deblocked at the level that scored best of those tried.
+    tiles, grid = codec.to_tiles(grey)
+    _, reconstructions = trained.encode_tiles(tiles, 2)
+    plain = codec.from_tiles(codec.to_grey(reconstructions[1]), grid, grey.shape[:2])
+    np.testing.assert_array_equal(restored, deblocking.deblock(plain, header.deblocking))
+    assert result.ms_ssim == quality.ms_ssim(grey, restored) >= quality.ms_ssim(grey, plain)
 
 
 def test_rate_control(trained):
@@ -117,8 +134,6 @@ def test_rate_control(trained):
     by_bpp = codec.compress(trained, image, bpp=budget, adaptive=False)
     assert by_bpp.iterations == 2 and by_bpp.bpp <= budget
     assert len(by_bpp.stream) == sizes[1]
-    from models.image_compression import quality
-
     _, decoded = trained.encode(image, 4)
     target = quality.ms_ssim(image, decoded[2])
     by_quality = codec.compress(trained, image, min_quality=target, adaptive=False)

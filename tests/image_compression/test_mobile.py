@@ -74,7 +74,7 @@ def test_bundle_decodes_rgc_files_like_shipyard_decompress(gated):
     info = json.loads(data)
     config = json.loads(open(os.path.join(mobile.codec_dir(model_uri), "codec.json")).read())
     assert name == "decoder.json"
-    assert info["rgc_version"] == bitstream.VERSION == 2
+    assert info["rgc_version"] == bitstream.VERSION == 3
     assert (info["patch_size"], info["bits_per_tile_per_iteration"]) == (32, 128)
     assert info["bits_per_pixel_per_iteration"] == 1 / 8
     assert (info["iterations"], info["gamma"]) == (4, 1.0)

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from models.image_compression import bitstream, codec, evaluation, quality
+from models.image_compression import bitstream, codec, deblocking, evaluation, quality
 from pipelines.image_compression import data as compression_data
 from tests.image_compression import raw_size
 
@@ -100,15 +100,21 @@ def test_export_signatures_speak_the_rgc_format(exported):
     assert bitstream.read(stream, size)[1] == bitstream.read(ours, size)[1]
     assert len(stream) == bitstream.V1_HEADER_SIZE + 3 * (bitstream.CHUNK_HEADER_SIZE
                                                         + 64 * 96 // 8 // 8)
-    # decode reads raw and zlib streams, and a progressive cut.
-    zlib_stream = codec.compress(trained, image, iterations=3, coder="zlib").stream
-    pngs = loaded.signatures["decode"](code_bytes=tf.constant(
-        [stream, zlib_stream, bitstream.cut(stream, 1)]))["png_bytes"].numpy()
+    # decode reads raw and zlib streams, a progressive cut, and version 3 files deblocked
+    # (every level) and grey as `shipyard decompress` finishes them.
+    _, codes = trained.read_stream(stream)
+    zlib_stream = trained.write_stream((45, 70), codes, None, "zlib")
+    finished = [trained.write_stream((45, 70), codes, None, "zlib", grey=level % 2 == 1,
+                                     deblocking_level=level)
+                for level in range(len(deblocking.LEVELS) + 1)]
+    streams = [stream, zlib_stream, bitstream.cut(stream, 1), *finished]
+    pngs = loaded.signatures["decode"](code_bytes=tf.constant(streams))["png_bytes"].numpy()
     images = [np.asarray(Image.open(io.BytesIO(p))) for p in pngs]
     expected, _, _ = codec.decompress(trained, stream)
     np.testing.assert_array_equal(images[0], expected)
     np.testing.assert_array_equal(images[1], expected)
-    np.testing.assert_array_equal(images[2], codec.decompress(trained, bitstream.cut(stream, 1))[0])
+    for served, sent in zip(images[2:], streams[2:], strict=True):
+        np.testing.assert_array_equal(served, codec.decompress(trained, sent)[0])
     for bad, message in [(stream[:-2], "an iteration is cut"), (b"GIF89a" + bytes(40),
                                                                 "not a Residual-GRU"),
                          (stream[:12], "header is incomplete")]:
