@@ -160,7 +160,11 @@ def test_cli_compress_decompress(tmp_path, capsys, model_dir):
                         str(tmp_path / "a.png"), "--model", model_dir)
     assert code == 0 and "33×40, 2 iterations decoded" in out
     assert Image.open(tmp_path / "a.png").size == (33, 40)
-    assert sorted(os.listdir(tmp_path)) == ["a.png", "a.rgc", "in.png"]
+    code, out, _ = _run(capsys, "compress", str(src), str(tmp_path / "b.rgc"),
+                        "--iterations", "2", "--no-deblocking", "--model", model_dir)
+    assert code == 0 and "deblocking level 0," in out
+    assert bitstream.read_header((tmp_path / "b.rgc").read_bytes()).deblocking == 0
+    assert sorted(os.listdir(tmp_path)) == ["a.png", "a.rgc", "b.rgc", "in.png"]
 
 
 def _assert_error(capsys, tmp_path, argv, message, output):
