@@ -313,6 +313,15 @@ def to_grey(tiles: np.ndarray) -> np.ndarray:
     return np.broadcast_to(tiles.mean(axis=-1, keepdims=True), tiles.shape)
 
 
+def finish_image(tiles: np.ndarray, header: bitstream.Header) -> np.ndarray:
+    """Decoded float tiles (N, 32, 32, 3) → the image a file's header asks for: grey when it
+    says so, cropped to its size, deblocked at its level (every decoder ends this way)."""
+    if header.grey:
+        tiles = to_grey(tiles)
+    image = from_tiles(tiles, _grid(header.height, header.width), (header.height, header.width))
+    return deblocking.deblock(image, header.deblocking)
+
+
 def select(reconstructions: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Each tile's reconstruction (T, N, 32, 32, 3) after its own iteration count (N,)."""
     return reconstructions[np.asarray(counts) - 1, np.arange(reconstructions.shape[1])]
@@ -541,16 +550,12 @@ def decompress(codec: Codec, stream: bytes) -> tuple[np.ndarray, bitstream.Heade
     A tile with its own count shows its last iteration the stream holds."""
     header, codes = codec.read_stream(stream)
     k = len(codes)
-    grid = _grid(header.height, header.width)
     reconstructions = codec.decode_tiles(codes)
     if header.tile_iterations is None:
         chosen = reconstructions[-1]
     else:
         chosen = select(reconstructions, np.minimum(header.tile_iterations, k))
-    if header.grey:
-        chosen = to_grey(chosen)
-    image = from_tiles(chosen, grid, (header.height, header.width))
-    return deblocking.deblock(image, header.deblocking), header, k
+    return finish_image(chosen, header), header, k
 
 
 # -- finding a trained codec ----------------------------------------------------------------

@@ -7,7 +7,7 @@ edge of the picture is spread over a ramp of a few pixels either side; the large
 (relative to `THRESHOLD`), the less it is touched. How hard to smooth depends on the image and
 the rate, so the encoder tries the levels in turn and the file records the best (one byte of
 the .rgc header; 0 is no filter), the decoder applies it. The levels and the threshold were
-chosen on the training photos' decodes at 0.125–0.5 bpp (not the held-out ones).
+set from a probe on the training photos' decodes at 0.125–0.5 bpp.
 """
 from __future__ import annotations
 

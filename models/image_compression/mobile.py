@@ -204,11 +204,8 @@ def decompress(model: bytes, info: dict[str, Any], stream: bytes,
     _, chunks = bitstream.read(stream, grid[0] * grid[1] * 4 * bits // 8)
     codes = np.stack([codec.tile_codes(bitstream.unpack(c, grid[0] * 2, grid[1] * 2, bits), grid)
                       for c in chunks])
-    tiles = TFLiteDecoder(model, info["gamma"], threads).decode_tiles(codes)[-1]
-    if header.grey:
-        tiles = codec.to_grey(tiles)
-    image = codec.from_tiles(tiles, grid, (header.height, header.width))
-    return deblocking.deblock(image, header.deblocking)
+    return codec.finish_image(
+        TFLiteDecoder(model, info["gamma"], threads).decode_tiles(codes)[-1], header)
 
 
 def tflite_predict(model: bytes, x: HeldOut) -> Decoded:
