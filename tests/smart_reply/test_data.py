@@ -25,7 +25,7 @@ def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
     conversations = reply_data.conversation_pairs()
     knowledge = reply_data.knowledge_pairs()
     assert bundled == synthetic + conversations + knowledge
-    assert (len(synthetic), len(conversations), len(knowledge)) == (6079, 220, 331)
+    assert (len(synthetic), len(conversations), len(knowledge)) == (8659, 220, 331)
     # Every template and every intent's phrasing is used; slots are filled.
     assert not any("{" in p["context"] or "{" in p["reply"] for p in synthetic)
     replies = {p["reply"] for p in synthetic}
@@ -40,7 +40,7 @@ def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
     assert not any(p["context"].lower() in eval_contexts
                    for p in bundled if not reply_data.is_eval(p))
     # Every rendering of a template is on its template's side: the held-out split asks
-    # about wording the model never saw (125 of the 541 everyday templates).
+    # about wording the model never saw (181 of the 799 everyday templates).
     sides = {}
     for pair in synthetic:
         if corpus.GROUP in pair:
@@ -51,7 +51,7 @@ def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
                           corpus.ZONE_QUESTIONS, corpus.CONVERSIONS, corpus.LANDMARK_QUESTIONS)
     assert len(sides) == len(corpus.all_templates()) - sum(map(len, negative_templates))
     assert all(len(side) == 1 for side in sides.values())
-    assert (len(sides), sum(True in side for side in sides.values())) == (541, 125)
+    assert (len(sides), sum(True in side for side in sides.values())) == (799, 181)
     # The split's TFRecords carry the pair, not its template.
     assert b"template" not in reply_data.example_bytes(synthetic[0])
 

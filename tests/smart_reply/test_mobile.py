@@ -116,7 +116,7 @@ def test_bundle_ships_the_model_and_what_the_host_needs(trained, gated, tmp_path
     with open(os.path.join(model_uri, trainer.MOBILE_DIR, device.VOCABULARY_FILE)) as f:
         assert vocabulary == f.read().splitlines()
     bundled = ResponseSet.load(str(tmp_path / "float32" / "response_set.json"))
-    assert len(bundled.texts) == 116 and bundled.fallback[:3] == ["Ok", "Thanks!", "Sounds good"]
+    assert len(bundled.texts) == 113 and bundled.fallback[:3] == ["Ok", "Thanks!", "Sounds good"]
 
 
 def test_gate_refuses_a_variant_below_min_agreement():
