@@ -5,6 +5,8 @@ by hand, each with the reply intents a person could answer it with, and messages
 get no suggestion; pipelines/smart_reply/eval_messages.tsv):
 - sensible_at_3 (the headline): over ALL its messages that should get suggestions, the
   share that triggered and showed at least one acceptable intent among the three;
+- ranking_sensible_at_3: the same share for the three suggestions the model would show,
+  triggered or not (its ranking alone);
 - eval_trigger_recall / eval_trigger_precision, and silent_rate: the share of the
   must-not-trigger messages left without suggestions.
 On held-out corpus messages (whose replies the model never saw), with the exported serving
@@ -14,12 +16,15 @@ signature and the response set it carries:
   suggestion could be right);
 - mrr: mean reciprocal rank of the true reply's cluster in the model's cluster ranking
   (0 beyond the ranking's depth);
-- trigger_precision / trigger_recall of `triggered` against the trigger labels;
+- trigger_precision / trigger_recall of `triggered` against the trigger labels, and
+  held_out_silent_rate: the share of the messages the trigger learns silence on (the
+  explicit negatives) left silent: the model's operating point;
 - diversity_rate: share of messages whose shown suggestions are all from different clusters.
 Kannan et al. report ranking against a frequency baseline; `baselines` adds two (the most
 frequent intents; a bag-of-words logistic regression), fitted on the train split, as the
-HookResult's baselines, scored on both sets (on the eval file they always suggest): the
-model is blessed only when it beats the better one by --min-lift.
+HookResult's baselines, scored on both sets; on the eval file each suggests only where a
+bag-of-words trigger held to the model's operating point fires (baselines.py): the model is
+blessed only when its sensible@3 beats the better one's by --min-lift.
 """
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ import tensorflow as tf
 
 from models.evaluation_hook import HookResult
 from models.smart_reply import export as export_lib
-from models.smart_reply import text
+from models.smart_reply import intents, labels, text
 from models.smart_reply.metrics import ranking_metrics, sensible_share
 from models.smart_reply.response_set import ResponseSet
 from pipelines.smart_reply.settings import BUNDLED_EVAL, EVAL_MESSAGES
@@ -65,13 +70,14 @@ def evaluate_messages(signature, response_set: ResponseSet,
         raise ValueError(f"eval messages name intents the model has not: {sorted(unknown)}")
     out = export_lib.call(signature, [m for m, _ in messages])
     triggered = out["triggered"].astype(bool)
-    shown = [[response_set.intents[c] for c in row if c >= 0] if fired else []
-             for row, fired in zip(out["cluster_ids"], triggered, strict=True)]
+    ranked = [[response_set.intents[c] for c in row if c >= 0] for row in out["cluster_ids"]]
     should = np.array([bool(ok) for _, ok in messages])
     positive = [i for i, s in enumerate(should) if s]
+    acceptable = [messages[i][1] for i in positive]
     return {
-        "sensible_at_3": sensible_share([shown[i] for i in positive],
-                                        [messages[i][1] for i in positive]),
+        "sensible_at_3": sensible_share([ranked[i] if triggered[i] else [] for i in positive],
+                                        acceptable),
+        "ranking_sensible_at_3": sensible_share([ranked[i] for i in positive], acceptable),
         "eval_trigger_recall": float(np.mean(triggered[should])) if should.any() else 0.0,
         "eval_trigger_precision": float(np.sum(triggered & should) / max(triggered.sum(), 1)),
         "silent_rate": float(np.mean(~triggered[~should])) if (~should).any() else 0.0,
@@ -96,13 +102,17 @@ def evaluate_pairs(signature, response_set: ResponseSet,
     out = export_lib.call(signature, [p["context"] for p in pairs], users)
     metrics = ranking_metrics(true_clusters, out["cluster_ids"], out["ranked_cluster_ids"])
     predicted = out["triggered"].astype(bool)
-    labels = trigger.astype(bool)
-    true_positive = float(np.sum(predicted & labels))
+    silent = labels.must_be_silent(pairs, response_set)
+    trigger_labels = trigger.astype(bool)
+    true_positive = float(np.sum(predicted & trigger_labels))
     shown = out["cluster_ids"]
     distinct = [len(set(row[row >= 0].tolist())) == int(np.sum(row >= 0)) for row in shown]
     metrics.update({
         "trigger_precision": true_positive / max(float(predicted.sum()), 1.0),
-        "trigger_recall": true_positive / max(float(labels.sum()), 1.0),
+        "trigger_recall": true_positive / max(float(trigger_labels.sum()), 1.0),
+        # The operating point the baselines' triggers are held to (baselines.py).
+        "held_out_silent_rate": float(np.mean(~predicted[silent])) if silent.any() else 0.0,
+        "held_out_silent_messages": float(silent.sum()),
         "trigger_rate": float(predicted.mean()),
         "diversity_rate": float(np.mean(distinct)),
         "fallback_rate": float(out["fallback"].mean()),
@@ -117,7 +127,7 @@ def read_pairs(examples_uri: str, split: str, limit: int | None = None) -> list[
     from models.examples import read_split
 
     return [{key: values[0].decode("utf-8") for key, values in row.items()
-             if key in ("context", "reply", "user") and len(values)}
+             if key in ("context", "reply", "user", intents.NEGATIVE) and len(values)}
             for row in read_split(examples_uri, split, limit)]
 
 
@@ -141,5 +151,7 @@ def evaluate(serving_model_dir: str, examples_uri: str, split: str,
         return HookResult(metrics)
     from models.smart_reply import baselines
 
+    silence = metrics["held_out_silent_rate"] if metrics["held_out_silent_messages"] else None
     return HookResult(metrics, baselines=baselines.scores(read_pairs(examples_uri, "train"),
-                                                          pairs, response_set, messages))
+                                                          pairs, response_set, messages,
+                                                          silence))

@@ -19,7 +19,7 @@ import tensorflow as tf
 from models import input_pipeline
 from models.artifacts import KERAS_DIR, MOBILE_DIR, RESPONSE_SET_DIR
 from models.keras2 import keras
-from models.smart_reply import calibration, device, intents, text
+from models.smart_reply import calibration, device, intents, labels, text
 from models.smart_reply import export as export_lib
 from models.smart_reply import model as model_lib
 from models.smart_reply import response_set as response_set_lib
@@ -65,9 +65,9 @@ def training_arrays(pairs: list[dict[str, str]], response_set: response_set_lib.
     split the set was built from, `held_in`); stages 1 and 2 learn from the messages whose
     reply has a cluster, stage 2 on the real reply's tokens. With explicit negative examples
     among `pairs` (intents.NEGATIVE), the trigger learns from them and the close replies only
-    (`trigger_weights`)."""
+    (`labels.trigger_weights`)."""
     replies = text.tokens([p["reply"] for p in pairs])
-    trigger, clusters = response_set.labels(replies, leave_one_out=held_in)
+    trigger, trigger_weight, clusters = labels.trigger_targets(pairs, response_set, held_in)
     table = text.lookup_table(vocabulary)
     context_ids = text.to_ids(table, tf.constant([p["context"] for p in pairs]),
                               config["context_tokens"]).numpy()
@@ -91,30 +91,12 @@ def training_arrays(pairs: list[dict[str, str]], response_set: response_set_lib.
         inputs["user_id"] = np.array([user_index.get(p.get("user", ""), 0) for p in pairs],
                                      np.int32)
     positive = (clusters >= 0).astype(np.float32)
-    negative = np.array([p.get(intents.NEGATIVE) == "1" for p in pairs], bool)
-    trigger = np.where(negative, 0, trigger)
     y = {model_lib.TRIGGER: trigger.astype(np.float32)[:, None],
          model_lib.CLUSTER: np.maximum(clusters, 0), model_lib.TOKENS: targets}
-    weights = {model_lib.TRIGGER: trigger_weights(trigger, negative),
+    weights = {model_lib.TRIGGER: trigger_weight,
                model_lib.CLUSTER: positive,
                model_lib.TOKENS: positive[:, None] * (targets != text.PAD)}
     return inputs, y, weights
-
-
-def trigger_weights(trigger: np.ndarray, negative: np.ndarray) -> np.ndarray:
-    """The trigger loss weight of each pair: 1 everywhere, or, when some pairs are explicit
-    negatives, 0 on the pairs that are neither negative nor trigger: a message whose short
-    reply the response set does not cover (chatterbot-corpus' conversations are mostly such)
-    is not evidence that ordinary messages should get no suggestion. The negatives then
-    weigh as much in all as the pairs that trigger (each positives / negatives): the bundled
-    corpus has several times more everyday messages than negatives, and unweighted, the
-    trigger fired on knowledge requests of wording it never saw (on chatterbot-corpus'
-    coding.yml, never trained on, silent on 0.93 of them against 0.96 balanced)."""
-    if not negative.any():
-        return np.ones(len(trigger), np.float32)
-    positive = (trigger > 0) & ~negative
-    weight = positive.sum() / negative.sum() if positive.any() else 1.0
-    return np.where(positive, 1.0, np.where(negative, weight, 0.0)).astype(np.float32)
 
 
 def build_response_set(pairs: list[dict[str, str]],
@@ -227,7 +209,7 @@ def _train_and_export(train: list[dict[str, str]], evaluation: list[dict[str, st
         model.get_layer("cluster_word_votes").fit(
             x["context_ids"], y[model_lib.CLUSTER], w[model_lib.CLUSTER] > 0, c=CLUSTER_VOTES_C)
         # With explicit negatives, both labels weigh the same, as in the trigger's loss
-        # (`trigger_weights`).
+        # (`labels.trigger_weights`).
         model.get_layer("trigger_word_votes").fit(
             x["context_ids"], y[model_lib.TRIGGER][:, 0].astype(np.int64),
             w[model_lib.TRIGGER] > 0,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.smart_reply import evaluation, export, search, text, trainer
+from models.smart_reply import evaluation, export, labels, search, text, trainer
 from models.smart_reply import model as model_lib
 from models.smart_reply.response_set import ResponseSet
 from pipelines.cli import main
@@ -120,14 +120,22 @@ def test_evaluation_hook(exported, tmp_path):
     assert metrics["diversity_rate"] == 1.0
     assert (metrics["eval_messages"], metrics["eval_silent_messages"]) == (2, 1)
     for key in ("recall_at_3", "mrr", "trigger_precision", "trigger_recall", "sensible_at_3",
-                "eval_trigger_recall", "eval_trigger_precision", "silent_rate"):
+                "ranking_sensible_at_3", "eval_trigger_recall", "eval_trigger_precision",
+                "silent_rate", "held_out_silent_rate"):
         assert 0.0 <= metrics[key] <= 1.0, key
+    # The held-out messages the trigger learns silence on (these have no explicit negatives:
+    # those whose reply is not close to the set), read back from the examples.
+    _, responses = evaluation.load(serving)
+    assert metrics["held_out_silent_messages"] == labels.must_be_silent(
+        held_out, responses).sum() > 0
     assert set(result.baselines) == {"frequency", "bag_of_words"}
     for baseline in result.baselines.values():
-        assert set(baseline) == {"recall_at_3", "mrr", "sensible_at_3"}
+        assert set(baseline) == {"recall_at_3", "mrr", "sensible_at_3", "ranking_sensible_at_3",
+                                 "eval_trigger_recall", "silent_rate"}
         assert 0.0 <= baseline["recall_at_3"] <= 1.0
-    # The frequency baseline shows the three most frequent intents to every message.
-    assert result.baselines["frequency"]["sensible_at_3"] in (0.0, 0.5, 1.0)
+        assert baseline["sensible_at_3"] <= baseline["ranking_sensible_at_3"]
+    # The frequency baseline ranks the three most frequent intents first for every message.
+    assert result.baselines["frequency"]["ranking_sensible_at_3"] in (0.0, 0.5, 1.0)
     assert metrics["mrr"] <= metrics["recall_at_3"] + 1e-9 or metrics["mrr"] > 0
 
 
@@ -147,7 +155,8 @@ def test_eval_file_metrics_by_hand():
     messages = [("Thanks a million!", ["welcome"]), ("Yo", ["greeting"]),
                 ("Hey you", ["greeting"]), ("Who wrote Hamlet?", [])]
     metrics = evaluation.evaluate_messages(signature, responses, messages)
-    assert metrics == {"sensible_at_3": 1 / 3, "eval_trigger_recall": 2 / 3,
+    assert metrics == {"sensible_at_3": 1 / 3, "ranking_sensible_at_3": 2 / 3,
+                       "eval_trigger_recall": 2 / 3,
                        "eval_trigger_precision": 2 / 3, "silent_rate": 0.0,
                        "eval_messages": 3.0, "eval_silent_messages": 1.0}
     with pytest.raises(ValueError, match=r"intents the model has not: \['goodbye'\]"):

@@ -272,7 +272,7 @@ def test_tfidf_votes_with_bigrams_equal_scikit_learns_unigrams_and_bigrams():
 
 
 def test_trigger_weights_balance_explicit_negatives():
-    from models.smart_reply.trainer import trigger_weights
+    from models.smart_reply.labels import trigger_weights
 
     trigger = np.array([1, 1, 1, 0, 0, 0])
     negative = np.array([False, False, False, True, True, False])
