@@ -23,7 +23,9 @@ Blessing: the candidate's `metric`
   examples;
 - beats the best baseline that reports `metric` by at least `min_lift` (in the metric's
   units; when set and the hook returns baselines). A losing model gets a one-line reason:
-  "recall_at_3 0.4100 does not beat the bag-of-words baseline's 0.4500 by 0.01".
+  "recall_at_3 0.4100 does not beat the bag-of-words baseline's 0.4500 by 0.01";
+- and the candidate's other metrics reach their `floors` ({metric: least value}, when set):
+  "eval_trigger_recall 0.8000 is below its floor 0.85".
 The ModelBlessing carries the custom properties and BLESSED / NOT_BLESSED file that TFX's
 Pusher and the LatestBlessedModelStrategy read, and the reasons in `blessing_message`.
 
@@ -92,6 +94,19 @@ def verdict(candidate: float, threshold: float | None, latest_blessed: float | N
     return reasons
 
 
+def floor_failures(metrics: dict[str, float], floors: dict[str, float] | None
+                   ) -> list[tuple[str, str]]:
+    """(metric, reason) for each metric of `floors` ({metric: least value}) the candidate's
+    `metrics` fall below or do not report."""
+    failures = []
+    for name, least in sorted((floors or {}).items()):
+        if name not in metrics:
+            failures.append((name, f"{name} is not reported (its floor is {least:g})"))
+        elif round(metrics[name] - least, _DIGITS) < 0:
+            failures.append((name, f"{name} {metrics[name]:.4f} is below its floor {least:g}"))
+    return failures
+
+
 def as_hook_result(value: HookResult | dict[str, float]) -> HookResult:
     """A hook's return value as a HookResult with float values."""
     result = value if isinstance(value, HookResult) else HookResult(metrics=dict(value))
@@ -122,15 +137,18 @@ def evaluate_models(config: dict[str, Any], examples_uri: str, model_uri: str,
 
     candidate = score(model_uri)
     latest = score(latest_blessed_uri).metrics if latest_blessed_uri else None
-    reasons = verdict(candidate.metrics[metric], config.get("threshold"),
-                      latest and latest[metric], lower_is_better,
-                      candidate.baselines, config.get("min_lift"), metric)
+    failures = [(metric, reason) for reason in verdict(
+        candidate.metrics[metric], config.get("threshold"), latest and latest[metric],
+        lower_is_better, candidate.baselines, config.get("min_lift"), metric)]
+    failures += floor_failures(candidate.metrics, config.get("floors"))
     best = best_baseline(candidate.baselines, metric, lower_is_better)
     return {"metric": metric, "split": split, "overall": candidate.metrics,
             "baselines": candidate.baselines, "best_baseline": best and best[0],
             "slices": candidate.slices, "latest_blessed": latest,
             "threshold": config.get("threshold"), "min_lift": config.get("min_lift"),
-            "lower_is_better": lower_is_better, "blessed": not reasons, "reasons": reasons}
+            "floors": config.get("floors") or {}, "lower_is_better": lower_is_better,
+            "blessed": not failures, "reasons": [reason for _, reason in failures],
+            "failures": failures}
 
 
 def overall_metrics(result: dict[str, Any]) -> dict[str, float]:
@@ -161,6 +179,9 @@ def render_markdown(result: dict[str, Any]) -> str:
     rule = []
     if result["baselines"] and result.get("min_lift") is not None:
         rule = [f"rule: beat the best baseline by at least {result['min_lift']:g}"]
+    if result.get("floors"):
+        rule.append("rule: at least " + ", ".join(
+            f"{name} {least:g}" for name, least in sorted(result["floors"].items())))
     return "\n".join(lines + ["", *rule, f"{result['metric']}: {verdict_line}"]) + "\n"
 
 
@@ -202,10 +223,12 @@ def write_tfma(result: dict[str, Any], output_dir: str, data_location: str = "",
     if result["reasons"]:
         per_slice = validation.metric_validations_per_slice.add()
         per_slice.slice_key.CopyFrom(tfma.slicer.serialize_slice_key(()))
-        for reason in result["reasons"]:
+        failures = result.get("failures") or [(result["metric"], r) for r in result["reasons"]]
+        for name, reason in failures:
             failure = per_slice.failures.add()
-            failure.metric_key.name = result["metric"]
-            failure.metric_value.double_value.value = result["overall"][result["metric"]]
+            failure.metric_key.name = name
+            if name in result["overall"]:
+                failure.metric_value.double_value.value = result["overall"][name]
             failure.message = reason
     with tf.io.TFRecordWriter(os.path.join(output_dir, VALIDATIONS_FILE)) as writer:
         writer.write(validation.SerializeToString())
@@ -218,6 +241,7 @@ def write_tfma(result: dict[str, Any], output_dir: str, data_location: str = "",
         value_threshold=config_pb2.GenericValueThreshold(**bound),
         change_threshold=config_pb2.GenericChangeThreshold(
             direction=direction, absolute={"value": 0.0}))
+    floors = result.get("floors") or {}
     feature_keys = sorted({tuple(column for column, _ in key) for key in result["slices"]})
     eval_config = config_pb2.EvalConfig(
         model_specs=[config_pb2.ModelSpec()],
@@ -225,7 +249,11 @@ def write_tfma(result: dict[str, Any], output_dir: str, data_location: str = "",
                        *(config_pb2.SlicingSpec(feature_keys=list(k)) for k in feature_keys)],
         metrics_specs=[config_pb2.MetricsSpec(metrics=[
             config_pb2.MetricConfig(class_name=name, threshold=threshold)
-            if name == result["metric"] else config_pb2.MetricConfig(class_name=name)
+            if name == result["metric"] else
+            config_pb2.MetricConfig(class_name=name, threshold=config_pb2.MetricThreshold(
+                value_threshold=config_pb2.GenericValueThreshold(
+                    lower_bound={"value": floors[name]})))
+            if name in floors else config_pb2.MetricConfig(class_name=name)
             for name in sorted(overall)])])
     run = config_pb2.EvalRun(eval_config=eval_config, version=tfma.version.VERSION,
                              data_location=data_location, file_format="tfrecords_gzip",

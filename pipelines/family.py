@@ -27,9 +27,10 @@ class FamilyEvaluation:
     """How components/family_evaluator.py judges the family's model: `<module>.evaluate`
     scores the export and the family's simple baselines (models/evaluation_hook.py's
     `HookResult`) on the `split` examples; the model is blessed when `metric` passes
-    `threshold`, does not regress against the latest blessed model, and beats the best
-    baseline by at least `min_lift` (in the metric's units; a negative lift lets a model lose
-    by that much, for tiny test budgets). Its output is TFMA's format."""
+    `threshold`, does not regress against the latest blessed model, beats the best baseline
+    by at least `min_lift` (in the metric's units; a negative lift lets a model lose by that
+    much, for tiny test budgets), and reaches each of `floors`. Its output is TFMA's
+    format."""
 
     module: str
     metric: str
@@ -39,12 +40,16 @@ class FamilyEvaluation:
     split: str = "eval"
     settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # read by the hook
     min_lift: float | None = None  # None: baselines reported, not gated
+    # {metric: least value}: further metrics of the hook the model must reach to be blessed
+    # (Smart Reply's trigger recall and silence on the eval file).
+    floors: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def config(self) -> dict[str, Any]:
         """The component's JSON config."""
         return {"module": self.module, "metric": self.metric, "threshold": self.threshold,
                 "lower_is_better": self.lower_is_better, "split": self.split,
-                "limit": self.limit, "min_lift": self.min_lift, **self.settings}
+                "limit": self.limit, "min_lift": self.min_lift, "floors": self.floors,
+                **self.settings}
 
 
 @dataclasses.dataclass

@@ -33,7 +33,7 @@ def _check(args: argparse.Namespace) -> None:
         raise ShipyardError(f"--suggestions {args.suggestions} cannot exceed the "
                             f"{len(INTENTS)} intents (suggestions come from distinct intents)")
     arguments.within(args, 0, 1, "min_similarity", "trigger_threshold", "trigger_recall",
-                     "fallback_confidence", "min_sensible")
+                     "fallback_confidence", "min_sensible", "min_trigger_recall", "min_silence")
     arguments.within(args, 0, 1, "dropout", "word_dropout", open_high=True)
     if arguments.check_mobile(args, MOBILE_VARIANTS):
         arguments.within(args, 0, 1, "max_metric_drop")
@@ -127,6 +127,12 @@ class SmartReply(Family):
         suggest.add_argument("--min-sensible", type=float,
                              help="blessing threshold on sensible@3 over the independent eval "
                                   "file (also: no regression vs the latest blessed model)")
+        suggest.add_argument("--min-trigger-recall", type=float,
+                             help="blessing: least share of the eval file's messages that "
+                                  "should get suggestions on which the model triggers")
+        suggest.add_argument("--min-silence", type=float,
+                             help="blessing: least share of the eval file's must-not-trigger "
+                                  "messages left without suggestions")
         arguments.add_min_lift(suggest, "sensible@3", "most frequent intents; bag-of-words "
                                                       "logistic regression")
         arguments.add_mobile_arguments(parser, MOBILE_VARIANTS, "recall@3",
@@ -138,7 +144,9 @@ class SmartReply(Family):
         evaluation = FamilyEvaluation(self.module("evaluation"), HEADLINE, args.min_sensible,
                                       settings={"baselines": True,
                                                 "eval_messages": BUNDLED_EVAL},
-                                      min_lift=args.min_lift)
+                                      min_lift=args.min_lift,
+                                      floors={"eval_trigger_recall": args.min_trigger_recall,
+                                              "silent_rate": args.min_silence})
         return FamilyModules(
             preprocessing_fn=self.module("preprocessing.preprocessing_fn"),
             run_fn=self.module("trainer.run_fn"), evaluation=evaluation,

@@ -224,3 +224,31 @@ def test_a_failed_validation_carries_the_reasons(tmp_path, hook):
     assert [f.message for f in per_slice.failures] == ["19.0000 is below the threshold 20"]
     assert tfma.load_eval_result(evaluation.uri).slicing_metrics[0][1][""][""]["bleu"] == {
         "doubleValue": 19.0}
+
+
+def test_floors_gate_further_metrics():
+    metrics = {"bleu": 25.0, "examples": 3.0}
+    assert family_evaluator.floor_failures(metrics, {"examples": 3.0}) == []  # at the floor
+    assert family_evaluator.floor_failures(metrics, None) == []
+    assert family_evaluator.floor_failures(metrics, {"examples": 4, "recall": 0.85}) == [
+        ("examples", "examples 3.0000 is below its floor 4"),
+        ("recall", "recall is not reported (its floor is 0.85)")]
+
+
+def test_a_model_below_a_floor_is_not_blessed_and_tfma_names_the_metric(tmp_path, hook):
+    import tensorflow_model_analysis as tfma
+
+    evaluation, blessing = _run(tmp_path, _model(tmp_path, "candidate", 25.0, 1),
+                                threshold=20.0, floors={"examples": 5.0})
+    reason = "examples 3.0000 is below its floor 5"
+    assert blessing.get_string_custom_property("blessing_message") == reason
+    assert os.listdir(blessing.uri) == ["NOT_BLESSED"]
+    (per_slice,) = tfma.load_validation_result(evaluation.uri).metric_validations_per_slice
+    (failure,) = per_slice.failures
+    assert (failure.metric_key.name, failure.metric_value.double_value.value,
+            failure.message) == ("examples", 3.0, reason)
+    assert "rule: at least examples 5" in (tmp_path / "evaluation" / "report.md").read_text()
+    with open(os.path.join(evaluation.uri, family_evaluator.EVAL_CONFIG_FILE)) as f:
+        specs = json.load(f)["evalConfig"]["metricsSpecs"][0]["metrics"]
+    (floored,) = [m for m in specs if m["className"] == "examples"]
+    assert floored["threshold"]["valueThreshold"]["lowerBound"] == 5.0

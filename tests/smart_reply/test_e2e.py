@@ -20,7 +20,7 @@ TINY = ["--units", "16", "--embedding-dim", "16", "--max-responses", "100",
         "--max-reply-tokens", "8", "--context-tokens", "12", "--beam-width", "16",
         "--train-steps", "30", "--eval-steps", "2", "--min-sensible", "0.0",
         # A 30-step model need not beat the baselines: the blessing rule is tested on its own.
-        "--min-lift", "-1",
+        "--min-lift", "-1", "--min-trigger-recall", "0", "--min-silence", "0",
         # One TFLite variant keeps the test cheap; the others are covered by
         # test_smart_reply_mobile.py.
         "--variants", "float32"]
