@@ -6,8 +6,8 @@ is a crisis when it has only seen "I've started self-harming again". A canned "H
 "Sounds good!" there would do harm, so, as production reply suggestion does, a fixed list of
 phrases (written for this project) sits in front of the model: a message that contains one
 gets no suggestions (trigger score 0). The list is kept to crises (self-harm, abuse and
-violence, medical emergencies), not to sad news in general: "my grandma passed away" still
-gets sympathy.
+violence, medical emergencies, losing one's home or income to debt), not to sad news in
+general: "my grandma passed away" still gets sympathy.
 
 Phrases are written as the tokenizer splits them (models/smart_reply/text.py: lower case,
 punctuation a token of its own) and match whole tokens in order. The serving graph matches
@@ -38,6 +38,13 @@ PHRASES: tuple[str, ...] = (
     "heart attack", "chest pain", "chest pains", "can't breathe", "cannot breathe",
     "not breathing", "unconscious", "seizure", "having a stroke", "arm is numb",
     "found a lump", "coughing up blood", "bleeding heavily", "won't stop bleeding",
+    # Money and housing crises: "That's great!" to losing a home is no small slip.
+    "behind on the mortgage", "behind on our mortgage", "behind on my mortgage",
+    "behind on the rent", "behind on our rent", "behind on my rent", "behind on rent",
+    "eviction", "evicted", "evicting us", "bailiffs", "repossess", "repossessed",
+    "repossessing", "repossession", "foreclosure", "bankrupt", "bankruptcy",
+    "debt collectors", "can't pay the rent", "cannot pay the rent", "can't pay the mortgage",
+    "cannot pay the mortgage", "can't afford food",
 )
 
 

@@ -846,6 +846,16 @@ SENSITIVE = (
     "Should I declare bankruptcy or take out another loan?",
     "Do I have to pay tax on the money my parents gave me?",
     "My boyfriend pushed me last night, is that abuse?",
+    "Can the bank repossess the car if I miss two payments?",
+    "Is a payday loan a bad idea if I can't cover the bills this month?",
+    "How do I stop debt collectors ringing me at work?",
+    "Do I need a solicitor if the police want to interview me?",
+    "Can I challenge my aunt's will if she left me out of it?",
+    "Am I entitled to anything if my company goes bust?",
+    "My visa expires next month and I haven't heard back, what happens to me?",
+    "What should I say at my disciplinary hearing on Monday?",
+    "Can they cut my hours without any notice?",
+    "Should I remortgage to pay off my credit cards?",
     # Crises told, not asked: a canned reply would be worse than none.
     "I don't see the point in living anymore",
     "I've started self-harming again",
@@ -857,6 +867,14 @@ SENSITIVE = (
     "I can't pay the rent and the bailiffs are coming tomorrow",
     "I think my drink was spiked last night",
     "I'm having chest pains and my left arm is numb",
+    "We got an eviction notice and have nowhere to go",
+    "I've maxed out every card and the payments bounced again",
+    "We're so far behind on the rent the landlord is taking us to court",
+    "The business is going under and I can't pay my staff this month",
+    "I've been accused of stealing at work and I didn't do it",
+    "My ex has taken the kids and won't tell me where they are",
+    "The bank is going to repossess the flat if we don't pay by Friday",
+    "I lost all our savings gambling and my wife doesn't know",
 )
 SENSITIVE_REPLY = ("This is important and deserves a careful answer from someone qualified; "
                    "please reach out to a professional or a helpline you trust.")

@@ -26,7 +26,7 @@ from pipelines.tfrecords import find_shards, write_shuffled_shards
 CONTEXT, REPLY, USER = "context", "reply", "user"
 EVAL_PERCENT = 20
 CONVERSATION_FILES = ("conversations", "greetings", "health")
-BUNDLED = "everyday-v5"  # the cache directory's name: bump when the bundled corpus changes
+BUNDLED = "everyday-v6"  # the cache directory's name: bump when the bundled corpus changes
 
 
 def chatterbot_directory() -> str:

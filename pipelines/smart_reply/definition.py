@@ -120,8 +120,8 @@ class SmartReply(Family):
                              help="below this top-cluster probability the fallback set is shown")
         suggest.add_argument("--sensitive-guard", action=argparse.BooleanOptionalAction,
                              help="no suggestions on messages holding a crisis phrase "
-                                  "(self-harm, abuse, medical emergency), whatever the trigger "
-                                  "says")
+                                  "(self-harm, abuse, medical emergency, losing a home to debt), "
+                                  "whatever the trigger says")
         suggest.add_argument("--max-message-chars", type=int,
                              help="longer messages are refused (one-line error / HTTP 400)")
         suggest.add_argument("--min-sensible", type=float,

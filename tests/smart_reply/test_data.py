@@ -25,7 +25,7 @@ def test_bundled_corpus_is_deterministic_conversation_and_split(bundled):
     conversations = reply_data.conversation_pairs()
     knowledge = reply_data.knowledge_pairs()
     assert bundled == synthetic + conversations + knowledge
-    assert (len(synthetic), len(conversations), len(knowledge)) == (8659, 220, 331)
+    assert (len(synthetic), len(conversations), len(knowledge)) == (8713, 220, 331)
     # Every template and every intent's phrasing is used; slots are filled.
     assert not any("{" in p["context"] or "{" in p["reply"] for p in synthetic)
     replies = {p["reply"] for p in synthetic}
@@ -72,7 +72,7 @@ def test_negative_examples_are_long_code_sensitive_or_knowledge(bundled):
             kinds["code"] += 1
         else:
             kinds["knowledge"] += 1
-    assert kinds == {"long": 96, "code": 144, "sensitive": 114, "knowledge": 315}
+    assert kinds == {"long": 96, "code": 144, "sensitive": 168, "knowledge": 315}
 
 
 def test_reference_negatives_are_answered_from_installed_data():
@@ -192,7 +192,7 @@ def test_negative_examples_are_marked_and_survive_tfrecords(bundled, tmp_path):
     from models.smart_reply.intents import NEGATIVE
 
     marked = [p for p in bundled if NEGATIVE in p]
-    assert len(marked) == 669 + len(reply_data.knowledge_pairs()) == 669 + 331
+    assert len(marked) == 723 + len(reply_data.knowledge_pairs()) == 723 + 331
     assert {p[NEGATIVE] for p in marked} == {"1"}
     assert not any(NEGATIVE in p for p in reply_data.conversation_pairs())
     assert not any(NEGATIVE in p for p in corpus.pairs() if corpus.GROUP in p)

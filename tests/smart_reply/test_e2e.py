@@ -59,7 +59,7 @@ def test_pushes_a_blessed_model_with_its_response_set(output_dir):
         assert 0.0 <= metrics[key] <= 1.0, key
     assert metrics["diversity_rate"] == 1.0
     held_out = sum(reply_data.is_eval(p) for p in _user_pairs())
-    assert metrics["examples"] == held_out == 213
+    assert metrics["examples"] == held_out == 214
 
 
 def test_reply_command_uses_the_latest_pushed_model(output_dir):
