@@ -18,7 +18,8 @@ signature and the response set it carries:
   (0 beyond the ranking's depth);
 - trigger_precision / trigger_recall of `triggered` against the trigger labels, and
   held_out_silent_rate: the share of the messages the trigger learns silence on (the
-  explicit negatives) left silent: the model's operating point;
+  explicit negatives; without any, those whose reply is not close to the set) left silent:
+  the model's operating point;
 - diversity_rate: share of messages whose shown suggestions are all from different clusters.
 Kannan et al. report ranking against a frequency baseline; `baselines` adds two (the most
 frequent intents; a bag-of-words logistic regression), fitted on the train split, as the
