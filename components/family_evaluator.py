@@ -223,8 +223,7 @@ def write_tfma(result: dict[str, Any], output_dir: str, data_location: str = "",
     if result["reasons"]:
         per_slice = validation.metric_validations_per_slice.add()
         per_slice.slice_key.CopyFrom(tfma.slicer.serialize_slice_key(()))
-        failures = result.get("failures") or [(result["metric"], r) for r in result["reasons"]]
-        for name, reason in failures:
+        for name, reason in result["failures"]:
             failure = per_slice.failures.add()
             failure.metric_key.name = name
             if name in result["overall"]:
@@ -241,7 +240,7 @@ def write_tfma(result: dict[str, Any], output_dir: str, data_location: str = "",
         value_threshold=config_pb2.GenericValueThreshold(**bound),
         change_threshold=config_pb2.GenericChangeThreshold(
             direction=direction, absolute={"value": 0.0}))
-    floors = result.get("floors") or {}
+    floors = result["floors"]
     feature_keys = sorted({tuple(column for column, _ in key) for key in result["slices"]})
     eval_config = config_pb2.EvalConfig(
         model_specs=[config_pb2.ModelSpec()],
